@@ -1,0 +1,30 @@
+use thiserror::Error;
+
+/// Why a value from outside was refused. The message is safe to show a user.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidationError {
+    /// The email address is empty, too long or not of the form `local@domain`.
+    #[error("email must be an address of the form name@domain, at most 254 characters")]
+    Email,
+    /// The password is shorter than 8 or longer than 1024 characters.
+    #[error("password must be 8 to 1024 characters")]
+    Password,
+    /// The display name is empty after trimming, too long, or has control characters.
+    #[error("display_name must be 1 to 50 characters")]
+    DisplayName,
+    /// The room name is empty after trimming, too long, or has control characters.
+    #[error("name must be 1 to 100 characters")]
+    RoomName,
+    /// The media URL is not an http(s) URL of reasonable length.
+    #[error("media_url must be an http:// or https:// URL of at most 2048 characters")]
+    MediaUrl,
+    /// A playback position outside 0..=1,000,000 seconds, or not a finite number.
+    #[error("time must be a finite number of seconds between 0 and 1000000")]
+    Position,
+    /// A chat message longer than the limit.
+    #[error("Message is too long (at most 2000 characters)")]
+    ChatTooLong,
+    /// Something that is not a room code.
+    #[error("not a room code")]
+    RoomCode,
+}

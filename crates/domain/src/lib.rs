@@ -1,0 +1,56 @@
+//! The rules of a watch party, free of IO.
+//!
+//! Everything here is pure: no clock, no database, no network. The caller
+//! passes the current time in, so another Rust service can embed this crate
+//! and apply exactly the rules the watchparty server applies.
+//!
+//! ```
+//! use watchparty_domain::{
+//!     Command, Event, HostGrace, Millis, PlaybackAction, Position, Room, RoomCode,
+//!     RoomId, RoomSettings, RoomName, UserId,
+//! };
+//!
+//! let host = UserId(7);
+//! let code = RoomCode::from_entropy([3; 10]);
+//! let settings = RoomSettings {
+//!     name: RoomName::parse("Friday film").unwrap(),
+//!     is_private: false,
+//!     is_chat_enabled: true,
+//!     media_url: None,
+//! };
+//! let grace = HostGrace::from_secs(600);
+//! let room = Room::new(RoomId(1), code, host, settings, Millis(0));
+//!
+//! // A viewer cannot drive playback.
+//! let seek = PlaybackAction::Seek(Position::new(30.0).unwrap());
+//! assert!(room.apply(Command::Playback { actor: UserId(8), action: seek }, Millis(1_000), grace).is_err());
+//!
+//! // The host can; the position then advances with time.
+//! let play = PlaybackAction::Play(Position::new(10.0).unwrap());
+//! let outcome = room.apply(Command::Playback { actor: host, action: play }, Millis(1_000), grace).unwrap();
+//! assert!(matches!(outcome.events[0], Event::PlaybackChanged { .. }));
+//! assert_eq!(outcome.room.playback.position_at(Millis(3_500)), 12.5);
+//!
+//! // When the host's last socket closes, playback freezes and grace begins.
+//! let away = outcome.room.apply(Command::HostDisconnected, Millis(5_000), grace).unwrap();
+//! assert!(!away.room.playback.is_playing);
+//! assert_eq!(away.room.playback.position_at(Millis(60_000)), 14.0);
+//! ```
+
+mod error;
+mod ids;
+mod playback;
+mod room;
+mod values;
+
+pub use error::ValidationError;
+pub use ids::{ConnectionId, Millis, RoomId, UserId};
+pub use playback::PlaybackState;
+pub use room::{
+    CloseReason, Command, Event, HostGrace, Outcome, PlaybackAction, Rejection, Room,
+    RoomSettings, RoomStatus, SettingsChange,
+};
+pub use values::{
+    ChatText, DisplayName, Email, MediaUrl, Password, Position, RoomCode, RoomName,
+    CHAT_TEXT_MAX_CHARS, MAX_POSITION, ROOM_CODE_ALPHABET, ROOM_CODE_LEN,
+};

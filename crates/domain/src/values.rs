@@ -1,0 +1,300 @@
+//! Validated values: once constructed, a value is known to be acceptable.
+
+use crate::error::ValidationError;
+use std::fmt;
+
+/// The characters of a room code: A–Z and 2–9 without the look-alikes I, O, 0 and 1.
+/// Thirty-two symbols, so each random byte gives five unbiased bits.
+pub const ROOM_CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// Length of a generated room code: 10 symbols of 5 bits is 50 bits of entropy.
+pub const ROOM_CODE_LEN: usize = 10;
+/// Longest chat message, in characters, after trimming.
+pub const CHAT_TEXT_MAX_CHARS: usize = 2000;
+/// The largest playback position, in seconds.
+pub const MAX_POSITION: f64 = 1_000_000.0;
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// A room's public code, always stored and shown upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomCode(String);
+
+impl RoomCode {
+    /// A code from random bytes (the caller reads them from the OS random source).
+    pub fn from_entropy(bytes: [u8; ROOM_CODE_LEN]) -> Self {
+        let code = bytes
+            .iter()
+            .map(|b| char::from(ROOM_CODE_ALPHABET[usize::from(b & 31)]))
+            .collect();
+        RoomCode(code)
+    }
+
+    /// Reads a code as a user typed it: case-insensitive, surrounding blanks ignored.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let code = raw.trim().to_ascii_uppercase();
+        let valid_len = (ROOM_CODE_LEN..=32).contains(&code.len());
+        if valid_len && code.bytes().all(|b| ROOM_CODE_ALPHABET.contains(&b)) {
+            Ok(RoomCode(code))
+        } else {
+            Err(ValidationError::RoomCode)
+        }
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address, trimmed and lower-cased so that comparison ignores case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Accepts `local@domain`, at most 254 characters after trimming.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let email = raw.trim().to_lowercase();
+        let mut parts = email.split('@');
+        let well_formed = matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty()
+        );
+        let clean = !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if well_formed && clean && email.chars().count() <= 254 {
+            Ok(Email(email))
+        } else {
+            Err(ValidationError::Email)
+        }
+    }
+
+    /// The normalized address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before the `@`, the default display name.
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or_default()
+    }
+}
+
+/// A password as typed: 8 to 1024 characters. It is only ever hashed.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Accepts 8 to 1024 characters, taken as typed (no trimming).
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let len = raw.chars().count();
+        if (8..=1024).contains(&len) {
+            Ok(Password(raw.to_owned()))
+        } else {
+            Err(ValidationError::Password)
+        }
+    }
+
+    /// The secret, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A name shown to other users: 1 to 50 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Accepts 1 to 50 characters after trimming, without control characters.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if (1..=50).contains(&len) && !has_control(name) {
+            Ok(DisplayName(name.to_owned()))
+        } else {
+            Err(ValidationError::DisplayName)
+        }
+    }
+
+    /// The default for a new user: the email's local part, cut to 50 characters.
+    pub fn from_email(email: &Email) -> Self {
+        DisplayName(email.local_part().chars().take(50).collect())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A room's name: 1 to 100 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomName(String);
+
+impl RoomName {
+    /// Accepts 1 to 100 characters after trimming, without control characters.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if (1..=100).contains(&len) && !has_control(name) {
+            Ok(RoomName(name.to_owned()))
+        } else {
+            Err(ValidationError::RoomName)
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The video a room watches: an http(s) URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaUrl(String);
+
+impl MediaUrl {
+    /// Accepts an `http://` or `https://` URL of at most 2048 characters, no blanks.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let url = raw.trim();
+        let lower = url.to_ascii_lowercase();
+        let scheme_len = if lower.starts_with("https://") {
+            8
+        } else if lower.starts_with("http://") {
+            7
+        } else {
+            return Err(ValidationError::MediaUrl);
+        };
+        let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if clean && url.len() > scheme_len && url.chars().count() <= 2048 {
+            Ok(MediaUrl(url.to_owned()))
+        } else {
+            Err(ValidationError::MediaUrl)
+        }
+    }
+
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A chat message's text: trimmed, non-empty, at most 2000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatText(String);
+
+impl ChatText {
+    /// `Ok(None)` for a blank message (ignored by the rules), an error when too long.
+    pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
+        let text = raw.trim();
+        if text.is_empty() {
+            Ok(None)
+        } else if text.chars().count() > CHAT_TEXT_MAX_CHARS {
+            Err(ValidationError::ChatTooLong)
+        } else {
+            Ok(Some(ChatText(text.to_owned())))
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A playback position in seconds: finite, from 0 to [`MAX_POSITION`].
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Position(f64);
+
+impl Position {
+    /// The start of the video.
+    pub const ZERO: Position = Position(0.0);
+
+    /// Accepts a finite number of seconds within 0..=1,000,000.
+    pub fn new(seconds: f64) -> Result<Self, ValidationError> {
+        if seconds.is_finite() && (0.0..=MAX_POSITION).contains(&seconds) {
+            Ok(Position(seconds))
+        } else {
+            Err(ValidationError::Position)
+        }
+    }
+
+    /// Forces a computed value into range (NaN becomes 0).
+    pub fn clamped(seconds: f64) -> Self {
+        if seconds.is_nan() {
+            Position::ZERO
+        } else {
+            Position(seconds.clamp(0.0, MAX_POSITION))
+        }
+    }
+
+    /// The position in seconds.
+    pub fn seconds(self) -> f64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_codes_are_case_insensitive_and_use_the_alphabet() {
+        let code = RoomCode::from_entropy([0, 1, 2, 3, 4, 5, 6, 7, 8, 255]);
+        assert_eq!(code.as_str().len(), ROOM_CODE_LEN);
+        let lower = code.as_str().to_lowercase();
+        assert_eq!(RoomCode::parse(&lower), Ok(code));
+        assert!(RoomCode::parse("K7Q2M9XAP0").is_err(), "0 is a look-alike");
+        assert!(RoomCode::parse("SHORT").is_err());
+        assert!(RoomCode::parse("ÄÄÄÄÄÄÄÄÄÄ").is_err());
+    }
+
+    #[test]
+    fn emails_are_normalized() {
+        let email = Email::parse("  Ana@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "ana@example.com");
+        assert_eq!(email.local_part(), "ana");
+        for bad in ["", "ana", "@x", "a@", "a@b@c", "a b@c", &format!("{}@x.io", "a".repeat(260))] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_limits() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"x".repeat(1025)).is_err());
+        assert!(DisplayName::parse("   ").is_err());
+        assert_eq!(DisplayName::parse(" ana ").unwrap().as_str(), "ana");
+        assert!(DisplayName::parse(&"é".repeat(51)).is_err());
+        assert_eq!(ChatText::parse("  "), Ok(None));
+        assert!(ChatText::parse(&"x".repeat(2001)).is_err());
+        assert_eq!(ChatText::parse(&"x".repeat(2000)).unwrap().unwrap().as_str().len(), 2000);
+        assert!(MediaUrl::parse("javascript:alert(1)").is_err());
+        assert!(MediaUrl::parse("https://").is_err());
+        assert!(MediaUrl::parse("https://example.com/v.mp4").is_ok());
+    }
+
+    #[test]
+    fn positions() {
+        assert!(Position::new(f64::NAN).is_err());
+        assert!(Position::new(f64::INFINITY).is_err());
+        assert!(Position::new(-0.1).is_err());
+        assert!(Position::new(1_000_000.5).is_err());
+        assert_eq!(Position::new(12.5).unwrap().seconds(), 12.5);
+        assert_eq!(Position::clamped(f64::NAN), Position::ZERO);
+    }
+}

@@ -1,0 +1,120 @@
+//! watchparty's storage: users, rooms, participants and chat, on SQLite or
+//! PostgreSQL from one set of diesel queries.
+//!
+//! Every query runs on tokio's blocking pool through [`Database::run`], never
+//! on the async reactor, and every method hands out domain types.
+
+mod connection;
+mod error;
+mod queries;
+mod schema;
+
+pub use connection::{DatabaseUrl, DbConnection};
+pub use error::PersistenceError;
+pub use queries::{MessagePage, NewRoom, StoredMessage, StoredParticipant, StoredUser};
+
+use connection::{ConnectionManager, Pool};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// A pool of database connections behind one async entry point.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    // As many permits as connections: callers queue here, asynchronously,
+    // instead of parking blocking threads on the pool.
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("connections", &self.pool.max_size()).finish()
+    }
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`). Fails with the
+    /// backend's own error when the database cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self, PersistenceError> {
+        let url = DatabaseUrl::parse(url)?;
+        let size = if url.is_sqlite() { 8 } else { 16 };
+        let manager = ConnectionManager::new(url);
+        let pool = tokio::task::spawn_blocking(move || {
+            // One test connection first, so a bad URL reports its own error.
+            manager.connect_once()?;
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(5))
+                .build(manager)
+                .map_err(PersistenceError::Pool)
+        })
+        .await
+        .map_err(|e| PersistenceError::Task(e.to_string()))??;
+        Ok(Database {
+            pool,
+            permits: Arc::new(Semaphore::new(size as usize)),
+        })
+    }
+
+    /// Runs `f` with a connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, PersistenceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, PersistenceError> + Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PersistenceError::Task(e.to_string()))?;
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        // A panic inside a query is a bug; it becomes an error here rather
+        // than taking an HTTP worker down with it.
+        .map_err(|e| PersistenceError::Task(e.to_string()))?
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), PersistenceError> {
+        self.run(|conn| {
+            let applied = match conn {
+                DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+                DbConnection::Postgresql(c) => {
+                    c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len())
+                }
+            }
+            .map_err(|e| PersistenceError::Migration(e.to_string()))?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrations applied");
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), PersistenceError> {
+        self.run(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1").map_err(PersistenceError::from)
+        })
+        .await
+    }
+}
+
+impl ConnectionManager {
+    fn connect_once(&self) -> Result<(), PersistenceError> {
+        use diesel::r2d2::ManageConnection;
+        self.connect().map(drop)
+    }
+}

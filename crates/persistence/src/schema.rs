@@ -1,0 +1,57 @@
+// The tables, as both backends see them. Written by hand so that only types
+// both SQLite and PostgreSQL share appear (BigInt, Text, Bool, Double).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        host_id -> BigInt,
+        is_private -> Bool,
+        is_chat_enabled -> Bool,
+        media_url -> Nullable<Text>,
+        status -> Text,
+        grace_deadline -> Nullable<BigInt>,
+        was_playing -> Bool,
+        is_playing -> Bool,
+        position -> Double,
+        position_at -> BigInt,
+        created_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    participants (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        joined_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_messages (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        user_id -> BigInt,
+        message -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(rooms -> users (host_id));
+diesel::joinable!(participants -> users (user_id));
+diesel::joinable!(participants -> rooms (room_id));
+diesel::joinable!(chat_messages -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, rooms, participants, chat_messages);

@@ -1,0 +1,57 @@
+use thiserror::Error;
+use watchparty_persistence::PersistenceError;
+use watchparty_realtime_cache::CacheError;
+
+/// Why a use case did not succeed. The web layer maps each variant to the
+/// contract's status and error code, once.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    /// Bad input; the text says which field and why.
+    #[error("{0}")]
+    Validation(String),
+    /// No logged-in session (or no valid WebSocket token).
+    #[error("authentication required")]
+    NotAuthenticated,
+    /// Wrong email or password; the same answer for both.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Logged in but not allowed (not a participant, origin not allowed).
+    #[error("you may not do that")]
+    Forbidden,
+    /// Only the room's host may do that.
+    #[error("only the host may do that")]
+    NotHost,
+    /// No such room, or one the caller may not see.
+    #[error("not found")]
+    NotFound,
+    /// The email is registered already.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// The room closed after its host's grace period.
+    #[error("this room has closed")]
+    RoomClosed,
+    /// Too many attempts; try again later.
+    #[error("too many attempts, try again later")]
+    RateLimited,
+    /// A dependency failed; details are logged, not shown.
+    #[error("internal error")]
+    Internal,
+    /// Live state did not answer in time.
+    #[error("service temporarily unavailable")]
+    Unavailable,
+}
+
+// Conversions stay private so the public API names no storage or cache type.
+pub(crate) fn store(e: PersistenceError) -> ServiceError {
+    tracing::error!(error = %e, "database failure");
+    ServiceError::Internal
+}
+
+pub(crate) fn live(e: CacheError) -> ServiceError {
+    tracing::warn!(error = %e, "live state failure");
+    ServiceError::Unavailable
+}
+
+pub(crate) fn invalid(e: watchparty_domain::ValidationError) -> ServiceError {
+    ServiceError::Validation(e.to_string())
+}

@@ -1,0 +1,110 @@
+//! This instance's sockets, by room: where broadcasts end up.
+
+use crate::metrics::Metrics;
+use bytestring::ByteString;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::sync::CancellationToken;
+use watchparty_domain::{ConnectionId, RoomCode};
+use watchparty_realtime_cache::{Broadcast, BroadcastSink};
+
+/// What a socket's task writes to its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A JSON text frame, shared between recipients.
+    Text(ByteString),
+    /// Close the socket with this code.
+    Close(u16),
+}
+
+struct LocalSocket {
+    outbox: mpsc::Sender<Outgoing>,
+    // Cancelled when the outbox overflows: the socket's task closes it.
+    too_slow: CancellationToken,
+}
+
+pub(crate) struct LocalHub {
+    rooms: RwLock<HashMap<RoomCode, HashMap<ConnectionId, LocalSocket>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl LocalHub {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
+        LocalHub {
+            rooms: RwLock::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    pub(crate) fn add(&self, room: &RoomCode, id: ConnectionId, outbox: mpsc::Sender<Outgoing>, too_slow: CancellationToken) {
+        let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+        rooms.entry(room.clone()).or_default().insert(id, LocalSocket { outbox, too_slow });
+    }
+
+    /// Forgets a socket; `true` when it was this instance's last in the room.
+    pub(crate) fn remove(&self, room: &RoomCode, id: ConnectionId) -> bool {
+        let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
+        let Some(sockets) = rooms.get_mut(room) else {
+            return false;
+        };
+        sockets.remove(&id);
+        if sockets.is_empty() {
+            rooms.remove(room);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn room_count(&self) -> usize {
+        self.rooms.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    fn offer(&self, socket: &LocalSocket, message: Outgoing) -> bool {
+        match socket.outbox.try_send(message) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                // A client that stops reading is closed, not buffered for.
+                if !socket.too_slow.is_cancelled() {
+                    self.metrics.slow_consumers_closed.fetch_add(1, Relaxed);
+                    socket.too_slow.cancel();
+                }
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+impl BroadcastSink for LocalHub {
+    fn deliver(&self, room: &RoomCode, broadcast: &Broadcast) {
+        let started = Instant::now();
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        let Some(sockets) = rooms.get(room) else {
+            return;
+        };
+        // Checked as UTF-8 once per event; each recipient gets a cheap clone.
+        let Ok(text) = ByteString::try_from(broadcast.payload.clone()) else {
+            tracing::warn!(room = %room, "dropped a broadcast that is not UTF-8");
+            return;
+        };
+        let mut delivered = 0u64;
+        for (id, socket) in sockets {
+            if broadcast.except == Some(*id) {
+                continue;
+            }
+            if self.offer(socket, Outgoing::Text(text.clone())) {
+                delivered += 1;
+            }
+            if let Some(code) = broadcast.then_close {
+                self.offer(socket, Outgoing::Close(code));
+            }
+        }
+        drop(rooms);
+        self.metrics.messages_out.fetch_add(delivered, Relaxed);
+        self.metrics.observe_fanout(started.elapsed());
+    }
+}

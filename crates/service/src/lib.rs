@@ -1,0 +1,122 @@
+//! watchparty's use cases. This is the only crate that composes the rules
+//! (domain), storage (persistence) and live state (realtime-cache); the web
+//! layer hands it intents and gets back protocol shapes or a [`ServiceError`].
+
+mod auth;
+mod clock;
+mod error;
+mod hub;
+mod metrics;
+mod rooms;
+mod sockets;
+mod users;
+
+pub use error::ServiceError;
+pub use hub::Outgoing;
+pub use metrics::Metrics;
+pub use rooms::{HistoryQuery, NewRoomRequest, RoomChanges};
+pub use sockets::{SocketHandle, SocketSession, SocketTicket};
+pub use users::IssuedToken;
+
+use hub::LocalHub;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use watchparty_domain::HostGrace;
+use watchparty_persistence::Database;
+use watchparty_realtime_cache::LiveState;
+
+/// How the service behaves; the binary fills it from flags and environment.
+#[derive(Clone)]
+pub struct Config {
+    /// How long a room waits for its host.
+    pub host_grace: Duration,
+    /// HS256 secret for WebSocket tokens (at least 32 bytes).
+    pub jwt_secret: Vec<u8>,
+    /// Lifetime of a WebSocket token.
+    pub ws_token_ttl: Duration,
+    /// Messages a socket may have queued before it counts as too slow and is closed.
+    pub outbox_capacity: usize,
+    /// How often the sweeper looks for rooms whose grace ran out.
+    pub sweep_interval: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host_grace", &self.host_grace)
+            .field("ws_token_ttl", &self.ws_token_ttl)
+            .field("outbox_capacity", &self.outbox_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The application: cheap to clone, shared by every request and socket.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    live: Arc<dyn LiveState>,
+    hub: Arc<LocalHub>,
+    passwords: auth::Passwords,
+    tokens: auth::Tokens,
+    grace: HostGrace,
+    config: Config,
+    metrics: Arc<Metrics>,
+    room_locks: rooms::RoomLocks,
+    // Connection ids: a random per-process prefix keeps them unique across instances.
+    connection_prefix: u64,
+    next_connection: AtomicU64,
+}
+
+impl Service {
+    /// Builds the service over a migrated database and a live-state backend.
+    /// Fails when the token crypto or the OS random source does not work.
+    pub async fn new(db: Database, live: Arc<dyn LiveState>, config: Config) -> Result<Self, ServiceError> {
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
+        live.attach_sink(hub.clone());
+        let prefix: [u8; 4] = auth::os_random()?;
+        Ok(Service {
+            inner: Arc::new(Inner {
+                db,
+                passwords: auth::Passwords::new().await?,
+                tokens: auth::Tokens::new(&config.jwt_secret, config.ws_token_ttl)?,
+                grace: HostGrace::from_secs(config.host_grace.as_secs()),
+                live,
+                hub,
+                metrics,
+                room_locks: rooms::RoomLocks::new(),
+                connection_prefix: u64::from(u32::from_le_bytes(prefix)) << 32,
+                next_connection: AtomicU64::new(1),
+                config,
+            }),
+        })
+    }
+
+    /// The counters behind `/metrics`, as Prometheus text.
+    pub fn render_metrics(&self) -> String {
+        self.inner.metrics.render(self.inner.hub.room_count())
+    }
+
+    /// Room sockets open on this instance.
+    pub fn live_socket_count(&self) -> i64 {
+        self.inner.metrics.live_sockets.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the database and live state answer.
+    pub async fn ready(&self) -> bool {
+        let db_ok = match tokio::time::timeout(Duration::from_secs(2), self.inner.db.ping()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: database does not answer");
+                false
+            }
+            Err(_) => false,
+        };
+        db_ok && self.inner.live.is_healthy()
+    }
+}

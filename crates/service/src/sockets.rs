@@ -1,0 +1,247 @@
+//! The room socket's intents: connect, disconnect, and what a client sends.
+
+use crate::clock;
+use crate::error::{live, store, ServiceError};
+use crate::hub::Outgoing;
+use crate::rooms::{playback_view, public_user, Transition};
+use crate::Service;
+use bytestring::ByteString;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use watchparty_domain::{ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomStatus, UserId};
+use watchparty_protocol::{self as wire, parse_client_message, ClientMessage, ServerMessage};
+use watchparty_realtime_cache::{HostStatus, Member};
+
+// Chat: messages per user per window before ERROR.
+const CHAT_WINDOW: Duration = Duration::from_secs(10);
+const MAX_CHAT_PER_WINDOW: u64 = 20;
+const CHAT_DISABLED: &str = "Chat is disabled in this room";
+const CHAT_TOO_FAST: &str = "You are sending messages too fast; wait a moment";
+
+/// Permission to open a room socket, checked before the upgrade.
+#[derive(Debug, Clone)]
+pub struct SocketTicket {
+    user: UserId,
+    display_name: String,
+    room: RoomCode,
+    is_host: bool,
+}
+
+/// Who a live socket is; what the service needs on each intent.
+#[derive(Debug, Clone)]
+pub struct SocketHandle {
+    id: ConnectionId,
+    user: UserId,
+    display_name: String,
+    room: RoomCode,
+    is_host: bool,
+}
+
+/// An accepted room socket: its queue of frames to write, and a signal
+/// raised when the client read too slowly and must be closed.
+#[derive(Debug)]
+pub struct SocketSession {
+    /// Who the socket is.
+    pub handle: SocketHandle,
+    /// Frames to write, in order; `PLAYBACK_STATE` and `PRESENCE` come first.
+    pub outbox: mpsc::Receiver<Outgoing>,
+    /// Cancelled when the outbox overflowed.
+    pub too_slow: CancellationToken,
+}
+
+fn text(message: &ServerMessage) -> ByteString {
+    ByteString::from(message.to_json())
+}
+
+impl Service {
+    /// Checks a WebSocket request before the upgrade: a valid, unused token
+    /// (401), a live room (404, or 410 once closed), and a participant (403).
+    pub async fn authorize_socket(&self, token: Option<&str>, code: &str) -> Result<SocketTicket, ServiceError> {
+        let verified = self.inner.tokens.verify(token.ok_or(ServiceError::NotAuthenticated)?)?;
+        let code = RoomCode::parse(code).map_err(|_| ServiceError::NotFound)?;
+        let (room, host_name) = self.reload(&code, String::new()).await.map(|(room, _)| (room, ()))?;
+        let _ = host_name;
+        if room.status.is_final() {
+            return Err(ServiceError::RoomClosed);
+        }
+        let participant = self
+            .inner
+            .db
+            .participant(room.id, verified.user)
+            .await
+            .map_err(store)?
+            .ok_or(ServiceError::Forbidden)?;
+        let claim_key = format!("jti:{}", verified.jti);
+        if !self.inner.live.claim_once(&claim_key, self.inner.tokens.claim_ttl()).await.map_err(live)? {
+            return Err(ServiceError::NotAuthenticated);
+        }
+        Ok(SocketTicket {
+            user: verified.user,
+            display_name: participant.display_name,
+            is_host: room.host == verified.user,
+            room: code,
+        })
+    }
+
+    /// Registers an upgraded socket: it gets `PLAYBACK_STATE` then
+    /// `PRESENCE`, the others `USER_JOINED` if this is the user's first
+    /// socket, and a returning host ends the room's grace.
+    pub async fn open_socket(&self, ticket: SocketTicket) -> Result<SocketSession, ServiceError> {
+        let inner = &self.inner;
+        let _guard = inner.room_locks.lock(&ticket.room).await;
+        let host_name = String::new();
+        let (mut room, _) = self.reload(&ticket.room, host_name).await?;
+        if room.status.is_final() {
+            return Err(ServiceError::RoomClosed);
+        }
+        let id = ConnectionId(inner.connection_prefix | inner.next_connection.fetch_add(1, Relaxed));
+        let member = Member { user: ticket.user, display_name: ticket.display_name.clone() };
+        if ticket.is_host {
+            let host_name = ticket.display_name.as_str();
+            if let Transition::Done(resumed) = self.transition(&room, host_name, Command::HostConnected, None).await? {
+                room = resumed;
+            }
+            inner.live.set_host_status(&room.code, HostStatus::Online).await.map_err(live)?;
+        }
+        let first = inner.live.add_connection(&room.code, id, member).await.map_err(live)?;
+        let members = inner.live.members(&room.code).await.map_err(live)?;
+        let now = clock::now();
+        let presence = ServerMessage::Presence {
+            users: members
+                .into_iter()
+                .map(|m| wire::PresentUser { id: m.user.0, display_name: m.display_name, is_host: m.user == room.host })
+                .collect(),
+            host_status: match room.status {
+                RoomStatus::Grace { .. } => wire::HostStatus::Grace,
+                _ => wire::HostStatus::Online,
+            },
+        };
+        let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
+        let too_slow = CancellationToken::new();
+        // Queued before the socket joins the hub, so nothing can come first.
+        for first_frame in [ServerMessage::from(playback_view(&room.playback, now)), presence] {
+            tx.try_send(Outgoing::Text(first_frame.to_json().into())).map_err(|_| ServiceError::Internal)?;
+        }
+        inner.hub.add(&room.code, id, tx, too_slow.clone());
+        inner.live.subscribe(&room.code).await.map_err(live)?;
+        inner.live.set_playback(&room.code, room.playback).await.map_err(live)?;
+        inner.metrics.live_sockets.fetch_add(1, Relaxed);
+        if first {
+            let joined = ServerMessage::UserJoined { user: public_user(ticket.user, &ticket.display_name) };
+            self.publish(&room.code, &joined, Some(id), None).await?;
+        }
+        let handle = SocketHandle {
+            id,
+            user: ticket.user,
+            display_name: ticket.display_name,
+            room: ticket.room,
+            is_host: ticket.is_host,
+        };
+        Ok(SocketSession { handle, outbox, too_slow })
+    }
+
+    /// Forgets a closed socket: `USER_LEFT` when it was the user's last, and
+    /// grace when it was the host's last.
+    pub async fn close_socket(&self, handle: &SocketHandle) {
+        if let Err(e) = self.close_socket_inner(handle).await {
+            tracing::warn!(room = %handle.room, error = %e, "socket cleanup incomplete");
+        }
+    }
+
+    async fn close_socket_inner(&self, handle: &SocketHandle) -> Result<(), ServiceError> {
+        let inner = &self.inner;
+        let _guard = inner.room_locks.lock(&handle.room).await;
+        inner.metrics.live_sockets.fetch_sub(1, Relaxed);
+        let last_here = inner.hub.remove(&handle.room, handle.id);
+        let last_of_user = inner.live.remove_connection(&handle.room, handle.id, handle.user).await.map_err(live)?;
+        if last_of_user {
+            let left = ServerMessage::UserLeft { user: public_user(handle.user, &handle.display_name) };
+            self.publish(&handle.room, &left, None, None).await?;
+            if handle.is_host {
+                match self.reload(&handle.room, String::new()).await {
+                    Ok((room, _)) => {
+                        self.transition(&room, &handle.display_name, Command::HostDisconnected, None).await?;
+                    }
+                    Err(ServiceError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if last_here {
+            inner.live.unsubscribe(&handle.room).await.map_err(live)?;
+        }
+        Ok(())
+    }
+
+    /// Handles one text frame. Returns a reply for this socket alone
+    /// (`PONG`, `ERROR`); everything the contract says to ignore gives `None`.
+    pub async fn on_text(&self, handle: &SocketHandle, frame: &str) -> Option<ByteString> {
+        self.inner.metrics.messages_in.fetch_add(1, Relaxed);
+        let message = parse_client_message(frame)?;
+        let result = match message {
+            ClientMessage::Ping { client_time } => {
+                return Some(text(&ServerMessage::Pong { client_time, server_time: clock::now().0 }));
+            }
+            ClientMessage::Play { time } => self.playback(handle, time, PlaybackAction::Play).await,
+            ClientMessage::Pause { time } => self.playback(handle, time, PlaybackAction::Pause).await,
+            ClientMessage::Seek { time } => self.playback(handle, time, PlaybackAction::Seek).await,
+            ClientMessage::ChatMessage { message } => self.chat(handle, &message).await,
+        };
+        match result {
+            Ok(reply) => reply.map(|message| text(&ServerMessage::Error { message: message.to_owned() })),
+            Err(e) => {
+                tracing::warn!(room = %handle.room, error = %e, "socket intent failed");
+                None
+            }
+        }
+    }
+
+    async fn playback(
+        &self,
+        handle: &SocketHandle,
+        time: f64,
+        action: fn(Position) -> PlaybackAction,
+    ) -> Result<Option<&'static str>, ServiceError> {
+        // Non-hosts are ignored before any work: no reply, no lock, no query.
+        let (true, Ok(position)) = (handle.is_host, Position::new(time)) else {
+            return Ok(None);
+        };
+        let _guard = self.inner.room_locks.lock(&handle.room).await;
+        let (room, _) = self.reload(&handle.room, String::new()).await?;
+        let command = Command::Playback { actor: handle.user, action: action(position) };
+        self.transition(&room, &handle.display_name, command, Some(handle.id)).await?;
+        Ok(None)
+    }
+
+    async fn chat(&self, handle: &SocketHandle, raw: &str) -> Result<Option<&'static str>, ServiceError> {
+        let text = match ChatText::parse(raw) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(None),
+            Err(_) => return Ok(Some("Message is too long (at most 2000 characters)")),
+        };
+        let key = format!("chat:{}", handle.user.0);
+        if self.inner.live.count_attempt(&key, CHAT_WINDOW).await.map_err(live)? > MAX_CHAT_PER_WINDOW {
+            return Ok(Some(CHAT_TOO_FAST));
+        }
+        // Stored and published under the room's lock: ids grow in delivery order.
+        let _guard = self.inner.room_locks.lock(&handle.room).await;
+        let (room, _) = self.reload(&handle.room, String::new()).await?;
+        match room.apply(Command::Chat { actor: handle.user }, clock::now(), self.inner.grace) {
+            Ok(_) => {}
+            Err(Rejection::ChatDisabled) => return Ok(Some(CHAT_DISABLED)),
+            Err(_) => return Ok(None),
+        }
+        let now = clock::now();
+        let id = self.inner.db.insert_message(room.id, handle.user, text.as_str().to_owned(), now).await.map_err(store)?;
+        let message = ServerMessage::ChatMessage {
+            id,
+            user: public_user(handle.user, &handle.display_name),
+            message: text.as_str().to_owned(),
+            created_at: clock::rfc3339(now),
+        };
+        self.publish(&room.code, &message, None, None).await?;
+        Ok(None)
+    }
+}

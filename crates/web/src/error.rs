@@ -1,0 +1,61 @@
+//! Every failure becomes the contract's `{"error": {"code", "message"}}`, here and only here.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use watchparty_service::ServiceError;
+
+/// An HTTP failure: a status, a stable code, and text for humans.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// A failure with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    /// 400 `validation_error`.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "validation_error", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "not found")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let (status, code) = match &e {
+            ServiceError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_error"),
+            ServiceError::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
+            ServiceError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ServiceError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::NotHost => (StatusCode::FORBIDDEN, "not_host"),
+            ServiceError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),
+            ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(json!({"error": {"code": self.code, "message": self.message}}))
+    }
+}

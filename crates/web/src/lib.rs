@@ -1,0 +1,196 @@
+//! watchparty's HTTP and WebSocket edge on actix-web.
+//!
+//! This crate parses requests into intents for [`watchparty_service::Service`]
+//! and renders its answers; it never sees a database or Redis. Errors become
+//! the contract's JSON shape in one place ([`ApiError`]).
+
+mod client;
+mod error;
+mod routes;
+mod session_store;
+mod ws;
+
+pub use client::{ClientInfo, TrustedProxies};
+pub use error::ApiError;
+pub use session_store::MemorySessionStore;
+pub use ws::{AllowedOrigins, Heartbeat, MAX_MESSAGE_BYTES};
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::SessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{time, Key, SameSite};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header::{HeaderValue, SET_COOKIE};
+use actix_web::middleware::{from_fn, Next, NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use watchparty_service::Service;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "watchparty_session";
+
+/// How the web edge behaves.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Key material for the session cookie (at least 32 bytes).
+    pub session_key: Vec<u8>,
+    /// Extra browser origins allowed on `/ws/`.
+    pub allowed_origins: AllowedOrigins,
+    /// Proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Socket keep-alive.
+    pub heartbeat: Heartbeat,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+pub(crate) struct AppState {
+    pub(crate) service: Service,
+    pub(crate) allowed_origins: AllowedOrigins,
+    pub(crate) heartbeat: Heartbeat,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Stops a running server the way the contract asks.
+#[derive(Clone)]
+pub struct Shutdown {
+    handle: ServerHandle,
+    sockets: CancellationToken,
+    service: Service,
+}
+
+impl Shutdown {
+    /// Closes every room socket with 1012, waits (up to 5 s) for their
+    /// cleanup, then stops accepting and finishes in-flight requests.
+    pub async fn shutdown(&self) {
+        self.sockets.cancel();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.service.live_socket_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.handle.stop(true).await;
+    }
+}
+
+fn json_error(err: JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    match err {
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        )
+        .into(),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::validation("the body is larger than 64 KiB").into()
+        }
+        other => ApiError::validation(format!("invalid JSON body: {other}")).into(),
+    }
+}
+
+/// Logs each request without its query string: `?token=` never reaches a log.
+async fn access_log(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let client = ClientInfo::of(req.request()).ip;
+    let res = next.call(req).await?;
+    tracing::info!(
+        target: "watchparty::access",
+        %client, %method, %path,
+        status = res.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
+    Ok(res)
+}
+
+/// Marks the session cookie Secure when the request came over HTTPS.
+async fn secure_cookie(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let https = ClientInfo::of(req.request()).https;
+    let mut res = next.call(req).await?;
+    if https {
+        let headers = res.headers_mut();
+        let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).cloned().collect();
+        headers.remove(SET_COOKIE);
+        for cookie in cookies {
+            let text = cookie.to_str().unwrap_or_default();
+            let value = if text.starts_with(SESSION_COOKIE) && !text.contains("Secure") {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
+            } else {
+                cookie
+            };
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    Ok(res)
+}
+
+fn endpoint(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(routes::method_not_allowed))
+}
+
+/// Binds the routes to `listener`. The returned server is a future to run;
+/// [`Shutdown`] stops it.
+pub fn start<S>(listener: TcpListener, service: Service, config: WebConfig, sessions: S) -> std::io::Result<(Server, Shutdown)>
+where
+    S: SessionStore + Clone + Send + 'static,
+{
+    let sockets = CancellationToken::new();
+    let state = web::Data::new(AppState {
+        service: service.clone(),
+        allowed_origins: config.allowed_origins.clone(),
+        heartbeat: config.heartbeat,
+        shutdown: sockets.clone(),
+    });
+    let key = Key::derive_from(&config.session_key);
+    let proxies = config.trusted_proxies.clone();
+    let server = HttpServer::new(move || {
+        let session = SessionMiddleware::builder(sessions.clone(), key.clone())
+            .cookie_name(SESSION_COOKIE.to_owned())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(false)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(time::Duration::days(14)))
+            .build();
+        App::new()
+            .app_data(state.clone())
+            .app_data(proxies.clone())
+            .app_data(web::JsonConfig::default().limit(MAX_MESSAGE_BYTES).content_type_required(true).error_handler(json_error))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::validation(e.to_string()).into()))
+            .wrap(session)
+            .wrap(from_fn(secure_cookie))
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(from_fn(access_log))
+            .service(endpoint("/api/auth/register").route(web::post().to(routes::register)))
+            .service(endpoint("/api/auth/login").route(web::post().to(routes::login)))
+            .service(endpoint("/api/auth/logout").route(web::post().to(routes::logout)))
+            .service(endpoint("/api/auth/me").route(web::get().to(routes::me)))
+            .service(endpoint("/api/auth/token").route(web::post().to(routes::token)))
+            .service(endpoint("/api/rooms").route(web::post().to(routes::create_room)))
+            .service(endpoint("/api/rooms/public").route(web::get().to(routes::public_rooms)))
+            .service(
+                endpoint("/api/rooms/{code}")
+                    .route(web::get().to(routes::get_room))
+                    .route(web::patch().to(routes::update_room))
+                    .route(web::delete().to(routes::delete_room)),
+            )
+            .service(endpoint("/api/rooms/{code}/join").route(web::post().to(routes::join_room)))
+            .service(endpoint("/api/rooms/{code}/messages").route(web::get().to(routes::messages)))
+            .service(endpoint("/ws/rooms/{code}").route(web::get().to(ws::room_socket)))
+            .service(endpoint("/healthz").route(web::get().to(routes::healthz)))
+            .service(endpoint("/readyz").route(web::get().to(routes::readyz)))
+            .service(endpoint("/metrics").route(web::get().to(routes::metrics)))
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(config.workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    let shutdown = Shutdown { handle: server.handle(), sockets, service };
+    Ok((server, shutdown))
+}

@@ -1,0 +1,210 @@
+//! The room WebSocket: refusals before the upgrade, then one task per
+//! connection that owns its session and selects over the client's frames,
+//! its outbox, a heartbeat and shutdown.
+
+use crate::client::ClientInfo;
+use crate::error::ApiError;
+use crate::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session};
+use bytestring::ByteString;
+use serde::Deserialize;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use watchparty_service::{Outgoing, Service, ServiceError, SocketTicket};
+
+/// The largest message a client may send, in one frame or in fragments.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Heartbeat settings of room sockets.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    /// How often the server pings.
+    pub interval: Duration,
+    /// Silence after which the client is considered gone.
+    pub timeout: Duration,
+}
+
+/// Browser origins allowed to open sockets besides the server's own.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedOrigins(pub Vec<String>);
+
+impl AllowedOrigins {
+    fn allows(&self, origin: &str, req: &HttpRequest) -> bool {
+        if self.0.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) {
+            return true;
+        }
+        // Same origin: the Origin's host[:port] is the Host the request went to.
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+        matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+fn close(code: u16) -> CloseReason {
+    CloseReason { code: CloseCode::from(code), description: None }
+}
+
+/// The close code that answers a broken frame.
+fn close_code_for(error: &ProtocolError) -> Option<u16> {
+    match error {
+        ProtocolError::Overflow => Some(1009),
+        ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => Some(1007),
+        // actix-ws reports oversized fragmented messages as a plain I/O error.
+        ProtocolError::Io(e) if e.to_string().contains("continuation size") => Some(1009),
+        // Any other I/O error is the connection itself failing: nobody to tell.
+        ProtocolError::Io(_) => None,
+        _ => Some(1002),
+    }
+}
+
+pub(crate) async fn room_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return Err(ApiError::validation("this endpoint speaks WebSocket only"));
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !state.allowed_origins.allows(origin, &req) {
+            return Err(ServiceError::Forbidden.into());
+        }
+    }
+    let token = web::Query::<TokenQuery>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().token);
+    let ticket = state.service.authorize_socket(token.as_deref(), &code).await?;
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::validation(format!("bad WebSocket handshake: {e}")))?;
+    let stream = stream
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+    tracing::debug!(client = %ClientInfo::of(&req).ip, room = %code, "room socket opened");
+    let connection = Connection {
+        service: state.service.clone(),
+        session,
+        stream,
+        heartbeat: state.heartbeat,
+        shutdown: state.shutdown.clone(),
+    };
+    actix_web::rt::spawn(connection.run(ticket));
+    Ok(response)
+}
+
+struct Connection {
+    service: Service,
+    session: Session,
+    stream: AggregatedMessageStream,
+    heartbeat: Heartbeat,
+    shutdown: CancellationToken,
+}
+
+/// How a write ended.
+enum Sent {
+    Ok,
+    Gone,
+    Interrupted(u16),
+}
+
+impl Connection {
+    async fn run(mut self, ticket: SocketTicket) {
+        let opened = match self.service.open_socket(ticket).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                let code = match e {
+                    ServiceError::RoomClosed => 4002,
+                    ServiceError::NotFound => 4001,
+                    _ => 1011,
+                };
+                self.finish(Some(close(code))).await;
+                return;
+            }
+        };
+        let watchparty_service::SocketSession { handle, mut outbox, too_slow } = opened;
+        let mut heartbeat = tokio::time::interval(self.heartbeat.interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        let reason = loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => break Some(close(1012)),
+                _ = too_slow.cancelled() => break Some(close(1013)),
+                out = outbox.recv() => match out {
+                    Some(Outgoing::Text(text)) => match self.send(text, &too_slow).await {
+                        Sent::Ok => {}
+                        Sent::Gone => break None,
+                        Sent::Interrupted(code) => break Some(close(code)),
+                    },
+                    Some(Outgoing::Close(code)) => break Some(close(code)),
+                    None => break None,
+                },
+                frame = self.stream.recv() => {
+                    last_heard = Instant::now();
+                    match frame {
+                        Some(Ok(AggregatedMessage::Text(text))) => {
+                            if let Some(reply) = self.service.on_text(&handle, &text).await {
+                                match self.send(reply, &too_slow).await {
+                                    Sent::Ok => {}
+                                    Sent::Gone => break None,
+                                    Sent::Interrupted(code) => break Some(close(code)),
+                                }
+                            }
+                        }
+                        // Binary frames are not part of the protocol: ignored.
+                        Some(Ok(AggregatedMessage::Binary(_) | AggregatedMessage::Pong(_))) => {}
+                        Some(Ok(AggregatedMessage::Ping(payload))) => {
+                            if self.session.pong(&payload).await.is_err() {
+                                break None;
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Close(reason))) => break reason.or(Some(close(1000))),
+                        // A broken frame ends the connection: the parser would
+                        // return the same error on every poll.
+                        Some(Err(e)) => break close_code_for(&e).map(close),
+                        None => break None,
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > self.heartbeat.timeout {
+                        break Some(close(1001));
+                    }
+                    if self.session.ping(b"").await.is_err() {
+                        break None;
+                    }
+                }
+            }
+        };
+        let service = self.service.clone();
+        self.finish(reason).await;
+        service.close_socket(&handle).await;
+    }
+
+    /// Writes one frame without ever waiting on a client that stopped reading.
+    async fn send(&mut self, text: ByteString, too_slow: &CancellationToken) -> Sent {
+        tokio::select! {
+            sent = self.session.text(text) => if sent.is_ok() { Sent::Ok } else { Sent::Gone },
+            _ = too_slow.cancelled() => Sent::Interrupted(1013),
+            _ = self.shutdown.cancelled() => Sent::Interrupted(1012),
+        }
+    }
+
+    async fn finish(self, reason: Option<CloseReason>) {
+        if let Some(reason) = reason {
+            // Bounded: a client that reads nothing must not hold the task.
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.session.close(Some(reason))).await;
+        }
+    }
+}

@@ -1,0 +1,4 @@
+DROP TABLE chat_messages;
+DROP TABLE participants;
+DROP TABLE rooms;
+DROP TABLE users;
