@@ -5,7 +5,7 @@
 pub mod settings;
 pub mod telemetry;
 
-pub use settings::{Cli, Command, LogFormat, Settings, SettingError};
+pub use settings::{Cli, Command, LogFormat, SettingError, Settings};
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -96,23 +96,41 @@ impl Application {
             },
         )
         .await?;
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { addr: settings.bind, source })?;
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
         let port = listener.local_addr()?.port();
         let web = WebConfig {
             session_key: settings.session_key.clone(),
             allowed_origins: AllowedOrigins(settings.allowed_origins.clone()),
             trusted_proxies: TrustedProxies(settings.trusted_proxies.clone()),
-            heartbeat: Heartbeat { interval: settings.heartbeat_interval, timeout: settings.client_timeout },
+            heartbeat: Heartbeat {
+                interval: settings.heartbeat_interval,
+                timeout: settings.client_timeout,
+            },
             workers: settings.workers,
         };
-        let (server, web_shutdown) = watchparty_web::start(listener, service.clone(), web, MemorySessionStore::default())?;
+        let (server, web_shutdown) = watchparty_web::start(
+            listener,
+            service.clone(),
+            web,
+            MemorySessionStore::default(),
+        )?;
         let sweeper = CancellationToken::new();
         tokio::spawn({
             let sweeper = sweeper.clone();
             async move { service.run_grace_sweeper(sweeper).await }
         });
         tracing::info!(port, database = %settings::redact_url(&settings.database_url), "watchparty is serving");
-        Ok(Application { port, server, stopper: Stopper { web: web_shutdown, sweeper } })
+        Ok(Application {
+            port,
+            server,
+            stopper: Stopper {
+                web: web_shutdown,
+                sweeper,
+            },
+        })
     }
 
     /// The port actually bound (useful with port 0).

@@ -17,7 +17,10 @@ pub struct SettingError {
 }
 
 fn bad(setting: &'static str, problem: impl Into<String>) -> SettingError {
-    SettingError { setting, problem: problem.into() }
+    SettingError {
+        setting,
+        problem: problem.into(),
+    }
 }
 
 /// watchparty: watch videos together, in lockstep.
@@ -28,19 +31,39 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Address to listen on.
-    #[arg(long, env = "WATCHPARTY_BIND", default_value = "127.0.0.1:8000", global = true)]
+    #[arg(
+        long,
+        env = "WATCHPARTY_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
     pub bind: String,
     /// sqlite://PATH or postgres://…
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://watchparty.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://watchparty.db",
+        global = true
+    )]
     pub database_url: String,
     /// Redis for several instances; unset means in-process live state.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
     /// Seconds a room waits for its host to come back.
-    #[arg(long, env = "WATCHPARTY_HOST_GRACE_SECS", default_value = "600", global = true)]
+    #[arg(
+        long,
+        env = "WATCHPARTY_HOST_GRACE_SECS",
+        default_value = "600",
+        global = true
+    )]
     pub host_grace_secs: String,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "WATCHPARTY_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "WATCHPARTY_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: String,
 }
 
@@ -115,7 +138,9 @@ impl std::fmt::Debug for Settings {
 /// The URL without its password, for logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://***{}", &url[..scheme_end], &url[at..]),
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -125,7 +150,10 @@ const MIN_SECRET_BYTES: usize = 32;
 fn secret(name: &'static str, generated: &mut Vec<&'static str>) -> Result<Vec<u8>, SettingError> {
     match std::env::var(name) {
         Ok(value) if value.len() >= MIN_SECRET_BYTES => Ok(value.into_bytes()),
-        Ok(_) => Err(bad(name, format!("must be at least {MIN_SECRET_BYTES} bytes"))),
+        Ok(_) => Err(bad(
+            name,
+            format!("must be at least {MIN_SECRET_BYTES} bytes"),
+        )),
         Err(_) => {
             generated.push(name);
             let bytes: [u8; 64] = rand::random();
@@ -144,12 +172,20 @@ fn env_list(name: &str) -> Vec<String> {
         .collect()
 }
 
-fn whole_secs(setting: &'static str, raw: &str, range: std::ops::RangeInclusive<u64>) -> Result<Duration, SettingError> {
+fn whole_secs(
+    setting: &'static str,
+    raw: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, SettingError> {
     match raw.trim().parse::<u64>() {
         Ok(secs) if range.contains(&secs) => Ok(Duration::from_secs(secs)),
         _ => Err(bad(
             setting,
-            format!("must be a whole number of seconds from {} to {}, got {raw:?}", range.start(), range.end()),
+            format!(
+                "must be a whole number of seconds from {} to {}, got {raw:?}",
+                range.start(),
+                range.end()
+            ),
         )),
     }
 }
@@ -157,16 +193,27 @@ fn whole_secs(setting: &'static str, raw: &str, range: std::ops::RangeInclusive<
 impl Settings {
     /// Validates flags and environment.
     pub fn from_cli(cli: &Cli) -> Result<Self, SettingError> {
-        let bind = cli
-            .bind
-            .parse::<SocketAddr>()
-            .map_err(|_| bad("WATCHPARTY_BIND (--bind)", format!("must be an address like 127.0.0.1:8000, got {:?}", cli.bind)))?;
+        let bind = cli.bind.parse::<SocketAddr>().map_err(|_| {
+            bad(
+                "WATCHPARTY_BIND (--bind)",
+                format!("must be an address like 127.0.0.1:8000, got {:?}", cli.bind),
+            )
+        })?;
         let database_url = cli.database_url.trim().to_owned();
-        let scheme_ok = ["sqlite://", "postgres://", "postgresql://"].iter().any(|s| database_url.starts_with(s));
+        let scheme_ok = ["sqlite://", "postgres://", "postgresql://"]
+            .iter()
+            .any(|s| database_url.starts_with(s));
         if !scheme_ok || database_url.ends_with("://") {
-            return Err(bad("DATABASE_URL (--database-url)", "must be sqlite://PATH or postgres://…"));
+            return Err(bad(
+                "DATABASE_URL (--database-url)",
+                "must be sqlite://PATH or postgres://…",
+            ));
         }
-        let host_grace = whole_secs("WATCHPARTY_HOST_GRACE_SECS (--host-grace-secs)", &cli.host_grace_secs, 1..=86_400 * 7)?;
+        let host_grace = whole_secs(
+            "WATCHPARTY_HOST_GRACE_SECS (--host-grace-secs)",
+            &cli.host_grace_secs,
+            1..=86_400 * 7,
+        )?;
         let ws_token_ttl = match std::env::var("WATCHPARTY_WS_TOKEN_TTL_SECS") {
             Ok(raw) => whole_secs("WATCHPARTY_WS_TOKEN_TTL_SECS", &raw, 5..=3600)?,
             Err(_) => Duration::from_secs(60),
@@ -174,16 +221,32 @@ impl Settings {
         let log_format = match cli.log_format.trim() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => return Err(bad("WATCHPARTY_LOG_FORMAT (--log-format)", format!("must be text or json, got {other:?}"))),
+            other => {
+                return Err(bad(
+                    "WATCHPARTY_LOG_FORMAT (--log-format)",
+                    format!("must be text or json, got {other:?}"),
+                ))
+            }
         };
-        let redis_url = cli.redis_url.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let redis_url = cli
+            .redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(bad("REDIS_URL (--redis-url)", "must start with redis:// or rediss://"));
+                return Err(bad(
+                    "REDIS_URL (--redis-url)",
+                    "must start with redis:// or rediss://",
+                ));
             }
             for name in ["WATCHPARTY_JWT_SECRET", "WATCHPARTY_SESSION_KEY"] {
                 if std::env::var(name).is_err() {
-                    return Err(bad(name, "must be set when REDIS_URL is: every instance needs the same secret"));
+                    return Err(bad(
+                        name,
+                        "must be set when REDIS_URL is: every instance needs the same secret",
+                    ));
                 }
             }
         }
@@ -196,16 +259,35 @@ impl Settings {
                 entry
                     .parse::<IpNet>()
                     .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| bad("WATCHPARTY_TRUSTED_PROXIES", format!("{entry:?} is not an address or CIDR")))
+                    .map_err(|_| {
+                        bad(
+                            "WATCHPARTY_TRUSTED_PROXIES",
+                            format!("{entry:?} is not an address or CIDR"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let allowed_origins = env_list("WATCHPARTY_ALLOWED_ORIGINS");
-        if let Some(origin) = allowed_origins.iter().find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://"))) {
-            return Err(bad("WATCHPARTY_ALLOWED_ORIGINS", format!("{origin:?} is not an origin like https://example.com")));
+        if let Some(origin) = allowed_origins
+            .iter()
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(bad(
+                "WATCHPARTY_ALLOWED_ORIGINS",
+                format!("{origin:?} is not an origin like https://example.com"),
+            ));
         }
-        let redis_prefix = std::env::var("WATCHPARTY_REDIS_PREFIX").unwrap_or_else(|_| "watchparty".into());
-        if redis_prefix.is_empty() || redis_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("WATCHPARTY_REDIS_PREFIX", "must be non-empty without spaces"));
+        let redis_prefix =
+            std::env::var("WATCHPARTY_REDIS_PREFIX").unwrap_or_else(|_| "watchparty".into());
+        if redis_prefix.is_empty()
+            || redis_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad(
+                "WATCHPARTY_REDIS_PREFIX",
+                "must be non-empty without spaces",
+            ));
         }
         Ok(Settings {
             bind,

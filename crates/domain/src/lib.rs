@@ -47,8 +47,8 @@ pub use error::ValidationError;
 pub use ids::{ConnectionId, Millis, RoomId, UserId};
 pub use playback::PlaybackState;
 pub use room::{
-    CloseReason, Command, Event, HostGrace, Outcome, PlaybackAction, Rejection, Room,
-    RoomSettings, RoomStatus, SettingsChange,
+    CloseReason, Command, Event, HostGrace, Outcome, PlaybackAction, Rejection, Room, RoomSettings,
+    RoomStatus, SettingsChange,
 };
 pub use values::{
     ChatText, DisplayName, Email, MediaUrl, Password, Position, RoomCode, RoomName,

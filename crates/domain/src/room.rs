@@ -214,7 +214,13 @@ pub struct Room {
 
 impl Room {
     /// A new open room, paused at the start.
-    pub fn new(id: RoomId, code: RoomCode, host: UserId, settings: RoomSettings, now: Millis) -> Self {
+    pub fn new(
+        id: RoomId,
+        code: RoomCode,
+        host: UserId,
+        settings: RoomSettings,
+        now: Millis,
+    ) -> Self {
         Room {
             id,
             code,
@@ -253,7 +259,12 @@ impl Room {
 
     /// Applies `command` at `now`. An overdue grace counts as closed: callers
     /// settle it first with [`Room::expire_if_due`].
-    pub fn apply(&self, command: Command, now: Millis, grace: HostGrace) -> Result<Outcome, Rejection> {
+    pub fn apply(
+        &self,
+        command: Command,
+        now: Millis,
+        grace: HostGrace,
+    ) -> Result<Outcome, Rejection> {
         match self.status_at(now) {
             RoomStatus::Deleted => return Err(Rejection::Deleted),
             RoomStatus::Closed if !matches!(command, Command::Delete { .. }) => {
@@ -345,7 +356,12 @@ impl Room {
         }
     }
 
-    fn playback(&self, actor: UserId, action: PlaybackAction, now: Millis) -> Result<Outcome, Rejection> {
+    fn playback(
+        &self,
+        actor: UserId,
+        action: PlaybackAction,
+        now: Millis,
+    ) -> Result<Outcome, Rejection> {
         self.require_host(actor)?;
         if matches!(self.status, RoomStatus::Grace { .. }) {
             return Err(Rejection::HostAway);

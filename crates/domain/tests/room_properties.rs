@@ -18,7 +18,13 @@ fn room() -> Room {
         is_chat_enabled: true,
         media_url: None,
     };
-    Room::new(RoomId(1), RoomCode::from_entropy([1; 10]), HOST, settings, Millis(0))
+    Room::new(
+        RoomId(1),
+        RoomCode::from_entropy([1; 10]),
+        HOST,
+        settings,
+        Millis(0),
+    )
 }
 
 fn actor() -> impl Strategy<Value = UserId> {
@@ -131,11 +137,19 @@ proptest! {
 #[test]
 fn returning_host_resumes_from_the_frozen_time() {
     let grace = HostGrace::from_secs(GRACE);
-    let play = Command::Playback { actor: HOST, action: PlaybackAction::Play(Position::new(100.0).unwrap()) };
+    let play = Command::Playback {
+        actor: HOST,
+        action: PlaybackAction::Play(Position::new(100.0).unwrap()),
+    };
     let room = room().apply(play, Millis(0), grace).unwrap().room;
-    let away = room.apply(Command::HostDisconnected, Millis(10_000), grace).unwrap().room;
+    let away = room
+        .apply(Command::HostDisconnected, Millis(10_000), grace)
+        .unwrap()
+        .room;
     assert_eq!(away.playback.position_at(Millis(20_000)), 110.0);
-    let back = away.apply(Command::HostConnected, Millis(20_000), grace).unwrap();
+    let back = away
+        .apply(Command::HostConnected, Millis(20_000), grace)
+        .unwrap();
     assert_eq!(back.room.status, RoomStatus::Open);
     assert!(back.room.playback.is_playing);
     assert_eq!(back.room.playback.position_at(Millis(21_000)), 111.0);
@@ -144,10 +158,16 @@ fn returning_host_resumes_from_the_frozen_time() {
 #[test]
 fn grace_deadline_closes_and_rejects_late_host() {
     let grace = HostGrace::from_secs(GRACE);
-    let away = room().apply(Command::HostDisconnected, Millis(0), grace).unwrap().room;
+    let away = room()
+        .apply(Command::HostDisconnected, Millis(0), grace)
+        .unwrap()
+        .room;
     assert!(away.expire_if_due(Millis(29_999)).is_none());
     let late = Millis(30_000);
-    assert_eq!(away.apply(Command::HostConnected, late, grace), Err(Rejection::Closed));
+    assert_eq!(
+        away.apply(Command::HostConnected, late, grace),
+        Err(Rejection::Closed)
+    );
     let closed = away.expire_if_due(late).unwrap();
     assert_eq!(closed.room.status, RoomStatus::Closed);
 }
@@ -155,9 +175,30 @@ fn grace_deadline_closes_and_rejects_late_host() {
 #[test]
 fn chat_respects_the_flag_and_grace_does_not_stop_it() {
     let grace = HostGrace::from_secs(GRACE);
-    let away = room().apply(Command::HostDisconnected, Millis(0), grace).unwrap().room;
-    assert!(away.apply(Command::Chat { actor: UserId(3) }, Millis(1), grace).is_ok());
-    let off = SettingsChange { is_chat_enabled: Some(false), ..SettingsChange::default() };
-    let muted = away.apply(Command::UpdateSettings { actor: HOST, change: off }, Millis(2), grace).unwrap().room;
-    assert_eq!(muted.apply(Command::Chat { actor: UserId(3) }, Millis(3), grace), Err(Rejection::ChatDisabled));
+    let away = room()
+        .apply(Command::HostDisconnected, Millis(0), grace)
+        .unwrap()
+        .room;
+    assert!(away
+        .apply(Command::Chat { actor: UserId(3) }, Millis(1), grace)
+        .is_ok());
+    let off = SettingsChange {
+        is_chat_enabled: Some(false),
+        ..SettingsChange::default()
+    };
+    let muted = away
+        .apply(
+            Command::UpdateSettings {
+                actor: HOST,
+                change: off,
+            },
+            Millis(2),
+            grace,
+        )
+        .unwrap()
+        .room;
+    assert_eq!(
+        muted.apply(Command::Chat { actor: UserId(3) }, Millis(3), grace),
+        Err(Rejection::ChatDisabled)
+    );
 }

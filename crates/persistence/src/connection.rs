@@ -83,7 +83,8 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), PersistenceError> {
-        conn.batch_execute("SELECT 1").map_err(PersistenceError::from)
+        conn.batch_execute("SELECT 1")
+            .map_err(PersistenceError::from)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {

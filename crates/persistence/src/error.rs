@@ -33,7 +33,9 @@ impl From<diesel::result::Error> for PersistenceError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => PersistenceError::Conflict,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                PersistenceError::Conflict
+            }
             other => PersistenceError::Query(other),
         }
     }

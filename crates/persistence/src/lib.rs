@@ -33,7 +33,9 @@ pub struct Database {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("connections", &self.pool.max_size()).finish()
+        f.debug_struct("Database")
+            .field("connections", &self.pool.max_size())
+            .finish()
     }
 }
 
@@ -88,10 +90,12 @@ impl Database {
     pub async fn migrate(&self) -> Result<(), PersistenceError> {
         self.run(|conn| {
             let applied = match conn {
-                DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-                DbConnection::Postgresql(c) => {
-                    c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len())
+                DbConnection::Sqlite(c) => {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
                 }
+                DbConnection::Postgresql(c) => c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len()),
             }
             .map_err(|e| PersistenceError::Migration(e.to_string()))?;
             if applied > 0 {
@@ -106,7 +110,8 @@ impl Database {
     pub async fn ping(&self) -> Result<(), PersistenceError> {
         self.run(|conn| {
             use diesel::connection::SimpleConnection;
-            conn.batch_execute("SELECT 1").map_err(PersistenceError::from)
+            conn.batch_execute("SELECT 1")
+                .map_err(PersistenceError::from)
         })
         .await
     }

@@ -6,8 +6,8 @@ use crate::schema::{chat_messages, participants, rooms, users};
 use crate::Database;
 use diesel::prelude::*;
 use watchparty_domain::{
-    DisplayName, Email, MediaUrl, Millis, PlaybackState, Position, Room, RoomCode, RoomId, RoomName,
-    RoomSettings, RoomStatus, UserId,
+    DisplayName, Email, MediaUrl, Millis, PlaybackState, Position, Room, RoomCode, RoomId,
+    RoomName, RoomSettings, RoomStatus, UserId,
 };
 
 /// A registered user as stored.
@@ -146,7 +146,10 @@ fn status_name(status: RoomStatus) -> &'static str {
 
 fn grace_fields(status: RoomStatus) -> (Option<i64>, bool) {
     match status {
-        RoomStatus::Grace { deadline, was_playing } => (Some(deadline.0), was_playing),
+        RoomStatus::Grace {
+            deadline,
+            was_playing,
+        } => (Some(deadline.0), was_playing),
         _ => (None, false),
     }
 }
@@ -162,8 +165,17 @@ fn user_from_row((id, email, display_name, password_hash): UserRow) -> StoredUse
     }
 }
 
-const USER_COLUMNS: (users::id, users::email, users::display_name, users::password_hash) =
-    (users::id, users::email, users::display_name, users::password_hash);
+const USER_COLUMNS: (
+    users::id,
+    users::email,
+    users::display_name,
+    users::password_hash,
+) = (
+    users::id,
+    users::email,
+    users::display_name,
+    users::password_hash,
+);
 
 /// A room with its host's display name, as views need both.
 pub type RoomWithHost = (Room, String);
@@ -175,18 +187,16 @@ fn rooms_with_hosts(rows: Vec<(RoomRow, String)>) -> Result<Vec<RoomWithHost>, P
 }
 
 /// Open rooms, and grace rooms whose deadline has not passed, that are not private.
-fn publicly_listed(
-    now: Millis,
-) -> diesel::dsl::And<
-    diesel::dsl::Eq<rooms::is_private, bool>,
-    diesel::dsl::Or<
-        diesel::dsl::Eq<rooms::status, &'static str>,
-        diesel::dsl::And<diesel::dsl::Eq<rooms::status, &'static str>, diesel::dsl::Gt<rooms::grace_deadline, i64>>,
-    >,
-> {
-    rooms::is_private
-        .eq(false)
-        .and(rooms::status.eq("open").or(rooms::status.eq("grace").and(rooms::grace_deadline.gt(now.0))))
+#[diesel::dsl::auto_type]
+fn publicly_listed(now: i64) -> _ {
+    let open: &'static str = "open";
+    let grace: &'static str = "grace";
+    let public: bool = false;
+    rooms::is_private.eq(public).and(
+        rooms::status
+            .eq(open)
+            .or(rooms::status.eq(grace).and(rooms::grace_deadline.gt(now))),
+    )
 }
 
 impl Database {
@@ -221,7 +231,10 @@ impl Database {
     }
 
     /// The user with this (normalized) email.
-    pub async fn user_by_email(&self, email: &Email) -> Result<Option<StoredUser>, PersistenceError> {
+    pub async fn user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<StoredUser>, PersistenceError> {
         let email = email.as_str().to_owned();
         self.run(move |conn| {
             let row = users::table
@@ -251,7 +264,12 @@ impl Database {
     pub async fn create_room(&self, new: NewRoom) -> Result<Room, PersistenceError> {
         self.run(move |conn| {
             conn.transaction(|conn| {
-                let NewRoom { code, host, settings, now } = new;
+                let NewRoom {
+                    code,
+                    host,
+                    settings,
+                    now,
+                } = new;
                 let id = diesel::insert_into(rooms::table)
                     .values((
                         rooms::code.eq(code.as_str()),
@@ -277,7 +295,10 @@ impl Database {
     }
 
     /// The room with this code, deleted or not, with its host's name.
-    pub async fn room_by_code(&self, code: &RoomCode) -> Result<Option<RoomWithHost>, PersistenceError> {
+    pub async fn room_by_code(
+        &self,
+        code: &RoomCode,
+    ) -> Result<Option<RoomWithHost>, PersistenceError> {
         let code = code.as_str().to_owned();
         self.run(move |conn| {
             let rows = rooms::table
@@ -303,7 +324,7 @@ impl Database {
             let codes: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
             let rows = rooms::table
                 .inner_join(users::table)
-                .filter(publicly_listed(now))
+                .filter(publicly_listed(now.0))
                 .filter(rooms::code.eq_any(codes))
                 .select((RoomRow::as_select(), users::display_name))
                 .load::<(RoomRow, String)>(conn)?;
@@ -324,7 +345,7 @@ impl Database {
             let codes: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
             let rows = rooms::table
                 .inner_join(users::table)
-                .filter(publicly_listed(now))
+                .filter(publicly_listed(now.0))
                 .filter(rooms::code.ne_all(codes))
                 .order((rooms::created_at.desc(), rooms::id.desc()))
                 .limit(limit)
@@ -339,7 +360,12 @@ impl Database {
     /// Writes `after` over `before`, only if the stored room still has
     /// `before`'s status and grace deadline. `false` means somebody else
     /// changed it first (another instance, the sweeper): nothing was written.
-    pub async fn save_room(&self, before: &Room, after: &Room, now: Millis) -> Result<bool, PersistenceError> {
+    pub async fn save_room(
+        &self,
+        before: &Room,
+        after: &Room,
+        now: Millis,
+    ) -> Result<bool, PersistenceError> {
         let id = before.id.0;
         let expected_status = status_name(before.status);
         // Non-grace rooms store no deadline; i64::MIN never matches a real one.
@@ -347,7 +373,11 @@ impl Database {
         let (deadline, was_playing) = grace_fields(after.status);
         let deleted_at = (after.status == RoomStatus::Deleted).then_some(now.0);
         let name = after.settings.name.as_str().to_owned();
-        let media_url = after.settings.media_url.as_ref().map(|u| u.as_str().to_owned());
+        let media_url = after
+            .settings
+            .media_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned());
         let status = status_name(after.status);
         let settings = after.settings.clone();
         let playback = after.playback;
@@ -355,7 +385,11 @@ impl Database {
             let changed = diesel::update(rooms::table)
                 .filter(rooms::id.eq(id))
                 .filter(rooms::status.eq(expected_status))
-                .filter(rooms::grace_deadline.eq(expected_deadline).or(rooms::grace_deadline.is_null()))
+                .filter(
+                    rooms::grace_deadline
+                        .eq(expected_deadline)
+                        .or(rooms::grace_deadline.is_null()),
+                )
                 .set((
                     rooms::name.eq(name),
                     rooms::is_private.eq(settings.is_private),
@@ -392,32 +426,50 @@ impl Database {
     }
 
     /// This user's membership of this room, if any.
-    pub async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<StoredParticipant>, PersistenceError> {
-        self.run(move |conn| find_participant(conn, room, user)).await
+    pub async fn participant(
+        &self,
+        room: RoomId,
+        user: UserId,
+    ) -> Result<Option<StoredParticipant>, PersistenceError> {
+        self.run(move |conn| find_participant(conn, room, user))
+            .await
     }
 
     /// Makes the user a viewer of the room, or returns their existing membership.
-    pub async fn join(&self, room: RoomId, user: UserId, now: Millis) -> Result<StoredParticipant, PersistenceError> {
+    pub async fn join(
+        &self,
+        room: RoomId,
+        user: UserId,
+        now: Millis,
+    ) -> Result<StoredParticipant, PersistenceError> {
         self.run(move |conn| {
             if let Some(existing) = find_participant(conn, room, user)? {
                 return Ok(existing);
             }
             match insert_participant(conn, room.0, user, "viewer", now) {
                 // A concurrent join of the same user won the race: same answer.
-                Ok(()) | Err(diesel::result::Error::DatabaseError(
+                Ok(())
+                | Err(diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
                     _,
                 )) => {}
                 Err(e) => return Err(e.into()),
             }
-            find_participant(conn, room, user)?
-                .ok_or_else(|| PersistenceError::Corrupt("participant vanished after insert".into()))
+            find_participant(conn, room, user)?.ok_or_else(|| {
+                PersistenceError::Corrupt("participant vanished after insert".into())
+            })
         })
         .await
     }
 
     /// Stores a chat message and returns its id.
-    pub async fn insert_message(&self, room: RoomId, user: UserId, text: String, now: Millis) -> Result<i64, PersistenceError> {
+    pub async fn insert_message(
+        &self,
+        room: RoomId,
+        user: UserId,
+        text: String,
+        now: Millis,
+    ) -> Result<i64, PersistenceError> {
         self.run(move |conn| {
             let id = diesel::insert_into(chat_messages::table)
                 .values((
@@ -434,7 +486,12 @@ impl Database {
     }
 
     /// A page of a room's chat history, oldest first.
-    pub async fn messages(&self, room: RoomId, page: MessagePage, limit: i64) -> Result<Vec<StoredMessage>, PersistenceError> {
+    pub async fn messages(
+        &self,
+        room: RoomId,
+        page: MessagePage,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, PersistenceError> {
         self.run(move |conn| {
             let base = chat_messages::table
                 .inner_join(users::table)
@@ -482,7 +539,13 @@ impl Database {
     }
 }
 
-fn insert_participant(conn: &mut DbConnection, room: i64, user: UserId, role: &str, now: Millis) -> QueryResult<()> {
+fn insert_participant(
+    conn: &mut DbConnection,
+    room: i64,
+    user: UserId,
+    role: &str,
+    now: Millis,
+) -> QueryResult<()> {
     diesel::insert_into(participants::table)
         .values((
             participants::room_id.eq(room),
@@ -494,18 +557,28 @@ fn insert_participant(conn: &mut DbConnection, room: i64, user: UserId, role: &s
         .map(drop)
 }
 
-fn find_participant(conn: &mut DbConnection, room: RoomId, user: UserId) -> Result<Option<StoredParticipant>, PersistenceError> {
+fn find_participant(
+    conn: &mut DbConnection,
+    room: RoomId,
+    user: UserId,
+) -> Result<Option<StoredParticipant>, PersistenceError> {
     let row = participants::table
         .inner_join(users::table)
         .filter(participants::room_id.eq(room.0))
         .filter(participants::user_id.eq(user.0))
-        .select((participants::role, users::display_name, participants::joined_at))
+        .select((
+            participants::role,
+            users::display_name,
+            participants::joined_at,
+        ))
         .first::<(String, String, i64)>(conn)
         .optional()?;
-    Ok(row.map(|(role, display_name, joined_at)| StoredParticipant {
-        user,
-        display_name,
-        is_host: role == "host",
-        joined_at: Millis(joined_at),
-    }))
+    Ok(
+        row.map(|(role, display_name, joined_at)| StoredParticipant {
+            user,
+            display_name,
+            is_host: role == "host",
+            joined_at: Millis(joined_at),
+        }),
+    )
 }

@@ -168,7 +168,9 @@ pub enum ClientMessage {
 pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
     let message: ClientMessage = serde_json::from_str(text).ok()?;
     match &message {
-        ClientMessage::Play { time } | ClientMessage::Pause { time } | ClientMessage::Seek { time } => {
+        ClientMessage::Play { time }
+        | ClientMessage::Pause { time }
+        | ClientMessage::Seek { time } => {
             (time.is_finite() && (0.0..=MAX_TIME).contains(time)).then_some(message)
         }
         ClientMessage::ChatMessage { .. } | ClientMessage::Ping { .. } => Some(message),

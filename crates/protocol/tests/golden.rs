@@ -5,7 +5,10 @@ use serde_json::{json, Value};
 use watchparty_protocol::*;
 
 fn user() -> PublicUser {
-    PublicUser { id: 7, display_name: "ana".into() }
+    PublicUser {
+        id: 7,
+        display_name: "ana".into(),
+    }
 }
 
 fn room() -> Room {
@@ -24,50 +27,108 @@ fn room() -> Room {
 
 fn golden(message: ServerMessage, expected: Value) {
     let text = message.to_json();
-    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected, "{text}");
-    assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), message);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        expected,
+        "{text}"
+    );
+    assert_eq!(
+        serde_json::from_str::<ServerMessage>(&text).unwrap(),
+        message
+    );
 }
 
 #[test]
 fn server_messages_match_the_contract() {
     let t = 1_763_928_000_000;
     golden(
-        ServerMessage::PlaybackState { is_playing: false, time: 12.5, server_time: t },
+        ServerMessage::PlaybackState {
+            is_playing: false,
+            time: 12.5,
+            server_time: t,
+        },
         json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 12.5, "server_time": t}),
     );
     golden(
         ServerMessage::Presence {
-            users: vec![PresentUser { id: 7, display_name: "ana".into(), is_host: true }],
+            users: vec![PresentUser {
+                id: 7,
+                display_name: "ana".into(),
+                is_host: true,
+            }],
             host_status: HostStatus::Online,
         },
         json!({"type": "PRESENCE", "users": [{"id": 7, "display_name": "ana", "is_host": true}], "host_status": "online"}),
     );
     golden(
-        ServerMessage::Presence { users: vec![], host_status: HostStatus::Grace },
+        ServerMessage::Presence {
+            users: vec![],
+            host_status: HostStatus::Grace,
+        },
         json!({"type": "PRESENCE", "users": [], "host_status": "grace"}),
     );
-    golden(ServerMessage::UserJoined { user: user() }, json!({"type": "USER_JOINED", "user": {"id": 7, "display_name": "ana"}}));
-    golden(ServerMessage::UserLeft { user: user() }, json!({"type": "USER_LEFT", "user": {"id": 7, "display_name": "ana"}}));
-    golden(ServerMessage::Play { time: 1.0, server_time: t }, json!({"type": "PLAY", "time": 1.0, "server_time": t}));
-    golden(ServerMessage::Pause { time: 2.0, server_time: t }, json!({"type": "PAUSE", "time": 2.0, "server_time": t}));
-    golden(ServerMessage::Seek { time: 3.5, server_time: t }, json!({"type": "SEEK", "time": 3.5, "server_time": t}));
     golden(
-        ServerMessage::ChatMessage { id: 42, user: user(), message: "hi".into(), created_at: "2026-11-23T20:00:00Z".into() },
+        ServerMessage::UserJoined { user: user() },
+        json!({"type": "USER_JOINED", "user": {"id": 7, "display_name": "ana"}}),
+    );
+    golden(
+        ServerMessage::UserLeft { user: user() },
+        json!({"type": "USER_LEFT", "user": {"id": 7, "display_name": "ana"}}),
+    );
+    golden(
+        ServerMessage::Play {
+            time: 1.0,
+            server_time: t,
+        },
+        json!({"type": "PLAY", "time": 1.0, "server_time": t}),
+    );
+    golden(
+        ServerMessage::Pause {
+            time: 2.0,
+            server_time: t,
+        },
+        json!({"type": "PAUSE", "time": 2.0, "server_time": t}),
+    );
+    golden(
+        ServerMessage::Seek {
+            time: 3.5,
+            server_time: t,
+        },
+        json!({"type": "SEEK", "time": 3.5, "server_time": t}),
+    );
+    golden(
+        ServerMessage::ChatMessage {
+            id: 42,
+            user: user(),
+            message: "hi".into(),
+            created_at: "2026-11-23T20:00:00Z".into(),
+        },
         json!({"type": "CHAT_MESSAGE", "id": 42, "user": {"id": 7, "display_name": "ana"}, "message": "hi", "created_at": "2026-11-23T20:00:00Z"}),
     );
     golden(
-        ServerMessage::Pong { client_time: serde_json::Number::from(123u64), server_time: t },
+        ServerMessage::Pong {
+            client_time: serde_json::Number::from(123u64),
+            server_time: t,
+        },
         json!({"type": "PONG", "client_time": 123, "server_time": t}),
     );
     golden(
-        ServerMessage::Error { message: "Chat is disabled in this room".into() },
+        ServerMessage::Error {
+            message: "Chat is disabled in this room".into(),
+        },
         json!({"type": "ERROR", "message": "Chat is disabled in this room"}),
     );
     golden(
-        ServerMessage::HostDisconnected { grace_expires_at: "2026-11-23T20:10:00Z".into(), grace_seconds: 600 },
+        ServerMessage::HostDisconnected {
+            grace_expires_at: "2026-11-23T20:10:00Z".into(),
+            grace_seconds: 600,
+        },
         json!({"type": "HOST_DISCONNECTED", "grace_expires_at": "2026-11-23T20:10:00Z", "grace_seconds": 600}),
     );
-    golden(ServerMessage::HostReconnected, json!({"type": "HOST_RECONNECTED"}));
+    golden(
+        ServerMessage::HostReconnected,
+        json!({"type": "HOST_RECONNECTED"}),
+    );
     golden(
         ServerMessage::RoomUpdated { room: room() },
         json!({"type": "ROOM_UPDATED", "room": {
@@ -75,23 +136,46 @@ fn server_messages_match_the_contract() {
             "is_private": false, "is_chat_enabled": true, "media_url": null,
             "status": "open", "viewer_count": 3, "created_at": "2026-11-23T20:00:00Z"}}),
     );
-    golden(ServerMessage::RoomClosed { reason: CloseReason::Deleted }, json!({"type": "ROOM_CLOSED", "reason": "deleted"}));
-    golden(ServerMessage::RoomClosed { reason: CloseReason::HostTimeout }, json!({"type": "ROOM_CLOSED", "reason": "host_timeout"}));
+    golden(
+        ServerMessage::RoomClosed {
+            reason: CloseReason::Deleted,
+        },
+        json!({"type": "ROOM_CLOSED", "reason": "deleted"}),
+    );
+    golden(
+        ServerMessage::RoomClosed {
+            reason: CloseReason::HostTimeout,
+        },
+        json!({"type": "ROOM_CLOSED", "reason": "host_timeout"}),
+    );
     assert_eq!(CloseReason::Deleted.close_code(), 4001);
     assert_eq!(CloseReason::HostTimeout.close_code(), 4002);
 }
 
 #[test]
 fn client_messages_parse() {
-    assert_eq!(parse_client_message(r#"{"type":"PLAY","time":12.5}"#), Some(ClientMessage::Play { time: 12.5 }));
-    assert_eq!(parse_client_message(r#"{"type":"PAUSE","time":0}"#), Some(ClientMessage::Pause { time: 0.0 }));
-    assert_eq!(parse_client_message(r#"{"type":"SEEK","time":1000000}"#), Some(ClientMessage::Seek { time: 1e6 }));
+    assert_eq!(
+        parse_client_message(r#"{"type":"PLAY","time":12.5}"#),
+        Some(ClientMessage::Play { time: 12.5 })
+    );
+    assert_eq!(
+        parse_client_message(r#"{"type":"PAUSE","time":0}"#),
+        Some(ClientMessage::Pause { time: 0.0 })
+    );
+    assert_eq!(
+        parse_client_message(r#"{"type":"SEEK","time":1000000}"#),
+        Some(ClientMessage::Seek { time: 1e6 })
+    );
     assert_eq!(
         parse_client_message(r#"{"type":"CHAT_MESSAGE","message":" hi "}"#),
-        Some(ClientMessage::ChatMessage { message: " hi ".into() })
+        Some(ClientMessage::ChatMessage {
+            message: " hi ".into()
+        })
     );
     let ping = parse_client_message(r#"{"type":"PING","client_time":1763928000123}"#).unwrap();
-    let ClientMessage::Ping { client_time } = ping else { panic!("not a ping") };
+    let ClientMessage::Ping { client_time } = ping else {
+        panic!("not a ping")
+    };
     assert_eq!(client_time.to_string(), "1763928000123");
 }
 

@@ -50,7 +50,9 @@ impl InProcess {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // No code path panics while holding the lock; recover the data if one ever did.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -69,18 +71,31 @@ impl Inner {
 
 #[async_trait]
 impl Presence for InProcess {
-    async fn add_connection(&self, room: &RoomCode, conn: ConnectionId, member: Member) -> Result<bool, CacheError> {
+    async fn add_connection(
+        &self,
+        room: &RoomCode,
+        conn: ConnectionId,
+        member: Member,
+    ) -> Result<bool, CacheError> {
         let mut inner = self.lock();
         let live = inner.rooms.entry(room.clone()).or_default();
         if live.connections.insert(conn, member.user).is_some() {
             return Ok(false);
         }
-        let entry = live.users.entry(member.user).or_insert((member.display_name, 0));
+        let entry = live
+            .users
+            .entry(member.user)
+            .or_insert((member.display_name, 0));
         entry.1 += 1;
         Ok(entry.1 == 1)
     }
 
-    async fn remove_connection(&self, room: &RoomCode, conn: ConnectionId, user: UserId) -> Result<bool, CacheError> {
+    async fn remove_connection(
+        &self,
+        room: &RoomCode,
+        conn: ConnectionId,
+        user: UserId,
+    ) -> Result<bool, CacheError> {
         let mut inner = self.lock();
         let Some(live) = inner.rooms.get_mut(room) else {
             return Ok(false);
@@ -125,7 +140,11 @@ impl Presence for InProcess {
     }
 
     async fn is_connected(&self, room: &RoomCode, user: UserId) -> Result<bool, CacheError> {
-        Ok(self.lock().rooms.get(room).is_some_and(|live| live.users.contains_key(&user)))
+        Ok(self
+            .lock()
+            .rooms
+            .get(room)
+            .is_some_and(|live| live.users.contains_key(&user)))
     }
 }
 
@@ -142,13 +161,21 @@ impl LiveRooms for InProcess {
     }
 
     async fn viewer_count(&self, room: &RoomCode) -> Result<u64, CacheError> {
-        Ok(self.lock().rooms.get(room).map_or(0, |live| live.users.len() as u64))
+        Ok(self
+            .lock()
+            .rooms
+            .get(room)
+            .map_or(0, |live| live.users.len() as u64))
     }
 }
 
 #[async_trait]
 impl RoomCache for InProcess {
-    async fn set_playback(&self, room: &RoomCode, playback: PlaybackState) -> Result<(), CacheError> {
+    async fn set_playback(
+        &self,
+        room: &RoomCode,
+        playback: PlaybackState,
+    ) -> Result<(), CacheError> {
         self.lock().rooms.entry(room.clone()).or_default().playback = Some(playback);
         Ok(())
     }
@@ -225,7 +252,10 @@ impl Claims for InProcess {
         if inner.attempts.len() > SWEEP_ABOVE {
             inner.attempts.retain(|_, (_, ends)| *ends > now);
         }
-        let entry = inner.attempts.entry(key.to_owned()).or_insert((0, now + window));
+        let entry = inner
+            .attempts
+            .entry(key.to_owned())
+            .or_insert((0, now + window));
         if entry.1 <= now {
             *entry = (0, now + window);
         }
@@ -258,32 +288,75 @@ mod tests {
     use super::*;
 
     fn member(id: i64) -> Member {
-        Member { user: UserId(id), display_name: format!("u{id}") }
+        Member {
+            user: UserId(id),
+            display_name: format!("u{id}"),
+        }
     }
 
     #[tokio::test]
     async fn presence_counts_users_not_sockets() {
         let live = InProcess::new();
         let room = RoomCode::from_entropy([2; 10]);
-        assert!(live.add_connection(&room, ConnectionId(1), member(7)).await.unwrap());
-        assert!(!live.add_connection(&room, ConnectionId(2), member(7)).await.unwrap());
-        assert!(live.add_connection(&room, ConnectionId(3), member(8)).await.unwrap());
+        assert!(live
+            .add_connection(&room, ConnectionId(1), member(7))
+            .await
+            .unwrap());
+        assert!(!live
+            .add_connection(&room, ConnectionId(2), member(7))
+            .await
+            .unwrap());
+        assert!(live
+            .add_connection(&room, ConnectionId(3), member(8))
+            .await
+            .unwrap());
         assert_eq!(live.viewer_count(&room).await.unwrap(), 2);
-        assert!(!live.remove_connection(&room, ConnectionId(1), UserId(7)).await.unwrap());
-        assert!(live.remove_connection(&room, ConnectionId(2), UserId(7)).await.unwrap());
-        assert!(!live.remove_connection(&room, ConnectionId(2), UserId(7)).await.unwrap(), "twice is a no-op");
+        assert!(!live
+            .remove_connection(&room, ConnectionId(1), UserId(7))
+            .await
+            .unwrap());
+        assert!(live
+            .remove_connection(&room, ConnectionId(2), UserId(7))
+            .await
+            .unwrap());
+        assert!(
+            !live
+                .remove_connection(&room, ConnectionId(2), UserId(7))
+                .await
+                .unwrap(),
+            "twice is a no-op"
+        );
         assert_eq!(live.members(&room).await.unwrap(), vec![member(8)]);
-        assert!(live.remove_connection(&room, ConnectionId(3), UserId(8)).await.unwrap());
+        assert!(live
+            .remove_connection(&room, ConnectionId(3), UserId(8))
+            .await
+            .unwrap());
         assert!(live.live_rooms().await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn claims_are_single_use_and_attempts_count() {
         let live = InProcess::new();
-        assert!(live.claim_once("jti", Duration::from_secs(60)).await.unwrap());
-        assert!(!live.claim_once("jti", Duration::from_secs(60)).await.unwrap());
-        assert_eq!(live.count_attempt("k", Duration::from_secs(60)).await.unwrap(), 1);
-        assert_eq!(live.count_attempt("k", Duration::from_secs(60)).await.unwrap(), 2);
+        assert!(live
+            .claim_once("jti", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(!live
+            .claim_once("jti", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert_eq!(
+            live.count_attempt("k", Duration::from_secs(60))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            live.count_attempt("k", Duration::from_secs(60))
+                .await
+                .unwrap(),
+            2
+        );
         assert_eq!(live.attempts("k").await.unwrap(), 2);
         live.clear_attempts("k").await.unwrap();
         assert_eq!(live.attempts("k").await.unwrap(), 0);

@@ -52,9 +52,19 @@ pub enum HostStatus {
 #[async_trait]
 pub trait Presence: Send + Sync {
     /// Records a live socket. `true` when it is the user's first in the room.
-    async fn add_connection(&self, room: &RoomCode, conn: ConnectionId, member: Member) -> Result<bool, CacheError>;
+    async fn add_connection(
+        &self,
+        room: &RoomCode,
+        conn: ConnectionId,
+        member: Member,
+    ) -> Result<bool, CacheError>;
     /// Forgets a socket. `true` when it was the user's last in the room.
-    async fn remove_connection(&self, room: &RoomCode, conn: ConnectionId, user: UserId) -> Result<bool, CacheError>;
+    async fn remove_connection(
+        &self,
+        room: &RoomCode,
+        conn: ConnectionId,
+        user: UserId,
+    ) -> Result<bool, CacheError>;
     /// The distinct users connected to the room, by user id.
     async fn members(&self, room: &RoomCode) -> Result<Vec<Member>, CacheError>;
     /// Whether this user has at least one live socket in the room.
@@ -74,7 +84,11 @@ pub trait LiveRooms: Send + Sync {
 #[async_trait]
 pub trait RoomCache: Send + Sync {
     /// Caches the room's playback.
-    async fn set_playback(&self, room: &RoomCode, playback: PlaybackState) -> Result<(), CacheError>;
+    async fn set_playback(
+        &self,
+        room: &RoomCode,
+        playback: PlaybackState,
+    ) -> Result<(), CacheError>;
     /// The cached playback, if any.
     async fn playback(&self, room: &RoomCode) -> Result<Option<PlaybackState>, CacheError>;
     /// Caches the host's status.

@@ -60,7 +60,11 @@ impl Passwords {
 
     /// Checks `password` against `hash`, or against the dummy hash when there
     /// is no user, so both cases cost the same.
-    pub(crate) async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ServiceError> {
+    pub(crate) async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<bool, ServiceError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let argon = self.argon.clone();
@@ -77,8 +81,14 @@ impl Passwords {
         &self,
         f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let _permit = self.permits.acquire().await.map_err(|_| ServiceError::Internal)?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| ServiceError::Internal)?
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| ServiceError::Internal)?
     }
 }
 
@@ -141,19 +151,33 @@ impl Tokens {
             aud: AUDIENCE.into(),
             jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
         };
-        encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
+        encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )
+        .map_err(|e| {
             tracing::error!(error = %e, "cannot sign a token");
             ServiceError::Internal
         })
     }
 
     pub(crate) fn verify(&self, token: &str) -> Result<VerifiedToken, ServiceError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| ServiceError::NotAuthenticated)?;
-        let user = data.claims.sub.parse().map(UserId).map_err(|_| ServiceError::NotAuthenticated)?;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ServiceError::NotAuthenticated)?;
+        let user = data
+            .claims
+            .sub
+            .parse()
+            .map(UserId)
+            .map_err(|_| ServiceError::NotAuthenticated)?;
         if data.claims.jti.is_empty() {
             return Err(ServiceError::NotAuthenticated);
         }
-        Ok(VerifiedToken { user, jti: data.claims.jti })
+        Ok(VerifiedToken {
+            user,
+            jti: data.claims.jti,
+        })
     }
 
     /// How long a claimed jti must be remembered: as long as its token could verify.

@@ -3,7 +3,10 @@ use watchparty_domain::Millis;
 
 /// The wall clock, the one place the service reads it.
 pub(crate) fn now() -> Millis {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis();
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis();
     Millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 

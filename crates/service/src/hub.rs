@@ -39,9 +39,18 @@ impl LocalHub {
         }
     }
 
-    pub(crate) fn add(&self, room: &RoomCode, id: ConnectionId, outbox: mpsc::Sender<Outgoing>, too_slow: CancellationToken) {
+    pub(crate) fn add(
+        &self,
+        room: &RoomCode,
+        id: ConnectionId,
+        outbox: mpsc::Sender<Outgoing>,
+        too_slow: CancellationToken,
+    ) {
         let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-        rooms.entry(room.clone()).or_default().insert(id, LocalSocket { outbox, too_slow });
+        rooms
+            .entry(room.clone())
+            .or_default()
+            .insert(id, LocalSocket { outbox, too_slow });
     }
 
     /// Forgets a socket; `true` when it was this instance's last in the room.

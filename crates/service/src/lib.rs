@@ -75,7 +75,11 @@ struct Inner {
 impl Service {
     /// Builds the service over a migrated database and a live-state backend.
     /// Fails when the token crypto or the OS random source does not work.
-    pub async fn new(db: Database, live: Arc<dyn LiveState>, config: Config) -> Result<Self, ServiceError> {
+    pub async fn new(
+        db: Database,
+        live: Arc<dyn LiveState>,
+        config: Config,
+    ) -> Result<Self, ServiceError> {
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
         live.attach_sink(hub.clone());
@@ -104,7 +108,10 @@ impl Service {
 
     /// Room sockets open on this instance.
     pub fn live_socket_count(&self) -> i64 {
-        self.inner.metrics.live_sockets.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .metrics
+            .live_sockets
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the database and live state answer.

@@ -11,8 +11,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 use watchparty_domain::{
-    CloseReason, Command, ConnectionId, Event, MediaUrl, Millis, PlaybackAction, PlaybackState, Rejection, Room,
-    RoomCode, RoomName, RoomSettings, RoomStatus, SettingsChange, UserId,
+    CloseReason, Command, ConnectionId, Event, MediaUrl, Millis, PlaybackAction, PlaybackState,
+    Rejection, Room, RoomCode, RoomName, RoomSettings, RoomStatus, SettingsChange, UserId,
 };
 use watchparty_persistence::{MessagePage, NewRoom, PersistenceError, StoredParticipant};
 use watchparty_protocol as wire;
@@ -126,7 +126,11 @@ fn room_view(room: &Room, host_name: &str, viewer_count: u64, now: Millis) -> wi
         host: public_user(room.host, host_name),
         is_private: room.settings.is_private,
         is_chat_enabled: room.settings.is_chat_enabled,
-        media_url: room.settings.media_url.as_ref().map(|u| u.as_str().to_owned()),
+        media_url: room
+            .settings
+            .media_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned()),
         status: status_name(room.status_at(now)).to_owned(),
         viewer_count,
         created_at: rfc3339(room.created_at),
@@ -144,9 +148,20 @@ fn participant_view(p: &StoredParticipant) -> wire::Participant {
 
 impl Service {
     /// Opens a room hosted by `user`.
-    pub async fn create_room(&self, user: i64, request: NewRoomRequest) -> Result<wire::Room, ServiceError> {
+    pub async fn create_room(
+        &self,
+        user: i64,
+        request: NewRoomRequest,
+    ) -> Result<wire::Room, ServiceError> {
         let host = UserId(user);
-        let host_name = self.inner.db.user_by_id(host).await.map_err(store)?.ok_or(ServiceError::NotAuthenticated)?.display_name;
+        let host_name = self
+            .inner
+            .db
+            .user_by_id(host)
+            .await
+            .map_err(store)?
+            .ok_or(ServiceError::NotAuthenticated)?
+            .display_name;
         let settings = RoomSettings {
             name: RoomName::parse(&request.name).map_err(invalid)?,
             is_private: request.is_private.unwrap_or(false),
@@ -156,7 +171,12 @@ impl Service {
         // 50 random bits make a collision rare; a unique index makes it harmless.
         for _ in 0..5 {
             let code = RoomCode::from_entropy(os_random()?);
-            let new = NewRoom { code, host, settings: settings.clone(), now: clock::now() };
+            let new = NewRoom {
+                code,
+                host,
+                settings: settings.clone(),
+                now: clock::now(),
+            };
             match self.inner.db.create_room(new).await {
                 Ok(room) => return Ok(room_view(&room, &host_name, 0, clock::now())),
                 Err(PersistenceError::Conflict) => continue,
@@ -168,7 +188,12 @@ impl Service {
     }
 
     /// A room and its playback, for a user allowed to see it.
-    pub async fn get_room(&self, user: i64, code: &str, client: &str) -> Result<(wire::Room, wire::Playback), ServiceError> {
+    pub async fn get_room(
+        &self,
+        user: i64,
+        code: &str,
+        client: &str,
+    ) -> Result<(wire::Room, wire::Playback), ServiceError> {
         let (room, host_name, _) = self.visible_room(UserId(user), code, client).await?;
         let now = clock::now();
         let view = self.room_view_live(&room, &host_name, now).await?;
@@ -176,7 +201,12 @@ impl Service {
     }
 
     /// Makes `user` a participant; joining again answers the same.
-    pub async fn join_room(&self, user: i64, code: &str, client: &str) -> Result<(wire::Room, wire::Participant), ServiceError> {
+    pub async fn join_room(
+        &self,
+        user: i64,
+        code: &str,
+        client: &str,
+    ) -> Result<(wire::Room, wire::Participant), ServiceError> {
         let user = UserId(user);
         let (room, host_name, existing) = self.find_room_for(user, code, client, true).await?;
         if room.status.is_final() {
@@ -184,24 +214,43 @@ impl Service {
         }
         let participant = match existing {
             Some(p) => p,
-            None => self.inner.db.join(room.id, user, clock::now()).await.map_err(store)?,
+            None => self
+                .inner
+                .db
+                .join(room.id, user, clock::now())
+                .await
+                .map_err(store)?,
         };
         let view = self.room_view_live(&room, &host_name, clock::now()).await?;
         Ok((view, participant_view(&participant)))
     }
 
     /// The host changes the room; live sockets get `ROOM_UPDATED`.
-    pub async fn update_room(&self, user: i64, code: &str, changes: RoomChanges, client: &str) -> Result<wire::Room, ServiceError> {
+    pub async fn update_room(
+        &self,
+        user: i64,
+        code: &str,
+        changes: RoomChanges,
+        client: &str,
+    ) -> Result<wire::Room, ServiceError> {
         let change = SettingsChange {
-            name: changes.name.as_deref().map(RoomName::parse).transpose().map_err(invalid)?,
+            name: changes
+                .name
+                .as_deref()
+                .map(RoomName::parse)
+                .transpose()
+                .map_err(invalid)?,
             is_private: changes.is_private,
             is_chat_enabled: changes.is_chat_enabled,
             media_url: changes.media_url.map(parse_media).transpose()?,
         };
-        let (room, host_name, _) = self.visible_room(UserId(user), code, client).await?;
+        let (room, _, _) = self.visible_room(UserId(user), code, client).await?;
         let _guard = self.inner.room_locks.lock(&room.code).await;
-        let (room, host_name) = self.reload(&room.code, host_name).await?;
-        let command = Command::UpdateSettings { actor: UserId(user), change };
+        let (room, host_name) = self.reload(&room.code).await?;
+        let command = Command::UpdateSettings {
+            actor: UserId(user),
+            change,
+        };
         match self.transition(&room, &host_name, command, None).await? {
             Transition::Done(room) => self.room_view_live(&room, &host_name, clock::now()).await,
             Transition::Rejected(rejection) => Err(rejection_error(rejection)),
@@ -209,31 +258,69 @@ impl Service {
     }
 
     /// The host deletes the room: every socket gets `ROOM_CLOSED` and 4001.
-    pub async fn delete_room(&self, user: i64, code: &str, client: &str) -> Result<(), ServiceError> {
-        let (room, host_name, _) = self.visible_room(UserId(user), code, client).await?;
+    pub async fn delete_room(
+        &self,
+        user: i64,
+        code: &str,
+        client: &str,
+    ) -> Result<(), ServiceError> {
+        let (room, _, _) = self.visible_room(UserId(user), code, client).await?;
         let _guard = self.inner.room_locks.lock(&room.code).await;
-        let (room, host_name) = self.reload(&room.code, host_name).await?;
-        match self.transition(&room, &host_name, Command::Delete { actor: UserId(user) }, None).await? {
+        let (room, host_name) = self.reload(&room.code).await?;
+        match self
+            .transition(
+                &room,
+                &host_name,
+                Command::Delete {
+                    actor: UserId(user),
+                },
+                None,
+            )
+            .await?
+        {
             Transition::Done(_) => Ok(()),
             Transition::Rejected(rejection) => Err(rejection_error(rejection)),
         }
     }
 
     /// Public rooms, most viewers first, then newest.
-    pub async fn list_public(&self, limit: i64, offset: i64) -> Result<Vec<wire::Room>, ServiceError> {
+    pub async fn list_public(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<wire::Room>, ServiceError> {
         if !(1..=100).contains(&limit) {
-            return Err(ServiceError::Validation("limit must be between 1 and 100".into()));
+            return Err(ServiceError::Validation(
+                "limit must be between 1 and 100".into(),
+            ));
         }
         if offset < 0 {
-            return Err(ServiceError::Validation("offset must not be negative".into()));
+            return Err(ServiceError::Validation(
+                "offset must not be negative".into(),
+            ));
         }
         let now = clock::now();
-        let counts: HashMap<RoomCode, u64> = self.inner.live.live_rooms().await.map_err(live)?.into_iter().collect();
+        let counts: HashMap<RoomCode, u64> = self
+            .inner
+            .live
+            .live_rooms()
+            .await
+            .map_err(live)?
+            .into_iter()
+            .collect();
         let codes: Vec<RoomCode> = counts.keys().cloned().collect();
-        let mut busy = self.inner.db.public_rooms_among(codes.clone(), now).await.map_err(store)?;
+        let mut busy = self
+            .inner
+            .db
+            .public_rooms_among(codes.clone(), now)
+            .await
+            .map_err(store)?;
         let count_of = |room: &Room| counts.get(&room.code).copied().unwrap_or(0);
         busy.sort_by(|(a, _), (b, _)| {
-            count_of(b).cmp(&count_of(a)).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id))
+            count_of(b)
+                .cmp(&count_of(a))
+                .then(b.created_at.cmp(&a.created_at))
+                .then(b.id.cmp(&a.id))
         });
         let busy_len = i64::try_from(busy.len()).unwrap_or(i64::MAX);
         let mut page: Vec<wire::Room> = busy
@@ -245,20 +332,41 @@ impl Service {
         let missing = limit - i64::try_from(page.len()).unwrap_or(0);
         if missing > 0 {
             let quiet_offset = (offset - busy_len).max(0);
-            let quiet = self.inner.db.public_rooms_except(codes, now, missing, quiet_offset).await.map_err(store)?;
-            page.extend(quiet.iter().map(|(room, host)| room_view(room, host, count_of(room), now)));
+            let quiet = self
+                .inner
+                .db
+                .public_rooms_except(codes, now, missing, quiet_offset)
+                .await
+                .map_err(store)?;
+            page.extend(
+                quiet
+                    .iter()
+                    .map(|(room, host)| room_view(room, host, count_of(room), now)),
+            );
         }
         Ok(page)
     }
 
     /// A page of chat history, oldest first; participants only.
-    pub async fn history(&self, user: i64, code: &str, query: HistoryQuery, client: &str) -> Result<Vec<wire::ChatMessage>, ServiceError> {
+    pub async fn history(
+        &self,
+        user: i64,
+        code: &str,
+        query: HistoryQuery,
+        client: &str,
+    ) -> Result<Vec<wire::ChatMessage>, ServiceError> {
         let limit = query.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
-            return Err(ServiceError::Validation("limit must be between 1 and 100".into()));
+            return Err(ServiceError::Validation(
+                "limit must be between 1 and 100".into(),
+            ));
         }
         let page = match (query.before, query.after) {
-            (Some(_), Some(_)) => return Err(ServiceError::Validation("give before or after, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::Validation(
+                    "give before or after, not both".into(),
+                ))
+            }
             (Some(before), None) => MessagePage::Before(before),
             (None, Some(after)) => MessagePage::After(after),
             (None, None) => MessagePage::Latest,
@@ -267,7 +375,12 @@ impl Service {
         if participant.is_none() {
             return Err(ServiceError::Forbidden);
         }
-        let messages = self.inner.db.messages(room.id, page, limit).await.map_err(store)?;
+        let messages = self
+            .inner
+            .db
+            .messages(room.id, page, limit)
+            .await
+            .map_err(store)?;
         Ok(messages
             .into_iter()
             .map(|m| wire::ChatMessage {
@@ -281,7 +394,12 @@ impl Service {
 
     /// A room `user` may see: unknown, deleted and private-to-others answer
     /// alike (404), and too many such misses answer 429.
-    async fn visible_room(&self, user: UserId, code: &str, client: &str) -> Result<(Room, String, Option<StoredParticipant>), ServiceError> {
+    async fn visible_room(
+        &self,
+        user: UserId,
+        code: &str,
+        client: &str,
+    ) -> Result<(Room, String, Option<StoredParticipant>), ServiceError> {
         self.find_room_for(user, code, client, false).await
     }
 
@@ -307,9 +425,18 @@ impl Service {
         };
         let visible = match found {
             Some((room, host_name)) if room.status != RoomStatus::Deleted => {
-                let participant = self.inner.db.participant(room.id, user).await.map_err(store)?;
+                let participant = self
+                    .inner
+                    .db
+                    .participant(room.id, user)
+                    .await
+                    .map_err(store)?;
                 // The code is the invitation: a private room can be joined, not peeked at.
-                (joining || !room.settings.is_private || participant.is_some()).then_some((room, host_name, participant))
+                (joining || !room.settings.is_private || participant.is_some()).then_some((
+                    room,
+                    host_name,
+                    participant,
+                ))
             }
             _ => None,
         };
@@ -320,18 +447,22 @@ impl Service {
             }
             None => {
                 for (key, _) in &keys {
-                    self.inner.live.count_attempt(key, PROBE_WINDOW).await.map_err(live)?;
+                    self.inner
+                        .live
+                        .count_attempt(key, PROBE_WINDOW)
+                        .await
+                        .map_err(live)?;
                 }
                 Err(ServiceError::NotFound)
             }
         }
     }
 
-    /// The stored room, fresh; 404 once deleted.
-    pub(crate) async fn reload(&self, code: &RoomCode, host_name: String) -> Result<(Room, String), ServiceError> {
+    /// The stored room with its host's name, fresh and settled; 404 once deleted.
+    pub(crate) async fn reload(&self, code: &RoomCode) -> Result<(Room, String), ServiceError> {
         match self.inner.db.room_by_code(code).await.map_err(store)? {
             Some((room, _)) if room.status == RoomStatus::Deleted => Err(ServiceError::NotFound),
-            Some((room, _)) => Ok((self.settle(room, &host_name).await?, host_name)),
+            Some((room, host_name)) => Ok((self.settle(room, &host_name).await?, host_name)),
             None => Err(ServiceError::NotFound),
         }
     }
@@ -343,11 +474,24 @@ impl Service {
         let Some(outcome) = room.expire_if_due(now) else {
             return Ok(room);
         };
-        if self.inner.db.save_room(&room, &outcome.room, now).await.map_err(store)? {
-            self.announce(&outcome.room, host_name, &outcome.events, None, now).await?;
+        if self
+            .inner
+            .db
+            .save_room(&room, &outcome.room, now)
+            .await
+            .map_err(store)?
+        {
+            self.announce(&outcome.room, host_name, &outcome.events, None, now)
+                .await?;
             Ok(outcome.room)
         } else {
-            match self.inner.db.room_by_code(&room.code).await.map_err(store)? {
+            match self
+                .inner
+                .db
+                .room_by_code(&room.code)
+                .await
+                .map_err(store)?
+            {
                 Some((fresh, _)) => Ok(fresh),
                 None => Err(ServiceError::NotFound),
             }
@@ -371,51 +515,112 @@ impl Service {
         if outcome.events.is_empty() {
             return Ok(Transition::Done(outcome.room));
         }
-        if !self.inner.db.save_room(room, &outcome.room, now).await.map_err(store)? {
+        if !self
+            .inner
+            .db
+            .save_room(room, &outcome.room, now)
+            .await
+            .map_err(store)?
+        {
             // Another instance or the sweeper got there first: report what is stored.
             tracing::debug!(room = %room.code, "room changed concurrently; command dropped");
-            return Ok(match self.inner.db.room_by_code(&room.code).await.map_err(store)? {
-                Some((fresh, _)) if fresh.status == RoomStatus::Deleted => Transition::Rejected(Rejection::Deleted),
-                Some((fresh, _)) if fresh.status_at(now).is_final() => Transition::Rejected(Rejection::Closed),
-                Some((fresh, _)) => Transition::Done(fresh),
-                None => Transition::Rejected(Rejection::Deleted),
-            });
+            return Ok(
+                match self
+                    .inner
+                    .db
+                    .room_by_code(&room.code)
+                    .await
+                    .map_err(store)?
+                {
+                    Some((fresh, _)) if fresh.status == RoomStatus::Deleted => {
+                        Transition::Rejected(Rejection::Deleted)
+                    }
+                    Some((fresh, _)) if fresh.status_at(now).is_final() => {
+                        Transition::Rejected(Rejection::Closed)
+                    }
+                    Some((fresh, _)) => Transition::Done(fresh),
+                    None => Transition::Rejected(Rejection::Deleted),
+                },
+            );
         }
-        self.announce(&outcome.room, host_name, &outcome.events, except, now).await?;
+        self.announce(&outcome.room, host_name, &outcome.events, except, now)
+            .await?;
         Ok(Transition::Done(outcome.room))
     }
 
     /// Turns the rules' events into messages for every socket in the room,
     /// and keeps the live cache in step.
-    async fn announce(&self, room: &Room, host_name: &str, events: &[Event], except: Option<ConnectionId>, now: Millis) -> Result<(), ServiceError> {
+    async fn announce(
+        &self,
+        room: &Room,
+        host_name: &str,
+        events: &[Event],
+        except: Option<ConnectionId>,
+        now: Millis,
+    ) -> Result<(), ServiceError> {
         let cache = &self.inner.live;
         for event in events {
             match event {
                 Event::PlaybackChanged { action, playback } => {
-                    cache.set_playback(&room.code, *playback).await.map_err(live)?;
+                    cache
+                        .set_playback(&room.code, *playback)
+                        .await
+                        .map_err(live)?;
                     let (time, server_time) = (playback.position.seconds(), now.0);
                     let message = match action {
                         PlaybackAction::Play(_) => wire::ServerMessage::Play { time, server_time },
-                        PlaybackAction::Pause(_) => wire::ServerMessage::Pause { time, server_time },
+                        PlaybackAction::Pause(_) => {
+                            wire::ServerMessage::Pause { time, server_time }
+                        }
                         PlaybackAction::Seek(_) => wire::ServerMessage::Seek { time, server_time },
                     };
                     self.publish(&room.code, &message, except, None).await?;
                 }
                 Event::GraceStarted { deadline, playback } => {
-                    cache.set_playback(&room.code, *playback).await.map_err(live)?;
-                    cache.set_host_status(&room.code, HostStatus::Grace).await.map_err(live)?;
+                    cache
+                        .set_playback(&room.code, *playback)
+                        .await
+                        .map_err(live)?;
+                    cache
+                        .set_host_status(&room.code, HostStatus::Grace)
+                        .await
+                        .map_err(live)?;
                     let away = wire::ServerMessage::HostDisconnected {
                         grace_expires_at: rfc3339(*deadline),
                         grace_seconds: self.inner.grace.secs(),
                     };
                     self.publish(&room.code, &away, except, None).await?;
-                    self.publish(&room.code, &playback_view(playback, now).into(), except, None).await?;
+                    self.publish(
+                        &room.code,
+                        &playback_view(playback, now).into(),
+                        except,
+                        None,
+                    )
+                    .await?;
                 }
                 Event::HostReturned { playback } => {
-                    cache.set_playback(&room.code, *playback).await.map_err(live)?;
-                    cache.set_host_status(&room.code, HostStatus::Online).await.map_err(live)?;
-                    self.publish(&room.code, &wire::ServerMessage::HostReconnected, except, None).await?;
-                    self.publish(&room.code, &playback_view(playback, now).into(), except, None).await?;
+                    cache
+                        .set_playback(&room.code, *playback)
+                        .await
+                        .map_err(live)?;
+                    cache
+                        .set_host_status(&room.code, HostStatus::Online)
+                        .await
+                        .map_err(live)?;
+                    self.publish(
+                        &room.code,
+                        &wire::ServerMessage::HostReconnected,
+                        except,
+                        None,
+                    )
+                    .await?;
+                    self.publish(
+                        &room.code,
+                        &playback_view(playback, now).into(),
+                        except,
+                        None,
+                    )
+                    .await?;
                 }
                 Event::Closed { reason } => {
                     let reason = match reason {
@@ -423,15 +628,31 @@ impl Service {
                         CloseReason::HostTimeout => wire::CloseReason::HostTimeout,
                     };
                     let message = wire::ServerMessage::RoomClosed { reason };
-                    self.publish(&room.code, &message, None, Some(reason.close_code())).await?;
+                    self.publish(&room.code, &message, None, Some(reason.close_code()))
+                        .await?;
                     cache.forget_room(&room.code).await.map_err(live)?;
                 }
                 Event::SettingsChanged { playback_reset } => {
                     let view = self.room_view_live(room, host_name, now).await?;
-                    self.publish(&room.code, &wire::ServerMessage::RoomUpdated { room: view }, except, None).await?;
+                    self.publish(
+                        &room.code,
+                        &wire::ServerMessage::RoomUpdated { room: view },
+                        except,
+                        None,
+                    )
+                    .await?;
                     if *playback_reset {
-                        cache.set_playback(&room.code, room.playback).await.map_err(live)?;
-                        self.publish(&room.code, &playback_view(&room.playback, now).into(), except, None).await?;
+                        cache
+                            .set_playback(&room.code, room.playback)
+                            .await
+                            .map_err(live)?;
+                        self.publish(
+                            &room.code,
+                            &playback_view(&room.playback, now).into(),
+                            except,
+                            None,
+                        )
+                        .await?;
                     }
                 }
                 Event::ChatAccepted => {}
@@ -456,8 +677,18 @@ impl Service {
         self.inner.live.publish(room, broadcast).await.map_err(live)
     }
 
-    pub(crate) async fn room_view_live(&self, room: &Room, host_name: &str, now: Millis) -> Result<wire::Room, ServiceError> {
-        let viewers = self.inner.live.viewer_count(&room.code).await.map_err(live)?;
+    pub(crate) async fn room_view_live(
+        &self,
+        room: &Room,
+        host_name: &str,
+        now: Millis,
+    ) -> Result<wire::Room, ServiceError> {
+        let viewers = self
+            .inner
+            .live
+            .viewer_count(&room.code)
+            .await
+            .map_err(live)?;
         Ok(room_view(room, host_name, viewers, now))
     }
 

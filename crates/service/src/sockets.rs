@@ -10,7 +10,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use watchparty_domain::{ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomStatus, UserId};
+use watchparty_domain::{
+    ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomStatus,
+    UserId,
+};
 use watchparty_protocol::{self as wire, parse_client_message, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
 
@@ -58,11 +61,17 @@ fn text(message: &ServerMessage) -> ByteString {
 impl Service {
     /// Checks a WebSocket request before the upgrade: a valid, unused token
     /// (401), a live room (404, or 410 once closed), and a participant (403).
-    pub async fn authorize_socket(&self, token: Option<&str>, code: &str) -> Result<SocketTicket, ServiceError> {
-        let verified = self.inner.tokens.verify(token.ok_or(ServiceError::NotAuthenticated)?)?;
+    pub async fn authorize_socket(
+        &self,
+        token: Option<&str>,
+        code: &str,
+    ) -> Result<SocketTicket, ServiceError> {
+        let verified = self
+            .inner
+            .tokens
+            .verify(token.ok_or(ServiceError::NotAuthenticated)?)?;
         let code = RoomCode::parse(code).map_err(|_| ServiceError::NotFound)?;
-        let (room, host_name) = self.reload(&code, String::new()).await.map(|(room, _)| (room, ()))?;
-        let _ = host_name;
+        let (room, _) = self.reload(&code).await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
@@ -74,7 +83,13 @@ impl Service {
             .map_err(store)?
             .ok_or(ServiceError::Forbidden)?;
         let claim_key = format!("jti:{}", verified.jti);
-        if !self.inner.live.claim_once(&claim_key, self.inner.tokens.claim_ttl()).await.map_err(live)? {
+        if !self
+            .inner
+            .live
+            .claim_once(&claim_key, self.inner.tokens.claim_ttl())
+            .await
+            .map_err(live)?
+        {
             return Err(ServiceError::NotAuthenticated);
         }
         Ok(SocketTicket {
@@ -91,27 +106,44 @@ impl Service {
     pub async fn open_socket(&self, ticket: SocketTicket) -> Result<SocketSession, ServiceError> {
         let inner = &self.inner;
         let _guard = inner.room_locks.lock(&ticket.room).await;
-        let host_name = String::new();
-        let (mut room, _) = self.reload(&ticket.room, host_name).await?;
+        let (mut room, host_name) = self.reload(&ticket.room).await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
-        let id = ConnectionId(inner.connection_prefix | inner.next_connection.fetch_add(1, Relaxed));
-        let member = Member { user: ticket.user, display_name: ticket.display_name.clone() };
+        let id =
+            ConnectionId(inner.connection_prefix | inner.next_connection.fetch_add(1, Relaxed));
+        let member = Member {
+            user: ticket.user,
+            display_name: ticket.display_name.clone(),
+        };
         if ticket.is_host {
-            let host_name = ticket.display_name.as_str();
-            if let Transition::Done(resumed) = self.transition(&room, host_name, Command::HostConnected, None).await? {
+            if let Transition::Done(resumed) = self
+                .transition(&room, &host_name, Command::HostConnected, None)
+                .await?
+            {
                 room = resumed;
             }
-            inner.live.set_host_status(&room.code, HostStatus::Online).await.map_err(live)?;
+            inner
+                .live
+                .set_host_status(&room.code, HostStatus::Online)
+                .await
+                .map_err(live)?;
         }
-        let first = inner.live.add_connection(&room.code, id, member).await.map_err(live)?;
+        let first = inner
+            .live
+            .add_connection(&room.code, id, member)
+            .await
+            .map_err(live)?;
         let members = inner.live.members(&room.code).await.map_err(live)?;
         let now = clock::now();
         let presence = ServerMessage::Presence {
             users: members
                 .into_iter()
-                .map(|m| wire::PresentUser { id: m.user.0, display_name: m.display_name, is_host: m.user == room.host })
+                .map(|m| wire::PresentUser {
+                    id: m.user.0,
+                    display_name: m.display_name,
+                    is_host: m.user == room.host,
+                })
                 .collect(),
             host_status: match room.status {
                 RoomStatus::Grace { .. } => wire::HostStatus::Grace,
@@ -121,15 +153,25 @@ impl Service {
         let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
         let too_slow = CancellationToken::new();
         // Queued before the socket joins the hub, so nothing can come first.
-        for first_frame in [ServerMessage::from(playback_view(&room.playback, now)), presence] {
-            tx.try_send(Outgoing::Text(first_frame.to_json().into())).map_err(|_| ServiceError::Internal)?;
+        for first_frame in [
+            ServerMessage::from(playback_view(&room.playback, now)),
+            presence,
+        ] {
+            tx.try_send(Outgoing::Text(first_frame.to_json().into()))
+                .map_err(|_| ServiceError::Internal)?;
         }
         inner.hub.add(&room.code, id, tx, too_slow.clone());
         inner.live.subscribe(&room.code).await.map_err(live)?;
-        inner.live.set_playback(&room.code, room.playback).await.map_err(live)?;
+        inner
+            .live
+            .set_playback(&room.code, room.playback)
+            .await
+            .map_err(live)?;
         inner.metrics.live_sockets.fetch_add(1, Relaxed);
         if first {
-            let joined = ServerMessage::UserJoined { user: public_user(ticket.user, &ticket.display_name) };
+            let joined = ServerMessage::UserJoined {
+                user: public_user(ticket.user, &ticket.display_name),
+            };
             self.publish(&room.code, &joined, Some(id), None).await?;
         }
         let handle = SocketHandle {
@@ -139,7 +181,11 @@ impl Service {
             room: ticket.room,
             is_host: ticket.is_host,
         };
-        Ok(SocketSession { handle, outbox, too_slow })
+        Ok(SocketSession {
+            handle,
+            outbox,
+            too_slow,
+        })
     }
 
     /// Forgets a closed socket: `USER_LEFT` when it was the user's last, and
@@ -155,14 +201,21 @@ impl Service {
         let _guard = inner.room_locks.lock(&handle.room).await;
         inner.metrics.live_sockets.fetch_sub(1, Relaxed);
         let last_here = inner.hub.remove(&handle.room, handle.id);
-        let last_of_user = inner.live.remove_connection(&handle.room, handle.id, handle.user).await.map_err(live)?;
+        let last_of_user = inner
+            .live
+            .remove_connection(&handle.room, handle.id, handle.user)
+            .await
+            .map_err(live)?;
         if last_of_user {
-            let left = ServerMessage::UserLeft { user: public_user(handle.user, &handle.display_name) };
+            let left = ServerMessage::UserLeft {
+                user: public_user(handle.user, &handle.display_name),
+            };
             self.publish(&handle.room, &left, None, None).await?;
             if handle.is_host {
-                match self.reload(&handle.room, String::new()).await {
-                    Ok((room, _)) => {
-                        self.transition(&room, &handle.display_name, Command::HostDisconnected, None).await?;
+                match self.reload(&handle.room).await {
+                    Ok((room, host_name)) => {
+                        self.transition(&room, &host_name, Command::HostDisconnected, None)
+                            .await?;
                     }
                     Err(ServiceError::NotFound) => {}
                     Err(e) => return Err(e),
@@ -182,15 +235,24 @@ impl Service {
         let message = parse_client_message(frame)?;
         let result = match message {
             ClientMessage::Ping { client_time } => {
-                return Some(text(&ServerMessage::Pong { client_time, server_time: clock::now().0 }));
+                return Some(text(&ServerMessage::Pong {
+                    client_time,
+                    server_time: clock::now().0,
+                }));
             }
             ClientMessage::Play { time } => self.playback(handle, time, PlaybackAction::Play).await,
-            ClientMessage::Pause { time } => self.playback(handle, time, PlaybackAction::Pause).await,
+            ClientMessage::Pause { time } => {
+                self.playback(handle, time, PlaybackAction::Pause).await
+            }
             ClientMessage::Seek { time } => self.playback(handle, time, PlaybackAction::Seek).await,
             ClientMessage::ChatMessage { message } => self.chat(handle, &message).await,
         };
         match result {
-            Ok(reply) => reply.map(|message| text(&ServerMessage::Error { message: message.to_owned() })),
+            Ok(reply) => reply.map(|message| {
+                text(&ServerMessage::Error {
+                    message: message.to_owned(),
+                })
+            }),
             Err(e) => {
                 tracing::warn!(room = %handle.room, error = %e, "socket intent failed");
                 None
@@ -209,32 +271,56 @@ impl Service {
             return Ok(None);
         };
         let _guard = self.inner.room_locks.lock(&handle.room).await;
-        let (room, _) = self.reload(&handle.room, String::new()).await?;
-        let command = Command::Playback { actor: handle.user, action: action(position) };
-        self.transition(&room, &handle.display_name, command, Some(handle.id)).await?;
+        let (room, host_name) = self.reload(&handle.room).await?;
+        let command = Command::Playback {
+            actor: handle.user,
+            action: action(position),
+        };
+        self.transition(&room, &host_name, command, Some(handle.id))
+            .await?;
         Ok(None)
     }
 
-    async fn chat(&self, handle: &SocketHandle, raw: &str) -> Result<Option<&'static str>, ServiceError> {
+    async fn chat(
+        &self,
+        handle: &SocketHandle,
+        raw: &str,
+    ) -> Result<Option<&'static str>, ServiceError> {
         let text = match ChatText::parse(raw) {
             Ok(Some(text)) => text,
             Ok(None) => return Ok(None),
             Err(_) => return Ok(Some("Message is too long (at most 2000 characters)")),
         };
         let key = format!("chat:{}", handle.user.0);
-        if self.inner.live.count_attempt(&key, CHAT_WINDOW).await.map_err(live)? > MAX_CHAT_PER_WINDOW {
+        if self
+            .inner
+            .live
+            .count_attempt(&key, CHAT_WINDOW)
+            .await
+            .map_err(live)?
+            > MAX_CHAT_PER_WINDOW
+        {
             return Ok(Some(CHAT_TOO_FAST));
         }
         // Stored and published under the room's lock: ids grow in delivery order.
         let _guard = self.inner.room_locks.lock(&handle.room).await;
-        let (room, _) = self.reload(&handle.room, String::new()).await?;
-        match room.apply(Command::Chat { actor: handle.user }, clock::now(), self.inner.grace) {
+        let (room, _) = self.reload(&handle.room).await?;
+        match room.apply(
+            Command::Chat { actor: handle.user },
+            clock::now(),
+            self.inner.grace,
+        ) {
             Ok(_) => {}
             Err(Rejection::ChatDisabled) => return Ok(Some(CHAT_DISABLED)),
             Err(_) => return Ok(None),
         }
         let now = clock::now();
-        let id = self.inner.db.insert_message(room.id, handle.user, text.as_str().to_owned(), now).await.map_err(store)?;
+        let id = self
+            .inner
+            .db
+            .insert_message(room.id, handle.user, text.as_str().to_owned(), now)
+            .await
+            .map_err(store)?;
         let message = ServerMessage::ChatMessage {
             id,
             user: public_user(handle.user, &handle.display_name),

@@ -34,15 +34,29 @@ pub struct IssuedToken {
 
 impl Service {
     /// Creates an account. The caller logs the new user in.
-    pub async fn register(&self, email: &str, password: &str, display_name: Option<&str>) -> Result<User, ServiceError> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<User, ServiceError> {
         let email = Email::parse(email).map_err(invalid)?;
         let password = Password::parse(password).map_err(invalid)?;
         let display_name = match display_name {
             Some(name) => DisplayName::parse(name).map_err(invalid)?,
             None => DisplayName::from_email(&email),
         };
-        let hash = self.inner.passwords.hash(password.expose().to_owned()).await?;
-        match self.inner.db.create_user(&email, hash, &display_name, clock::now()).await {
+        let hash = self
+            .inner
+            .passwords
+            .hash(password.expose().to_owned())
+            .await?;
+        match self
+            .inner
+            .db
+            .create_user(&email, hash, &display_name, clock::now())
+            .await
+        {
             Ok(user) => Ok(user_view(user)),
             Err(PersistenceError::Conflict) => Err(ServiceError::EmailTaken),
             Err(e) => Err(store(e)),
@@ -51,13 +65,21 @@ impl Service {
 
     /// Checks a password. Throttled per client address and per email; a
     /// correct password is never delayed, only refused while throttled.
-    pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<User, ServiceError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<User, ServiceError> {
         let live = &self.inner.live;
         let email = Email::parse(email).ok();
         let email_key = email.as_ref().map(|e| e.as_str()).unwrap_or("-");
         let keys = [
             (format!("login:addr:{client}"), MAX_FAILURES_PER_ADDRESS),
-            (format!("login:pair:{email_key}:{client}"), MAX_FAILURES_PER_EMAIL_FROM_ADDRESS),
+            (
+                format!("login:pair:{email_key}:{client}"),
+                MAX_FAILURES_PER_EMAIL_FROM_ADDRESS,
+            ),
             (format!("login:email:{email_key}"), MAX_FAILURES_PER_EMAIL),
         ];
         for (key, limit) in &keys {
@@ -71,17 +93,25 @@ impl Service {
             None => None,
         };
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = self.inner.passwords.verify(password.to_owned(), hash).await?;
+        let ok = self
+            .inner
+            .passwords
+            .verify(password.to_owned(), hash)
+            .await?;
         match user {
             Some(user) if ok => {
                 let (pair_key, _) = &keys[1];
-                live.clear_attempts(pair_key).await.map_err(crate::error::live)?;
+                live.clear_attempts(pair_key)
+                    .await
+                    .map_err(crate::error::live)?;
                 Ok(user_view(user))
             }
             _ => {
                 self.inner.metrics.failed_logins.fetch_add(1, Relaxed);
                 for (key, _) in &keys {
-                    live.count_attempt(key, LOGIN_WINDOW).await.map_err(crate::error::live)?;
+                    live.count_attempt(key, LOGIN_WINDOW)
+                        .await
+                        .map_err(crate::error::live)?;
                 }
                 Err(ServiceError::InvalidCredentials)
             }
@@ -109,4 +139,3 @@ impl Service {
         })
     }
 }
-

@@ -1,1 +1,460 @@
-//! placeholder
+//! Start a real watchparty server on a free port and drive it like a client.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use watchparty_testkit::TestServer;
+//!
+//! let server = TestServer::builder().host_grace_secs(2).start().await;
+//! let ana = server.user("ana").await;
+//! let code = ana.create_room("Friday film").await;
+//! let mut socket = ana.connect(&code).await.expect("accepted");
+//! assert_eq!(socket.recv().await["type"], "PLAYBACK_STATE");
+//! server.stop().await;
+//! # }
+//! ```
+//!
+//! A test-support crate: its helpers panic with a clear message when the
+//! server does not behave, which is how a test fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod raw;
+
+pub use raw::RawSocket;
+pub use reqwest::StatusCode;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use watchparty::{Application, LogFormat, Settings, Stopper};
+
+/// How long a helper waits for the server before failing the test.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+static NEXT_USER: AtomicU64 = AtomicU64::new(1);
+
+/// Configures a [`TestServer`] before it starts.
+pub struct TestServerBuilder {
+    settings: Settings,
+    dir: TempDir,
+}
+
+impl TestServerBuilder {
+    /// Grace period in seconds (default 2).
+    pub fn host_grace_secs(mut self, secs: u64) -> Self {
+        self.settings.host_grace = Duration::from_secs(secs);
+        self
+    }
+
+    /// Ping interval and silence timeout of room sockets.
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.settings.heartbeat_interval = interval;
+        self.settings.client_timeout = timeout;
+        self
+    }
+
+    /// Queue length after which a socket counts as too slow.
+    pub fn outbox_capacity(mut self, capacity: usize) -> Self {
+        self.settings.outbox_capacity = capacity;
+        self
+    }
+
+    /// Extra allowed browser origins.
+    pub fn allowed_origins(mut self, origins: &[&str]) -> Self {
+        self.settings.allowed_origins = origins.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Trusted proxy networks.
+    pub fn trusted_proxies(mut self, nets: &[&str]) -> Self {
+        self.settings.trusted_proxies = nets.iter().map(|s| s.parse().unwrap()).collect();
+        self
+    }
+
+    /// A database other than the temp SQLite file.
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.settings.database_url = url.to_owned();
+        self
+    }
+
+    /// Change any other setting.
+    pub fn with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        change(&mut self.settings);
+        self
+    }
+
+    /// Starts the server on a free port.
+    pub async fn start(self) -> TestServer {
+        TestServer::launch(self.settings, self.dir).await
+    }
+}
+
+/// A running server, stopped when [`TestServer::stop`] is called.
+pub struct TestServer {
+    /// The bound port.
+    pub port: u16,
+    settings: Settings,
+    stopper: Stopper,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    dir: TempDir,
+}
+
+impl TestServer {
+    /// The default test configuration: temp SQLite, 2 s grace, fixed secrets.
+    pub fn builder() -> TestServerBuilder {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db: PathBuf = dir.path().join("watchparty.db");
+        let settings = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}", db.display()),
+            redis_url: None,
+            host_grace: Duration::from_secs(2),
+            jwt_secret: b"test-jwt-secret-test-jwt-secret-0123456789".to_vec(),
+            session_key: b"test-session-key-test-session-key-0123456789-abcdefghijklmnop".to_vec(),
+            ws_token_ttl: Duration::from_secs(60),
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            redis_prefix: "watchparty".into(),
+            log_format: LogFormat::Text,
+            heartbeat_interval: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(45),
+            sweep_interval: Duration::from_millis(200),
+            outbox_capacity: 256,
+            workers: 2,
+            generated_secrets: Vec::new(),
+        };
+        TestServerBuilder { settings, dir }
+    }
+
+    /// A server with the default test configuration.
+    pub async fn start() -> TestServer {
+        Self::builder().start().await
+    }
+
+    async fn launch(settings: Settings, dir: TempDir) -> TestServer {
+        let app = Application::build(settings.clone())
+            .await
+            .expect("server starts");
+        let port = app.port();
+        let stopper = app.stopper();
+        let task = tokio::spawn(app.run_until_stopped());
+        TestServer {
+            port,
+            settings,
+            stopper,
+            task,
+            dir,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A client with its own cookie jar, not logged in.
+    pub fn client(&self) -> ApiClient {
+        ApiClient {
+            base: self.url(""),
+            port: self.port,
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .timeout(WAIT)
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Registers a new user (unique email from `name`) and returns it logged in.
+    pub async fn user(&self, name: &str) -> TestUser {
+        let client = self.client();
+        let n = NEXT_USER.fetch_add(1, Ordering::Relaxed);
+        let email = format!("{name}.{n}@example.com");
+        let (status, body) = client
+            .post(
+                "/api/auth/register/",
+                json!({"email": email, "password": "correct horse battery", "display_name": name}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
+        TestUser {
+            id: body["user"]["id"].as_i64().unwrap(),
+            name: name.to_owned(),
+            email,
+            client,
+        }
+    }
+
+    /// Stops the server (sockets get 1012) and waits until it has.
+    pub async fn stop(self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&self) {
+        self.stopper.stop().await;
+    }
+
+    /// Stops the server and starts a new one on the same database file.
+    pub async fn restart(self) -> TestServer {
+        self.shutdown().await;
+        let _ = tokio::time::timeout(WAIT, &mut { self.task }).await;
+        TestServer::launch(self.settings, self.dir).await
+    }
+}
+
+/// HTTP with a cookie jar, answering `(status, JSON body)`.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    port: u16,
+    /// The underlying client, for requests the helpers do not cover.
+    pub http: reqwest::Client,
+}
+
+async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+impl ApiClient {
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        answer(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        answer(
+            self.http
+                .post(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// POST without a body.
+    pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {
+        answer(self.http.post(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        answer(
+            self.http
+                .patch(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        answer(self.http.delete(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// A fresh WebSocket token for the logged-in user.
+    pub async fn token(&self) -> String {
+        let (status, body) = self.post_empty("/api/auth/token/").await;
+        assert_eq!(status, StatusCode::OK, "token: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Opens the room socket with a fresh token; `Err(status)` when refused.
+    pub async fn connect(&self, code: &str) -> Result<WsClient, StatusCode> {
+        let token = self.token().await;
+        WsClient::connect(self.port, code, Some(&token), None).await
+    }
+}
+
+/// A registered, logged-in user.
+#[derive(Clone)]
+pub struct TestUser {
+    /// User id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Email used to register.
+    pub email: String,
+    /// Their logged-in HTTP client.
+    pub client: ApiClient,
+}
+
+impl std::ops::Deref for TestUser {
+    type Target = ApiClient;
+    fn deref(&self) -> &ApiClient {
+        &self.client
+    }
+}
+
+impl TestUser {
+    /// Creates a public room and returns its code.
+    pub async fn create_room(&self, name: &str) -> String {
+        self.create_room_with(json!({"name": name})).await
+    }
+
+    /// Creates a room from a full body and returns its code.
+    pub async fn create_room_with(&self, body: Value) -> String {
+        let (status, answer) = self.post("/api/rooms/", body).await;
+        assert_eq!(status, StatusCode::CREATED, "create room: {answer}");
+        answer["room"]["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Joins a room over HTTP, asserting success.
+    pub async fn join(&self, code: &str) -> Value {
+        let (status, body) = self.post_empty(&format!("/api/rooms/{code}/join/")).await;
+        assert_eq!(status, StatusCode::OK, "join: {body}");
+        body
+    }
+
+    /// Joins over HTTP, connects, and reads the two opening messages.
+    pub async fn enter(&self, code: &str) -> WsClient {
+        self.join(code).await;
+        let mut socket = self.connect(code).await.expect("socket accepted");
+        socket.recv_type("PLAYBACK_STATE").await;
+        socket.recv_type("PRESENCE").await;
+        socket
+    }
+}
+
+/// A room socket with timeouts on every read.
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// Connects to `/ws/rooms/{code}/`, with the token and Origin given.
+    pub async fn connect(
+        port: u16,
+        code: &str,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<WsClient, StatusCode> {
+        let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
+        let mut request = format!("ws://127.0.0.1:{port}/ws/rooms/{code}/{query}")
+            .into_client_request()
+            .unwrap();
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", origin.parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((stream, _)) => Ok(WsClient { stream }),
+            Err(tungstenite::Error::Http(response)) => {
+                Err(StatusCode::from_u16(response.status().as_u16()).unwrap())
+            }
+            Err(e) => panic!("websocket connect failed: {e}"),
+        }
+    }
+
+    /// The next message, or `None` if the socket closed or nothing came within `wait`.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??;
+            match next {
+                Ok(Message::Text(text)) => {
+                    return Some(serde_json::from_str(&text).expect("server sent JSON"))
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next message; fails the test after [`WAIT`].
+    pub async fn recv(&mut self) -> Value {
+        self.try_recv(WAIT)
+            .await
+            .expect("a message within the wait")
+    }
+
+    /// The next message, which must be of this type.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        let message = self.recv().await;
+        assert_eq!(message["type"], kind, "expected {kind}, got {message}");
+        message
+    }
+
+    /// Reads until a message of this type arrives, skipping others.
+    pub async fn recv_until(&mut self, kind: &str) -> Value {
+        loop {
+            let message = self.recv().await;
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+
+    /// Asserts that no message arrives for `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(message) = self.try_recv(wait).await {
+            panic!("expected silence, got {message}");
+        }
+    }
+
+    /// Sends a JSON message.
+    pub async fn send(&mut self, message: Value) {
+        self.stream
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// Sends any frame.
+    pub async fn send_raw(&mut self, message: Message) {
+        self.stream.send(message).await.unwrap();
+    }
+
+    /// Reads until the server closes; returns the close code (skipping messages).
+    pub async fn closed_with(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => panic!("the server did not close the socket"),
+                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Closes from the client side.
+    pub async fn close(mut self) {
+        let _ = self
+            .stream
+            .close(Some(tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            }))
+            .await;
+        // Drain until the server acknowledges, so the close is processed.
+        let _ =
+            tokio::time::timeout(WAIT, async { while self.stream.next().await.is_some() {} }).await;
+    }
+}

@@ -29,15 +29,29 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// Reads the peer address and, behind a trusted proxy, its forwarding headers.
     pub fn of(req: &HttpRequest) -> Self {
-        let trusted = req.app_data::<TrustedProxies>().cloned().unwrap_or_default();
+        let trusted = req
+            .app_data::<TrustedProxies>()
+            .cloned()
+            .unwrap_or_default();
         let peer = req.peer_addr().map(|a| a.ip());
         let Some(peer) = peer else {
-            return ClientInfo { ip: "unknown".into(), https: false };
+            return ClientInfo {
+                ip: "unknown".into(),
+                https: false,
+            };
         };
         if !trusted.trusts(peer) {
-            return ClientInfo { ip: peer.to_string(), https: false };
+            return ClientInfo {
+                ip: peer.to_string(),
+                https: false,
+            };
         }
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         // The rightmost address a trusted proxy did not add is the client.
         let forwarded_for = header("x-forwarded-for").and_then(|list| {
             list.split(',')
@@ -46,7 +60,8 @@ impl ClientInfo {
                 .find(|ip| !trusted.trusts(*ip))
         });
         // This server speaks plain HTTP; HTTPS ends at the proxy, which says so.
-        let https = header("x-forwarded-proto").is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+        let https =
+            header("x-forwarded-proto").is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         ClientInfo {
             ip: forwarded_for.unwrap_or(peer).to_string(),
             https,

@@ -6,6 +6,7 @@
 
 mod client;
 mod error;
+mod frame_guard;
 mod routes;
 mod session_store;
 mod ws;
@@ -92,7 +93,10 @@ fn json_error(err: JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web
 }
 
 /// Logs each request without its query string: `?token=` never reaches a log.
-async fn access_log(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
@@ -108,7 +112,10 @@ async fn access_log(req: ServiceRequest, next: Next<impl MessageBody>) -> Result
 }
 
 /// Marks the session cookie Secure when the request came over HTTPS.
-async fn secure_cookie(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+async fn secure_cookie(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let https = ClientInfo::of(req.request()).https;
     let mut res = next.call(req).await?;
     if https {
@@ -134,7 +141,12 @@ fn endpoint(path: &str) -> actix_web::Resource {
 
 /// Binds the routes to `listener`. The returned server is a future to run;
 /// [`Shutdown`] stops it.
-pub fn start<S>(listener: TcpListener, service: Service, config: WebConfig, sessions: S) -> std::io::Result<(Server, Shutdown)>
+pub fn start<S>(
+    listener: TcpListener,
+    service: Service,
+    config: WebConfig,
+    sessions: S,
+) -> std::io::Result<(Server, Shutdown)>
 where
     S: SessionStore + Clone + Send + 'static,
 {
@@ -159,8 +171,16 @@ where
         App::new()
             .app_data(state.clone())
             .app_data(proxies.clone())
-            .app_data(web::JsonConfig::default().limit(MAX_MESSAGE_BYTES).content_type_required(true).error_handler(json_error))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::validation(e.to_string()).into()))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(MAX_MESSAGE_BYTES)
+                    .content_type_required(true)
+                    .error_handler(json_error),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::validation(e.to_string()).into()),
+            )
             .wrap(session)
             .wrap(from_fn(secure_cookie))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
@@ -191,6 +211,10 @@ where
     .shutdown_timeout(10)
     .listen(listener)?
     .run();
-    let shutdown = Shutdown { handle: server.handle(), sockets, service };
+    let shutdown = Shutdown {
+        handle: server.handle(),
+        sockets,
+        service,
+    };
     Ok((server, shutdown))
 }

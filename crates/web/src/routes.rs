@@ -23,11 +23,15 @@ fn logged_in(session: &Session) -> Result<i64, ApiError> {
 /// A fresh session id for a user who just proved who they are.
 fn start_session(session: &Session, user: i64) -> Result<(), ApiError> {
     session.renew();
-    session.insert(USER_KEY, user).map_err(|_| ApiError::from(watchparty_service::ServiceError::Internal))
+    session
+        .insert(USER_KEY, user)
+        .map_err(|_| ApiError::from(watchparty_service::ServiceError::Internal))
 }
 
 // `Some(None)` for an explicit null, `None` when the field is absent.
-fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -74,9 +78,16 @@ pub(crate) struct HistoryParams {
     after: Option<i64>,
 }
 
-pub(crate) async fn register(state: web::Data<AppState>, session: Session, body: web::Json<RegisterBody>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn register(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let user = state.service.register(&body.email, &body.password, body.display_name.as_deref()).await?;
+    let user = state
+        .service
+        .register(&body.email, &body.password, body.display_name.as_deref())
+        .await?;
     start_session(&session, user.id)?;
     Ok(HttpResponse::Created().json(json!({ "user": user })))
 }
@@ -87,7 +98,10 @@ pub(crate) async fn login(
     client: ClientInfo,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.service.login(&body.email, &body.password, &client.ip).await?;
+    let user = state
+        .service
+        .login(&body.email, &body.password, &client.ip)
+        .await?;
     start_session(&session, user.id)?;
     Ok(HttpResponse::Ok().json(json!({ "user": user })))
 }
@@ -97,17 +111,27 @@ pub(crate) async fn logout(session: Session) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-pub(crate) async fn me(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn me(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
     let user = state.service.me(logged_in(&session)?).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": user })))
 }
 
-pub(crate) async fn token(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn token(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
     let issued = state.service.issue_ws_token(logged_in(&session)?).await?;
     Ok(HttpResponse::Ok().json(json!({ "token": issued.token, "expires_in": issued.expires_in })))
 }
 
-pub(crate) async fn create_room(state: web::Data<AppState>, session: Session, body: web::Json<CreateRoomBody>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn create_room(
+    state: web::Data<AppState>,
+    session: Session,
+    body: web::Json<CreateRoomBody>,
+) -> Result<HttpResponse, ApiError> {
     let user = logged_in(&session)?;
     let body = body.into_inner();
     let request = NewRoomRequest {
@@ -120,8 +144,14 @@ pub(crate) async fn create_room(state: web::Data<AppState>, session: Session, bo
     Ok(HttpResponse::Created().json(json!({ "room": room })))
 }
 
-pub(crate) async fn public_rooms(state: web::Data<AppState>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
-    let rooms = state.service.list_public(query.limit.unwrap_or(50), query.offset.unwrap_or(0)).await?;
+pub(crate) async fn public_rooms(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let rooms = state
+        .service
+        .list_public(query.limit.unwrap_or(50), query.offset.unwrap_or(0))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
 }
 
@@ -131,7 +161,10 @@ pub(crate) async fn get_room(
     client: ClientInfo,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, playback) = state.service.get_room(logged_in(&session)?, &code, &client.ip).await?;
+    let (room, playback) = state
+        .service
+        .get_room(logged_in(&session)?, &code, &client.ip)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "room": room, "playback": playback })))
 }
 
@@ -141,7 +174,10 @@ pub(crate) async fn join_room(
     client: ClientInfo,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, participant) = state.service.join_room(logged_in(&session)?, &code, &client.ip).await?;
+    let (room, participant) = state
+        .service
+        .join_room(logged_in(&session)?, &code, &client.ip)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "room": room, "participant": participant })))
 }
 
@@ -160,7 +196,10 @@ pub(crate) async fn update_room(
         is_chat_enabled: body.is_chat_enabled,
         media_url: body.media_url,
     };
-    let room = state.service.update_room(user, &code, changes, &client.ip).await?;
+    let room = state
+        .service
+        .update_room(user, &code, changes, &client.ip)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "room": room })))
 }
 
@@ -170,7 +209,10 @@ pub(crate) async fn delete_room(
     client: ClientInfo,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.service.delete_room(logged_in(&session)?, &code, &client.ip).await?;
+    state
+        .service
+        .delete_room(logged_in(&session)?, &code, &client.ip)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -181,8 +223,15 @@ pub(crate) async fn messages(
     code: web::Path<String>,
     query: web::Query<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = HistoryQuery { limit: query.limit, before: query.before, after: query.after };
-    let messages = state.service.history(logged_in(&session)?, &code, query, &client.ip).await?;
+    let query = HistoryQuery {
+        limit: query.limit,
+        before: query.before,
+        after: query.after,
+    };
+    let messages = state
+        .service
+        .history(logged_in(&session)?, &code, query, &client.ip)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "messages": messages })))
 }
 

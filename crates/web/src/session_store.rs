@@ -30,7 +30,11 @@ fn expiry(ttl: &Duration) -> Instant {
 
 fn new_key() -> Result<SessionKey, anyhow::Error> {
     // Two v4 UUIDs: 244 bits from the OS random source, 64 characters.
-    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     SessionKey::try_from(key).map_err(anyhow::Error::from)
 }
 
@@ -58,17 +62,29 @@ impl SessionStore for MemorySessionStore {
         Ok(key)
     }
 
-    async fn update(&self, key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let mut sessions = self.lock();
-        match sessions.get_mut(key.as_ref()) {
-            Some(entry) => {
-                *entry = (state, expiry(ttl));
-                Ok(key)
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        // The lock is released before `save` is awaited.
+        let unknown = {
+            let mut sessions = self.lock();
+            match sessions.get_mut(key.as_ref()) {
+                Some(entry) => {
+                    *entry = (state, expiry(ttl));
+                    None
+                }
+                None => Some(state),
             }
-            None => {
-                drop(sessions);
-                self.save(state, ttl).await.map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
-            }
+        };
+        match unknown {
+            None => Ok(key),
+            Some(state) => self
+                .save(state, ttl)
+                .await
+                .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string()))),
         }
     }
 

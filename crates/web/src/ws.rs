@@ -4,14 +4,22 @@
 
 use crate::client::ClientInfo;
 use crate::error::ApiError;
+use crate::frame_guard::FrameGuard;
 use crate::AppState;
+use actix_web::error::PayloadError;
 use actix_web::http::header;
+use actix_web::FromRequest;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session};
+use actix_ws::{
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
+};
 use bytestring::ByteString;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+type BoxedPayloadStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, PayloadError>>>>;
+
 use watchparty_service::{Outgoing, Service, ServiceError, SocketTicket};
 
 /// The largest message a client may send, in one frame or in fragments.
@@ -32,12 +40,21 @@ pub struct AllowedOrigins(pub Vec<String>);
 
 impl AllowedOrigins {
     fn allows(&self, origin: &str, req: &HttpRequest) -> bool {
-        if self.0.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) {
+        if self
+            .0
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        {
             return true;
         }
         // Same origin: the Origin's host[:port] is the Host the request went to.
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-        let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'));
         matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
     }
 }
@@ -48,7 +65,10 @@ struct TokenQuery {
 }
 
 fn close(code: u16) -> CloseReason {
-    CloseReason { code: CloseCode::from(code), description: None }
+    CloseReason {
+        code: CloseCode::from(code),
+        description: None,
+    }
 }
 
 /// The close code that answers a broken frame.
@@ -56,6 +76,16 @@ fn close_code_for(error: &ProtocolError) -> Option<u16> {
     match error {
         ProtocolError::Overflow => Some(1009),
         ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => Some(1007),
+        // Our frame guard refused a frame from its header.
+        ProtocolError::Io(e)
+            if matches!(
+                e.get_ref()
+                    .and_then(|inner| inner.downcast_ref::<PayloadError>()),
+                Some(PayloadError::Overflow)
+            ) =>
+        {
+            Some(1009)
+        }
         // actix-ws reports oversized fragmented messages as a plain I/O error.
         ProtocolError::Io(e) if e.to_string().contains("continuation size") => Some(1009),
         // Any other I/O error is the connection itself failing: nobody to tell.
@@ -84,8 +114,18 @@ pub(crate) async fn room_socket(
             return Err(ServiceError::Forbidden.into());
         }
     }
-    let token = web::Query::<TokenQuery>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().token);
-    let ticket = state.service.authorize_socket(token.as_deref(), &code).await?;
+    let token = web::Query::<TokenQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().token);
+    let ticket = state
+        .service
+        .authorize_socket(token.as_deref(), &code)
+        .await?;
+    // The guard sits between the socket and actix's parser (see frame_guard).
+    let guarded: BoxedPayloadStream = Box::pin(FrameGuard::new(body, MAX_MESSAGE_BYTES));
+    let body = web::Payload::from_request(&req, &mut actix_web::dev::Payload::from(guarded))
+        .await
+        .map_err(|_| ApiError::validation("bad WebSocket request"))?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::validation(format!("bad WebSocket handshake: {e}")))?;
     let stream = stream
@@ -133,7 +173,11 @@ impl Connection {
                 return;
             }
         };
-        let watchparty_service::SocketSession { handle, mut outbox, too_slow } = opened;
+        let watchparty_service::SocketSession {
+            handle,
+            mut outbox,
+            too_slow,
+        } = opened;
         let mut heartbeat = tokio::time::interval(self.heartbeat.interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
@@ -204,7 +248,8 @@ impl Connection {
     async fn finish(self, reason: Option<CloseReason>) {
         if let Some(reason) = reason {
             // Bounded: a client that reads nothing must not hold the task.
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.session.close(Some(reason))).await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.session.close(Some(reason)))
+                .await;
         }
     }
 }
