@@ -8,11 +8,8 @@ pub mod telemetry;
 pub use settings::{Cli, Command, LogFormat, SettingError, Settings};
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use watchparty_persistence::Database;
-use watchparty_realtime_cache::InProcess;
-use watchparty_service::Service;
+use watchparty_service::{LiveStateBackend, Service};
 use watchparty_web::{AllowedOrigins, Heartbeat, MemorySessionStore, TrustedProxies, WebConfig};
 
 /// Why the server could not start.
@@ -21,12 +18,9 @@ pub enum StartupError {
     /// A setting is unusable.
     #[error(transparent)]
     Setting(#[from] SettingError),
-    /// The database could not be opened or migrated.
-    #[error("DATABASE_URL: {0}")]
-    Database(#[from] watchparty_persistence::PersistenceError),
-    /// The service could not be assembled.
-    #[error("cannot start the service: {0}")]
-    Service(#[from] watchparty_service::ServiceError),
+    /// The database or the service could not start.
+    #[error(transparent)]
+    Service(#[from] watchparty_service::StartupError),
     /// The listen address could not be bound.
     #[error("WATCHPARTY_BIND: cannot listen on {addr}: {source}")]
     Bind {
@@ -40,11 +34,9 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
 }
 
-/// Opens the database and applies migrations.
-pub async fn open_database(settings: &Settings) -> Result<Database, StartupError> {
-    let db = Database::connect(&settings.database_url).await?;
-    db.migrate().await?;
-    Ok(db)
+/// Applies the database migrations (`watchparty migrate`).
+pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
+    Ok(watchparty_service::migrate(&settings.database_url).await?)
 }
 
 /// A server bound to its port, ready to run.
@@ -82,19 +74,15 @@ impl Application {
         for name in &settings.generated_secrets {
             tracing::warn!("{name} is not set: using a random secret, so sessions and tokens end with this process");
         }
-        let db = open_database(&settings).await?;
-        let live = Arc::new(InProcess::new());
-        let service = Service::new(
-            db,
-            live,
-            watchparty_service::Config {
-                host_grace: settings.host_grace,
-                jwt_secret: settings.jwt_secret.clone(),
-                ws_token_ttl: settings.ws_token_ttl,
-                outbox_capacity: settings.outbox_capacity,
-                sweep_interval: settings.sweep_interval,
-            },
-        )
+        let service = Service::start(watchparty_service::Config {
+            database_url: settings.database_url.clone(),
+            live_state: LiveStateBackend::InProcess,
+            host_grace: settings.host_grace,
+            jwt_secret: settings.jwt_secret.clone(),
+            ws_token_ttl: settings.ws_token_ttl,
+            outbox_capacity: settings.outbox_capacity,
+            sweep_interval: settings.sweep_interval,
+        })
         .await?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,

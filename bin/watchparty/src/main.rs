@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Migrate => watchparty::open_database(&settings).await.map(drop),
+            Command::Migrate => watchparty::migrate(&settings).await,
             Command::Serve => serve(settings).await,
         }
     });

@@ -24,11 +24,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use watchparty_domain::HostGrace;
 use watchparty_persistence::Database;
-use watchparty_realtime_cache::LiveState;
+use watchparty_realtime_cache::{InProcess, LiveState};
 
 /// How the service behaves; the binary fills it from flags and environment.
 #[derive(Clone)]
 pub struct Config {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Where live state lives.
+    pub live_state: LiveStateBackend,
     /// How long a room waits for its host.
     pub host_grace: Duration,
     /// HS256 secret for WebSocket tokens (at least 32 bytes).
@@ -39,6 +43,41 @@ pub struct Config {
     pub outbox_capacity: usize,
     /// How often the sweeper looks for rooms whose grace ran out.
     pub sweep_interval: Duration,
+}
+
+/// Where presence, cached room state and fan-out live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveStateBackend {
+    /// In this process: one instance only.
+    InProcess,
+}
+
+/// Why the service could not start. The text names the backend and is the
+/// backend's own explanation.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("DATABASE_URL: {0}")]
+    Database(String),
+    /// Tokens, hashing or the OS random source do not work.
+    #[error("cannot start the service: {0}")]
+    Service(#[from] ServiceError),
+}
+
+/// Opens the database and applies its pending migrations.
+async fn open_database(url: &str) -> Result<Database, StartupError> {
+    let db = Database::connect(url)
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    db.migrate()
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    Ok(db)
+}
+
+/// Applies the database migrations and returns (`watchparty migrate`).
+pub async fn migrate(database_url: &str) -> Result<(), StartupError> {
+    open_database(database_url).await.map(drop)
 }
 
 impl std::fmt::Debug for Config {
@@ -73,13 +112,13 @@ struct Inner {
 }
 
 impl Service {
-    /// Builds the service over a migrated database and a live-state backend.
-    /// Fails when the token crypto or the OS random source does not work.
-    pub async fn new(
-        db: Database,
-        live: Arc<dyn LiveState>,
-        config: Config,
-    ) -> Result<Self, ServiceError> {
+    /// Opens and migrates the database, sets up live state, and checks that
+    /// token signing and the OS random source work.
+    pub async fn start(config: Config) -> Result<Self, StartupError> {
+        let db = open_database(&config.database_url).await?;
+        let live: Arc<dyn LiveState> = match config.live_state {
+            LiveStateBackend::InProcess => Arc::new(InProcess::new()),
+        };
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
         live.attach_sink(hub.clone());

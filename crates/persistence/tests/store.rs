@@ -1,0 +1,175 @@
+//! The store against a real SQLite file: the guarantees the service builds on.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use watchparty_domain::{
+    DisplayName, Email, Millis, Room, RoomCode, RoomName, RoomSettings, RoomStatus, UserId,
+};
+use watchparty_persistence::{Database, MessagePage, NewRoom, PersistenceError};
+
+async fn database() -> (Database, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    db.migrate().await.unwrap();
+    (db, dir)
+}
+
+async fn room(db: &Database) -> (Room, UserId) {
+    let email = Email::parse("host@example.com").unwrap();
+    let host = db
+        .create_user(
+            &email,
+            "hash".into(),
+            &DisplayName::parse("host").unwrap(),
+            Millis(1),
+        )
+        .await
+        .unwrap();
+    let settings = RoomSettings {
+        name: RoomName::parse("room").unwrap(),
+        is_private: false,
+        is_chat_enabled: true,
+        media_url: None,
+    };
+    let code = RoomCode::from_entropy([9; 10]);
+    let room = db
+        .create_room(NewRoom {
+            code,
+            host: host.id,
+            settings,
+            now: Millis(1),
+        })
+        .await
+        .unwrap();
+    (room, host.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_room_updates_have_one_winner() {
+    let (db, _dir) = database().await;
+    let (room, _) = room(&db).await;
+    let grace = Room {
+        status: RoomStatus::Grace {
+            deadline: Millis(100),
+            was_playing: true,
+        },
+        ..room.clone()
+    };
+    assert!(db.save_room(&room, &grace, Millis(2)).await.unwrap());
+    assert_eq!(db.expired_graces(Millis(99)).await.unwrap(), vec![]);
+    assert_eq!(
+        db.expired_graces(Millis(100)).await.unwrap(),
+        vec![room.code.clone()]
+    );
+
+    // The host returns and the sweeper closes, racing from the same state.
+    let resumed = Room {
+        status: RoomStatus::Open,
+        ..room.clone()
+    };
+    let closed = Room {
+        status: RoomStatus::Closed,
+        ..room.clone()
+    };
+    let (a, b) = tokio::join!(
+        db.save_room(&grace, &resumed, Millis(3)),
+        db.save_room(&grace, &closed, Millis(3))
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one writer wins");
+    let (stored, host_name) = db.room_by_code(&room.code).await.unwrap().unwrap();
+    assert_eq!(host_name, "host");
+    assert!(matches!(
+        stored.status,
+        RoomStatus::Open | RoomStatus::Closed
+    ));
+    assert_eq!(db.expired_graces(Millis(1000)).await.unwrap(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_rooms_members_and_messages() {
+    let (db, _dir) = database().await;
+    let (room, host) = room(&db).await;
+    let email = Email::parse("HOST@example.com").unwrap();
+    let again = db
+        .create_user(
+            &email,
+            "h".into(),
+            &DisplayName::parse("x").unwrap(),
+            Millis(1),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(PersistenceError::Conflict)),
+        "emails are unique"
+    );
+    assert_eq!(db.user_by_email(&email).await.unwrap().unwrap().id, host);
+
+    let duplicate = NewRoom {
+        code: room.code.clone(),
+        host,
+        settings: room.settings.clone(),
+        now: Millis(5),
+    };
+    assert!(
+        matches!(
+            db.create_room(duplicate).await,
+            Err(PersistenceError::Conflict)
+        ),
+        "codes are never reused"
+    );
+
+    let host_membership = db.participant(room.id, host).await.unwrap().unwrap();
+    assert!(host_membership.is_host);
+    let viewer_email = Email::parse("v@example.com").unwrap();
+    let viewer = db
+        .create_user(
+            &viewer_email,
+            "h".into(),
+            &DisplayName::parse("v").unwrap(),
+            Millis(1),
+        )
+        .await
+        .unwrap();
+    let first = db.join(room.id, viewer.id, Millis(10)).await.unwrap();
+    let second = db.join(room.id, viewer.id, Millis(20)).await.unwrap();
+    assert_eq!(first, second);
+    assert!(!first.is_host);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            db.insert_message(room.id, viewer.id, format!("m{i}"), Millis(i))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let latest = db.messages(room.id, MessagePage::Latest, 2).await.unwrap();
+    assert_eq!(latest.iter().map(|m| m.id).collect::<Vec<_>>(), ids[3..]);
+    let before = db
+        .messages(room.id, MessagePage::Before(ids[2]), 10)
+        .await
+        .unwrap();
+    assert_eq!(before.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..2]);
+    let after = db
+        .messages(room.id, MessagePage::After(ids[2]), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["m3", "m4"]
+    );
+    assert_eq!(after[0].display_name, "v");
+}
+
+#[tokio::test]
+async fn bad_urls_say_what_is_wrong() {
+    let err = Database::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(err.to_string().contains("sqlite://"), "{err}");
+    let err = Database::connect("sqlite:///nonexistent-dir/deeper/x.db")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+}
