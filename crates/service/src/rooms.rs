@@ -485,17 +485,16 @@ impl Service {
                 .await?;
             Ok(outcome.room)
         } else {
-            match self
-                .inner
-                .db
-                .room_by_code(&room.code)
-                .await
-                .map_err(store)?
-            {
-                Some((fresh, _)) => Ok(fresh),
-                None => Err(ServiceError::NotFound),
-            }
+            self.stored_room(&room.code)
+                .await?
+                .ok_or(ServiceError::NotFound)
         }
+    }
+
+    /// The room as stored now, deleted or not: what a lost conditional update yields to.
+    async fn stored_room(&self, code: &RoomCode) -> Result<Option<Room>, ServiceError> {
+        let found = self.inner.db.room_by_code(code).await.map_err(store)?;
+        Ok(found.map(|(room, _)| room))
     }
 
     /// Applies a command to `room` (loaded under its lock), stores the
@@ -524,24 +523,16 @@ impl Service {
         {
             // Another instance or the sweeper got there first: report what is stored.
             tracing::debug!(room = %room.code, "room changed concurrently; command dropped");
-            return Ok(
-                match self
-                    .inner
-                    .db
-                    .room_by_code(&room.code)
-                    .await
-                    .map_err(store)?
-                {
-                    Some((fresh, _)) if fresh.status == RoomStatus::Deleted => {
-                        Transition::Rejected(Rejection::Deleted)
-                    }
-                    Some((fresh, _)) if fresh.status_at(now).is_final() => {
-                        Transition::Rejected(Rejection::Closed)
-                    }
-                    Some((fresh, _)) => Transition::Done(fresh),
-                    None => Transition::Rejected(Rejection::Deleted),
-                },
-            );
+            return Ok(match self.stored_room(&room.code).await? {
+                Some(fresh) if fresh.status == RoomStatus::Deleted => {
+                    Transition::Rejected(Rejection::Deleted)
+                }
+                Some(fresh) if fresh.status_at(now).is_final() => {
+                    Transition::Rejected(Rejection::Closed)
+                }
+                Some(fresh) => Transition::Done(fresh),
+                None => Transition::Rejected(Rejection::Deleted),
+            });
         }
         self.announce(&outcome.room, host_name, &outcome.events, except, now)
             .await?;
@@ -577,48 +568,22 @@ impl Service {
                     self.publish(&room.code, &message, except, None).await?;
                 }
                 Event::GraceStarted { deadline, playback } => {
-                    cache
-                        .set_playback(&room.code, *playback)
-                        .await
-                        .map_err(live)?;
-                    cache
-                        .set_host_status(&room.code, HostStatus::Grace)
-                        .await
-                        .map_err(live)?;
                     let away = wire::ServerMessage::HostDisconnected {
                         grace_expires_at: rfc3339(*deadline),
                         grace_seconds: self.inner.grace.secs(),
                     };
-                    self.publish(&room.code, &away, except, None).await?;
-                    self.publish(
-                        &room.code,
-                        &playback_view(playback, now).into(),
-                        except,
-                        None,
-                    )
-                    .await?;
+                    self.host_status_changed(room, HostStatus::Grace, &away, playback, except, now)
+                        .await?;
                 }
                 Event::HostReturned { playback } => {
-                    cache
-                        .set_playback(&room.code, *playback)
-                        .await
-                        .map_err(live)?;
-                    cache
-                        .set_host_status(&room.code, HostStatus::Online)
-                        .await
-                        .map_err(live)?;
-                    self.publish(
-                        &room.code,
-                        &wire::ServerMessage::HostReconnected,
+                    let back = wire::ServerMessage::HostReconnected;
+                    self.host_status_changed(
+                        room,
+                        HostStatus::Online,
+                        &back,
+                        playback,
                         except,
-                        None,
-                    )
-                    .await?;
-                    self.publish(
-                        &room.code,
-                        &playback_view(playback, now).into(),
-                        except,
-                        None,
+                        now,
                     )
                     .await?;
                 }
@@ -659,6 +624,31 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// The host left or came back: cache it, then announce it followed by
+    /// the playback that results.
+    async fn host_status_changed(
+        &self,
+        room: &Room,
+        status: HostStatus,
+        notice: &wire::ServerMessage,
+        playback: &PlaybackState,
+        except: Option<ConnectionId>,
+        now: Millis,
+    ) -> Result<(), ServiceError> {
+        let cache = &self.inner.live;
+        cache
+            .set_playback(&room.code, *playback)
+            .await
+            .map_err(live)?;
+        cache
+            .set_host_status(&room.code, status)
+            .await
+            .map_err(live)?;
+        self.publish(&room.code, notice, except, None).await?;
+        let state = playback_view(playback, now).into();
+        self.publish(&room.code, &state, except, None).await
     }
 
     /// Serializes once and hands the bytes to every instance's sockets.

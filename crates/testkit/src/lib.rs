@@ -213,6 +213,40 @@ impl TestServer {
     }
 }
 
+/// A room with its host and one viewer connected, both past their opening
+/// messages, and the host past the viewer's `USER_JOINED`.
+pub struct Party {
+    /// The host ("ana").
+    pub host: TestUser,
+    /// The viewer ("bob").
+    pub viewer: TestUser,
+    /// The room's code.
+    pub code: String,
+    /// The host's socket.
+    pub host_socket: WsClient,
+    /// The viewer's socket.
+    pub viewer_socket: WsClient,
+}
+
+impl TestServer {
+    /// A public room "film" hosted by a new user, with a second user watching.
+    pub async fn party(&self) -> Party {
+        let host = self.user("ana").await;
+        let viewer = self.user("bob").await;
+        let code = host.create_room("film").await;
+        let mut host_socket = host.enter(&code).await;
+        let viewer_socket = viewer.enter(&code).await;
+        host_socket.recv_type("USER_JOINED").await;
+        Party {
+            host,
+            viewer,
+            code,
+            host_socket,
+            viewer_socket,
+        }
+    }
+}
+
 /// HTTP with a cookie jar, answering `(status, JSON body)`.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -273,6 +307,30 @@ impl ApiClient {
     /// DELETE.
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         answer(self.http.delete(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
+    /// A room's chat history with `query` (such as `?after=3`); fails unless 200.
+    pub async fn history(&self, code: &str, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&format!("/api/rooms/{code}/messages/{query}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "history: {body}");
+        body["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The ids of a room's chat history with `query`.
+    pub async fn history_ids(&self, code: &str, query: &str) -> Vec<i64> {
+        self.history(code, query)
+            .await
+            .iter()
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect()
     }
 
     /// A fresh WebSocket token for the logged-in user.

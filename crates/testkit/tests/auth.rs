@@ -136,12 +136,8 @@ async fn login_logout_and_session_rotation() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn secure_cookie_only_behind_a_trusted_https_proxy() {
-    let server = TestServer::builder()
-        .trusted_proxies(&["127.0.0.1/32"])
-        .start()
-        .await;
+/// The session cookie set by a registration that claims to come over HTTPS.
+async fn cookie_claiming_https(server: &TestServer) -> String {
     let body = json!({"email": "sec@example.com", "password": "password123"});
     let response = reqwest::Client::new()
         .post(server.url("/api/auth/register/"))
@@ -150,36 +146,28 @@ async fn secure_cookie_only_behind_a_trusted_https_proxy() {
         .send()
         .await
         .unwrap();
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(cookie.contains("Secure"), "{cookie}");
-    server.stop().await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let cookie = response.headers().get("set-cookie").unwrap();
+    cookie.to_str().unwrap().to_owned()
+}
 
-    let untrusted = TestServer::start().await;
-    let response = reqwest::Client::new()
-        .post(untrusted.url("/api/auth/register/"))
-        .header("x-forwarded-proto", "https")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_cookie_only_behind_a_trusted_https_proxy() {
+    let trusting = TestServer::builder()
+        .trusted_proxies(&["127.0.0.1/32"])
+        .start()
+        .await;
+    let cookie = cookie_claiming_https(&trusting).await;
+    assert!(cookie.contains("Secure"), "{cookie}");
+    trusting.stop().await;
+
+    let untrusting = TestServer::start().await;
+    let cookie = cookie_claiming_https(&untrusting).await;
     assert!(
         !cookie.contains("Secure"),
         "an untrusted peer cannot claim HTTPS: {cookie}"
     );
-    untrusted.stop().await;
+    untrusting.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,17 +3,18 @@
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use watchparty_testkit::{StatusCode, TestServer};
+use watchparty_testkit::{Party, StatusCode, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_leaving_freezes_playback_and_returning_resumes_it() {
     let server = TestServer::builder().host_grace_secs(30).start().await;
-    let ana = server.user("ana").await;
-    let bob = server.user("bob").await;
-    let code = ana.create_room("film").await;
-    let mut host = ana.enter(&code).await;
-    let mut viewer = bob.enter(&code).await;
-    host.recv_type("USER_JOINED").await;
+    let Party {
+        host: ana,
+        viewer: bob,
+        code,
+        host_socket: mut host,
+        viewer_socket: mut viewer,
+    } = server.party().await;
     host.send(json!({"type": "PLAY", "time": 50.0})).await;
     viewer.recv_type("PLAY").await;
 

@@ -25,15 +25,7 @@ async fn health_readiness_and_metrics() {
             json!({"email": "x@example.com", "password": "nope-nope"}),
         )
         .await;
-    let text = client
-        .http
-        .get(client.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client.metrics().await;
     for line in [
         "watchparty_live_sockets 1",
         "watchparty_live_rooms 1",

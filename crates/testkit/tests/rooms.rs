@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use std::time::Duration;
-use watchparty_testkit::{StatusCode, TestServer};
+use watchparty_testkit::{Party, StatusCode, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_get_and_join() {
@@ -148,12 +148,13 @@ async fn probing_codes_is_throttled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_updates_the_room_and_sockets_hear_it() {
     let server = TestServer::start().await;
-    let ana = server.user("ana").await;
-    let bob = server.user("bob").await;
-    let code = ana.create_room("film").await;
-    let mut host = ana.enter(&code).await;
-    let mut viewer = bob.enter(&code).await;
-    host.recv_type("USER_JOINED").await;
+    let Party {
+        host: ana,
+        viewer: bob,
+        code,
+        host_socket: mut host,
+        viewer_socket: mut viewer,
+    } = server.party().await;
 
     host.send(json!({"type": "PLAY", "time": 30.0})).await;
     viewer.recv_type("PLAY").await;
@@ -312,39 +313,14 @@ async fn chat_history_pages_and_fills_gaps() {
     assert_eq!(all[0]["user"], json!({"id": ana.id, "display_name": "ana"}));
     assert_eq!(all[4]["message"], "hello 4");
 
-    let (_, latest) = bob
-        .get(&format!("/api/rooms/{code}/messages/?limit=2"))
+    let latest = bob.history_ids(&code, "?limit=2").await;
+    assert_eq!(latest, ids[3..].to_vec(), "the newest, oldest first");
+    let before = bob
+        .history_ids(&code, &format!("?before={}&limit=2", ids[3]))
         .await;
-    let got: Vec<i64> = latest["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(got, ids[3..].to_vec(), "the newest, oldest first");
-    let (_, before) = bob
-        .get(&format!(
-            "/api/rooms/{code}/messages/?before={}&limit=2",
-            ids[3]
-        ))
-        .await;
-    let got: Vec<i64> = before["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(got, ids[1..3].to_vec());
-    let (_, after) = bob
-        .get(&format!("/api/rooms/{code}/messages/?after={}", ids[1]))
-        .await;
-    let got: Vec<i64> = after["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(got, ids[2..].to_vec());
+    assert_eq!(before, ids[1..3].to_vec());
+    let after = bob.history_ids(&code, &format!("?after={}", ids[1])).await;
+    assert_eq!(after, ids[2..].to_vec());
     let (status, _) = bob
         .get(&format!("/api/rooms/{code}/messages/?limit=500"))
         .await;

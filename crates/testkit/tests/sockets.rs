@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use watchparty_testkit::{RawSocket, StatusCode, TestServer, WsClient};
+use watchparty_testkit::{Party, RawSocket, StatusCode, TestServer, WsClient};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -70,12 +70,13 @@ async fn connect_sends_state_then_presence_and_announces_once_per_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_host_moves_playback() {
     let server = TestServer::start().await;
-    let ana = server.user("ana").await;
-    let bob = server.user("bob").await;
-    let code = ana.create_room("film").await;
-    let mut host = ana.enter(&code).await;
-    let mut viewer = bob.enter(&code).await;
-    host.recv_type("USER_JOINED").await;
+    let Party {
+        viewer: bob,
+        code,
+        host_socket: mut host,
+        viewer_socket: mut viewer,
+        ..
+    } = server.party().await;
 
     for kind in ["PLAY", "PAUSE", "SEEK"] {
         viewer.send(json!({"type": kind, "time": 99.0})).await;
@@ -125,12 +126,13 @@ async fn only_the_host_moves_playback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_is_stored_then_delivered_to_everyone() {
     let server = TestServer::start().await;
-    let ana = server.user("ana").await;
-    let bob = server.user("bob").await;
-    let code = ana.create_room("film").await;
-    let mut host = ana.enter(&code).await;
-    let mut viewer = bob.enter(&code).await;
-    host.recv_type("USER_JOINED").await;
+    let Party {
+        host: ana,
+        viewer: bob,
+        code,
+        host_socket: mut host,
+        viewer_socket: mut viewer,
+    } = server.party().await;
 
     viewer
         .send(json!({"type": "CHAT_MESSAGE", "message": "  hi all  "}))
@@ -333,23 +335,10 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
         assert_eq!(status, StatusCode::OK);
     }
     assert!(reader.await.unwrap(), "the stalled socket was never shed");
-    let metrics = host_metrics(&server).await;
+    let metrics = server.client().metrics().await;
     assert!(
         !metrics.contains("watchparty_slow_consumers_closed_total 0"),
         "{metrics}"
     );
     server.stop().await;
-}
-
-async fn host_metrics(server: &TestServer) -> String {
-    let client = server.client();
-    client
-        .http
-        .get(client.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
