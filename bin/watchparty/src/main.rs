@@ -5,7 +5,21 @@ use std::process::ExitCode;
 use watchparty::{telemetry, Application, Cli, Command, Settings};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, like every other start-up problem.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("watchparty: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     let settings = match Settings::from_cli(&cli) {
         Ok(settings) => settings,
         Err(e) => {

@@ -89,6 +89,16 @@ fn bad_settings_stop_start_up_with_one_line() {
         assert_eq!(lines.len(), 1, "{name}: {stderr}");
         assert!(lines[0].contains(named), "{name}: {stderr}");
     }
+    let output = Command::new(binary())
+        .arg("--bogus")
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--bogus"), "{stderr}");
 }
 
 #[test]
