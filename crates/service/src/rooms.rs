@@ -685,7 +685,13 @@ impl Service {
     /// Closes every room whose grace ran out, until `stop` is cancelled.
     /// Every instance runs one; conditional updates make each close happen once.
     pub async fn run_grace_sweeper(&self, stop: tokio_util::sync::CancellationToken) {
-        let mut tick = tokio::time::interval(self.inner.config.sweep_interval);
+        // A zero period would make tokio panic; a millisecond is the floor.
+        let period = self
+            .inner
+            .config
+            .sweep_interval
+            .max(Duration::from_millis(1));
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -387,6 +387,14 @@ impl TestUser {
         body
     }
 
+    /// Joins over HTTP, then opens a hand-made socket (optionally with a small
+    /// kernel receive buffer) that reads nothing unless told to.
+    pub async fn enter_raw(&self, code: &str, recv_buffer: Option<u32>) -> RawSocket {
+        self.join(code).await;
+        let token = self.token().await;
+        RawSocket::connect_with_buffer(self.client.port, code, &token, recv_buffer).await
+    }
+
     /// Joins over HTTP, connects, and reads the two opening messages.
     pub async fn enter(&self, code: &str) -> WsClient {
         self.join(code).await;

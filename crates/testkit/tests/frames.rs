@@ -92,9 +92,7 @@ async fn silent_clients_are_dropped_by_the_heartbeat() {
     let code = ana.create_room("film").await;
     let mut host = ana.enter(&code).await;
     // A raw client that completes the upgrade and then never answers a ping.
-    bob.join(&code).await;
-    let token = bob.token().await;
-    let mut silent = RawSocket::connect(server.port, &code, &token).await;
+    let mut silent = bob.enter_raw(&code, None).await;
     host.recv_type("USER_JOINED").await;
     // The host's real client answers pings by itself while it reads.
     let left = host.recv_until("USER_LEFT").await;

@@ -57,60 +57,66 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Runs the binary in `dir` with only the given environment.
+fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied());
+    command.output().unwrap()
+}
+
+/// Arguments, environment, and the setting the one-line error must name.
+type BadStart<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_settings_stop_start_up_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &str); 6] = [
+    let cases: [BadStart; 7] = [
         (
-            "WATCHPARTY_HOST_GRACE_SECS",
-            "soon",
+            &[],
+            &[("WATCHPARTY_HOST_GRACE_SECS", "soon")],
             "WATCHPARTY_HOST_GRACE_SECS",
         ),
-        ("WATCHPARTY_BIND", "nowhere", "WATCHPARTY_BIND"),
-        ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
-        ("WATCHPARTY_JWT_SECRET", "short", "WATCHPARTY_JWT_SECRET"),
+        (&[], &[("WATCHPARTY_BIND", "nowhere")], "WATCHPARTY_BIND"),
+        (&[], &[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
         (
-            "WATCHPARTY_TRUSTED_PROXIES",
-            "10.0.0.0/99",
+            &[],
+            &[("WATCHPARTY_JWT_SECRET", "short")],
+            "WATCHPARTY_JWT_SECRET",
+        ),
+        (
+            &[],
+            &[("WATCHPARTY_TRUSTED_PROXIES", "10.0.0.0/99")],
             "WATCHPARTY_TRUSTED_PROXIES",
         ),
-        ("REDIS_URL", "redis://127.0.0.1:1", "WATCHPARTY_JWT_SECRET"),
+        (
+            &[],
+            &[("REDIS_URL", "redis://127.0.0.1:1")],
+            "WATCHPARTY_JWT_SECRET",
+        ),
+        (&["--bogus"], &[], "--bogus"),
     ];
-    for (name, value, named) in cases {
-        let output = Command::new(binary())
-            .current_dir(dir.path())
-            .env_clear()
-            .env(name, value)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{name}={value} must not start");
+    for (args, env, named) in cases {
+        let output = run(dir.path(), args, env);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?} {env:?} must not start"
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{name}: {stderr}");
-        assert!(lines[0].contains(named), "{name}: {stderr}");
+        assert_eq!(lines.len(), 1, "{args:?} {env:?}: {stderr}");
+        assert!(lines[0].contains(named), "{args:?} {env:?}: {stderr}");
     }
-    let output = Command::new(binary())
-        .arg("--bogus")
-        .current_dir(dir.path())
-        .env_clear()
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--bogus"), "{stderr}");
 }
 
 #[test]
 fn migrate_runs_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(binary())
-        .arg("migrate")
-        .current_dir(dir.path())
-        .env_clear()
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(run(dir.path(), &["migrate"], &[]).status.success());
     assert!(
         dir.path().join("watchparty.db").exists(),
         "the default database is a file in the working directory"

@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use watchparty_testkit::{Party, RawSocket, StatusCode, TestServer, WsClient};
+use watchparty_testkit::{Party, StatusCode, TestServer, WsClient};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -307,9 +307,7 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
     let code = ana.create_room("film").await;
     let mut host = ana.enter(&code).await;
     // Bob completes the upgrade with a tiny receive buffer, then never reads.
-    bob.join(&code).await;
-    let token = bob.token().await;
-    let _stalled = RawSocket::connect_with_buffer(server.port, &code, &token, Some(2048)).await;
+    let _stalled = bob.enter_raw(&code, Some(2048)).await;
     host.recv_type("USER_JOINED").await;
 
     // The host keeps reading; it must see Bob shed while it is served.

@@ -106,7 +106,7 @@ async fn access_log(
         target: "watchparty::access",
         %client, %method, %path,
         status = res.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
+        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
     );
     Ok(res)
 }

@@ -178,7 +178,9 @@ impl Connection {
             mut outbox,
             too_slow,
         } = opened;
-        let mut heartbeat = tokio::time::interval(self.heartbeat.interval);
+        // A zero period would make tokio panic; a millisecond is the floor.
+        let period = self.heartbeat.interval.max(Duration::from_millis(1));
+        let mut heartbeat = tokio::time::interval(period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         let reason = loop {
