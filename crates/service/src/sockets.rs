@@ -129,12 +129,29 @@ impl Service {
                 .await
                 .map_err(live)?;
         }
+        // Everything that can fail comes before the socket is registered, or
+        // is undone, so a refused socket leaves no ghost in presence.
+        inner.live.subscribe(&room.code).await.map_err(live)?;
+        inner
+            .live
+            .set_playback(&room.code, room.playback)
+            .await
+            .map_err(live)?;
         let first = inner
             .live
             .add_connection(&room.code, id, member)
             .await
             .map_err(live)?;
-        let members = inner.live.members(&room.code).await.map_err(live)?;
+        let members = match inner.live.members(&room.code).await {
+            Ok(members) => members,
+            Err(e) => {
+                let _ = inner
+                    .live
+                    .remove_connection(&room.code, id, ticket.user)
+                    .await;
+                return Err(live(e));
+            }
+        };
         let now = clock::now();
         let presence = ServerMessage::Presence {
             users: members
@@ -150,29 +167,26 @@ impl Service {
                 _ => wire::HostStatus::Online,
             },
         };
+        // Room for both opening frames, so queueing them cannot fail.
         let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
         let too_slow = CancellationToken::new();
         // Queued before the socket joins the hub, so nothing can come first.
-        for first_frame in [
+        for opening in [
             ServerMessage::from(playback_view(&room.playback, now)),
             presence,
         ] {
-            tx.try_send(Outgoing::Text(first_frame.to_json().into()))
-                .map_err(|_| ServiceError::Internal)?;
+            let _ = tx.try_send(Outgoing::Text(opening.to_json().into()));
         }
         inner.hub.add(&room.code, id, tx, too_slow.clone());
-        inner.live.subscribe(&room.code).await.map_err(live)?;
-        inner
-            .live
-            .set_playback(&room.code, room.playback)
-            .await
-            .map_err(live)?;
         inner.metrics.live_sockets.fetch_add(1, Relaxed);
         if first {
             let joined = ServerMessage::UserJoined {
                 user: public_user(ticket.user, &ticket.display_name),
             };
-            self.publish(&room.code, &joined, Some(id), None).await?;
+            // The socket is open either way; a lost announcement is logged, not fatal.
+            if let Err(e) = self.publish(&room.code, &joined, Some(id), None).await {
+                tracing::warn!(room = %room.code, error = %e, "USER_JOINED not announced");
+            }
         }
         let handle = SocketHandle {
             id,
@@ -210,7 +224,10 @@ impl Service {
             let left = ServerMessage::UserLeft {
                 user: public_user(handle.user, &handle.display_name),
             };
-            self.publish(&handle.room, &left, None, None).await?;
+            // Grace matters more than the announcement: go on if it is lost.
+            if let Err(e) = self.publish(&handle.room, &left, None, None).await {
+                tracing::warn!(room = %handle.room, error = %e, "USER_LEFT not announced");
+            }
             if handle.is_host {
                 match self.reload(&handle.room).await {
                     Ok((room, host_name)) => {
