@@ -8,6 +8,7 @@ mod connection;
 mod error;
 mod queries;
 mod schema;
+pub mod scratch;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use error::PersistenceError;

@@ -1,20 +1,65 @@
 //! The store against a real SQLite file: the guarantees the service builds on.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use watchparty_domain::{
     DisplayName, Email, Millis, Room, RoomCode, RoomName, RoomSettings, RoomStatus, UserId,
 };
-use watchparty_persistence::{Database, MessagePage, NewRoom, PersistenceError};
+use watchparty_persistence::{scratch, Database, MessagePage, NewRoom, PersistenceError};
 
-async fn database() -> (Database, tempfile::TempDir) {
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The URL of a fresh database; the temp dir holds a SQLite file.
+fn fresh_url(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("t.db").display()),
+        Backend::Postgres => {
+            let admin = std::env::var("WATCHPARTY_TEST_POSTGRES_URL")
+                .expect("WATCHPARTY_TEST_POSTGRES_URL is not set: run scripts/test.sh, which starts PostgreSQL");
+            scratch::create_postgres_database(&admin).unwrap()
+        }
+    }
+}
+
+/// A migrated, empty database (migrating twice is harmless).
+async fn database(backend: Backend) -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
+    let db = Database::connect(&fresh_url(backend, &dir)).await.unwrap();
     db.migrate().await.unwrap();
     db.migrate().await.unwrap();
     (db, dir)
 }
+
+/// Each scenario runs once per backend: the same queries must behave the same.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    conflicting_room_updates_have_one_winner,
+    users_rooms_members_and_messages
+);
 
 async fn room(db: &Database) -> (Room, UserId) {
     let email = Email::parse("host@example.com").unwrap();
@@ -46,9 +91,8 @@ async fn room(db: &Database) -> (Room, UserId) {
     (room, host.id)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conflicting_room_updates_have_one_winner() {
-    let (db, _dir) = database().await;
+async fn conflicting_room_updates_have_one_winner(backend: Backend) {
+    let (db, _dir) = database(backend).await;
     let (room, _) = room(&db).await;
     let grace = Room {
         status: RoomStatus::Grace {
@@ -87,9 +131,8 @@ async fn conflicting_room_updates_have_one_winner() {
     assert_eq!(db.expired_graces(Millis(1000)).await.unwrap(), vec![]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_rooms_members_and_messages() {
-    let (db, _dir) = database().await;
+async fn users_rooms_members_and_messages(backend: Backend) {
+    let (db, _dir) = database(backend).await;
     let (room, host) = room(&db).await;
     let email = Email::parse("HOST@example.com").unwrap();
     let again = db
@@ -172,4 +215,82 @@ async fn bad_urls_say_what_is_wrong() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cannot connect"), "{err}");
+}
+
+/// One column as both backends describe it: table, column, type family, nullable.
+type Column = (String, String, String, bool);
+
+#[derive(diesel::QueryableByName)]
+struct SqliteColumn {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    column_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    column_type: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    not_null: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pk: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PgColumn {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    column_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    data_type: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    is_nullable: String,
+}
+
+async fn columns(backend: Backend) -> Vec<Column> {
+    use diesel::RunQueryDsl;
+    use watchparty_persistence::DbConnection;
+    let (db, _dir) = database(backend).await;
+    let mut columns: Vec<Column> = db
+        .run(|conn| {
+            Ok(match conn {
+                DbConnection::Sqlite(c) => diesel::sql_query(
+                    "SELECT m.name AS table_name, p.name AS column_name, p.type AS column_type, \
+                     p.\"notnull\" AS not_null, p.pk > 0 AS pk \
+                     FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__diesel%'",
+                )
+                .load::<SqliteColumn>(c)?
+                .into_iter()
+                .map(|c| {
+                    // SQLite's INTEGER PRIMARY KEY is its 64-bit rowid.
+                    let family = match c.column_type.as_str() {
+                        "INTEGER" | "BIGINT" => "bigint".to_owned(),
+                        other => other.to_lowercase(),
+                    };
+                    (c.table_name, c.column_name, family, !(c.not_null || c.pk))
+                })
+                .collect(),
+                DbConnection::Postgresql(c) => diesel::sql_query(
+                    "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+                     FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND table_name NOT LIKE '__diesel%'",
+                )
+                .load::<PgColumn>(c)?
+                .into_iter()
+                .map(|c| (c.table_name, c.column_name, c.data_type, c.is_nullable == "YES"))
+                .collect(),
+            })
+        })
+        .await
+        .unwrap();
+    columns.sort();
+    columns
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_migration_trees_give_the_same_schema() {
+    let sqlite = columns(Backend::Sqlite).await;
+    let postgres = columns(Backend::Postgres).await;
+    assert!(sqlite.len() > 20, "{sqlite:?}");
+    assert_eq!(sqlite, postgres);
 }

@@ -44,6 +44,15 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 static NEXT_USER: AtomicU64 = AtomicU64::new(1);
 
+/// A new, empty database on the test PostgreSQL server.
+pub fn scratch_postgres() -> String {
+    let admin = std::env::var("WATCHPARTY_TEST_POSTGRES_URL").expect(
+        "WATCHPARTY_TEST_POSTGRES_URL is not set: run scripts/test.sh, which starts PostgreSQL",
+    );
+    watchparty_persistence::scratch::create_postgres_database(&admin)
+        .expect("a scratch PostgreSQL database")
+}
+
 /// Configures a [`TestServer`] before it starts.
 pub struct TestServerBuilder {
     settings: Settings,
@@ -111,13 +120,24 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The default test configuration: temp SQLite, 2 s grace, fixed secrets.
+    /// The default test configuration: a fresh database, 2 s grace, fixed secrets.
+    ///
+    /// The database is a temp SQLite file, or, when `WATCHPARTY_TEST_BACKEND`
+    /// is `postgres`, a new database on the server at
+    /// `WATCHPARTY_TEST_POSTGRES_URL` (`scripts/test.sh` starts one).
     pub fn builder() -> TestServerBuilder {
         let dir = tempfile::tempdir().expect("temp dir");
         let db: PathBuf = dir.path().join("watchparty.db");
+        let database_url = match std::env::var("WATCHPARTY_TEST_BACKEND").as_deref() {
+            Ok("postgres") => scratch_postgres(),
+            Ok("sqlite") | Err(_) => format!("sqlite://{}", db.display()),
+            Ok(other) => {
+                panic!("WATCHPARTY_TEST_BACKEND must be sqlite or postgres, not {other:?}")
+            }
+        };
         let settings = Settings {
             bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", db.display()),
+            database_url,
             redis_url: None,
             host_grace: Duration::from_secs(2),
             jwt_secret: b"test-jwt-secret-test-jwt-secret-0123456789".to_vec(),
