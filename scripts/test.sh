@@ -2,10 +2,11 @@
 # Runs every test of the workspace against real servers.
 #
 # What the tests need from the system (Debian's SQLite and libpq headers, a C
-# compiler, PostgreSQL) is installed when missing and we are root with apt-get;
-# otherwise the script says exactly what to install. PostgreSQL is started on a
-# free port in a temp dir and stopped afterwards. The integration suite runs
-# twice: on SQLite, then on PostgreSQL.
+# compiler, PostgreSQL, Redis, nginx) is installed when missing and we are root
+# with apt-get; otherwise the script says exactly what to install. PostgreSQL
+# and Redis are started on free ports in a temp dir and stopped afterwards.
+# The integration suite runs three times: on SQLite, on PostgreSQL, and in
+# production mode (PostgreSQL + Redis).
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -18,6 +19,8 @@ packages_needed() {
     [ -f /usr/include/sqlite3.h ] || echo libsqlite3-dev
     [ -f /usr/include/postgresql/libpq-fe.h ] || echo libpq-dev
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || echo postgresql
+    command -v redis-server >/dev/null 2>&1 || echo redis-server
+    command -v nginx >/dev/null 2>&1 || echo nginx
 }
 
 missing=$(packages_needed | tr '\n' ' ')
@@ -49,6 +52,7 @@ as_pg() {
 }
 cleanup() {
     as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true
+    [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,11 +76,30 @@ as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg.log" -w \
 export WATCHPARTY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 echo "PostgreSQL on port $pg_port"
 
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --dir "$work" --pidfile "$work/redis.pid" --logfile "$work/redis.log" ||
+    { echo "Redis did not start" >&2; exit 1; }
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$redis_port" ping >/dev/null || { cat "$work/redis.log" >&2; echo "Redis does not answer" >&2; exit 1; }
+export WATCHPARTY_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+echo "Redis on port $redis_port"
+
 # The operations tests start the real binary.
 cargo build --quiet -p watchparty --bin watchparty
 
 status=0
 cargo test --workspace --no-fail-fast || status=1
+
+# The single-instance suite again on the other backends (the cluster tests
+# always run in production mode and ran above).
+suite=()
+for file in crates/testkit/tests/*.rs; do
+    name=$(basename "$file" .rs)
+    [ "$name" = cluster ] || suite+=(--test "$name")
+done
 echo "== the integration suite again, on PostgreSQL"
-WATCHPARTY_TEST_BACKEND=postgres cargo test -p watchparty-testkit --no-fail-fast || status=1
+WATCHPARTY_TEST_BACKEND=postgres cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1
+echo "== and in production mode: PostgreSQL + Redis"
+WATCHPARTY_TEST_BACKEND=production cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1
 exit $status

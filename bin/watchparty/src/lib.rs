@@ -10,7 +10,7 @@ pub use settings::{Cli, Command, LogFormat, SettingError, Settings};
 use std::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use watchparty_service::{LiveStateBackend, Service};
-use watchparty_web::{AllowedOrigins, Heartbeat, MemorySessionStore, TrustedProxies, WebConfig};
+use watchparty_web::{AllowedOrigins, Heartbeat, SessionBackend, TrustedProxies, WebConfig};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,19 +64,18 @@ impl Stopper {
 impl Application {
     /// Connects, migrates, assembles the service and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        if settings.redis_url.is_some() {
-            return Err(SettingError {
-                setting: "REDIS_URL",
-                problem: "production mode with Redis is not available in this build yet; unset it to run one instance".into(),
-            }
-            .into());
-        }
         for name in &settings.generated_secrets {
             tracing::warn!("{name} is not set: using a random secret, so sessions and tokens end with this process");
         }
         let service = Service::start(watchparty_service::Config {
             database_url: settings.database_url.clone(),
-            live_state: LiveStateBackend::InProcess,
+            live_state: match &settings.redis_url {
+                None => LiveStateBackend::InProcess,
+                Some(url) => LiveStateBackend::Redis {
+                    url: url.clone(),
+                    prefix: settings.redis_prefix.clone(),
+                },
+            },
             host_grace: settings.host_grace,
             jwt_secret: settings.jwt_secret.clone(),
             ws_token_ttl: settings.ws_token_ttl,
@@ -99,12 +98,15 @@ impl Application {
             },
             workers: settings.workers,
         };
-        let (server, web_shutdown) = watchparty_web::start(
-            listener,
-            service.clone(),
-            web,
-            MemorySessionStore::default(),
-        )?;
+        let sessions = match &settings.redis_url {
+            None => SessionBackend::InProcess,
+            Some(url) => SessionBackend::Redis {
+                url: url.clone(),
+                key_prefix: watchparty_service::redis_session_prefix(&settings.redis_prefix),
+            },
+        };
+        let (server, web_shutdown) =
+            watchparty_web::start(listener, service.clone(), web, sessions).await?;
         let sweeper = CancellationToken::new();
         tokio::spawn({
             let sweeper = sweeper.clone();

@@ -22,6 +22,8 @@ use tokio::sync::Semaphore;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+/// The PostgreSQL advisory lock held while migrating ("watchparty" as a number).
+const MIGRATION_LOCK: i64 = 0x7761_7463_6870;
 
 /// A pool of database connections behind one async entry point.
 #[derive(Clone)]
@@ -89,14 +91,22 @@ impl Database {
 
     /// Applies the pending migrations of this backend.
     pub async fn migrate(&self) -> Result<(), PersistenceError> {
+        use diesel::connection::SimpleConnection;
         self.run(|conn| {
             let applied = match conn {
                 DbConnection::Sqlite(c) => {
                     c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
                 }
-                DbConnection::Postgresql(c) => c
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(|v| v.len()),
+                DbConnection::Postgresql(c) => {
+                    // Instances starting together take turns: one migrates, the
+                    // others then find nothing pending.
+                    c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                    let applied = c
+                        .run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map(|v| v.len());
+                    c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                    applied
+                }
             }
             .map_err(|e| PersistenceError::Migration(e.to_string()))?;
             if applied > 0 {

@@ -1,8 +1,8 @@
 //! Live state in this process: the single-instance default, and for tests.
 
 use crate::{
-    Broadcast, BroadcastSink, CacheError, Claims, Fanout, HostStatus, LiveRooms, LiveState, Member,
-    Presence, RoomCache,
+    Broadcast, BroadcastSink, CacheError, Claims, Departed, Fanout, HostStatus, LiveRooms,
+    LiveState, LockToken, Member, Presence, RoomCache,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -137,6 +137,11 @@ impl Presence for InProcess {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    async fn reap_departed(&self) -> Result<Vec<Departed>, CacheError> {
+        // One process: its sockets cannot outlive it.
+        Ok(Vec::new())
     }
 
     async fn is_connected(&self, room: &RoomCode, user: UserId) -> Result<bool, CacheError> {
@@ -275,11 +280,25 @@ impl Claims for InProcess {
         self.lock().attempts.remove(key);
         Ok(())
     }
+
+    async fn lock(
+        &self,
+        _key: &str,
+        _ttl: Duration,
+        _wait: Duration,
+    ) -> Result<Option<LockToken>, CacheError> {
+        Ok(Some(LockToken(String::new())))
+    }
+
+    async fn unlock(&self, _key: &str, _token: LockToken) -> Result<(), CacheError> {
+        Ok(())
+    }
 }
 
+#[async_trait]
 impl LiveState for InProcess {
-    fn is_healthy(&self) -> bool {
-        true
+    async fn ping(&self) -> Result<(), CacheError> {
+        Ok(())
     }
 }
 

@@ -7,8 +7,12 @@
 //! single instance, and a Redis implementation serves several instances.
 
 mod in_process;
+mod keys;
+mod redis;
 
 pub use in_process::InProcess;
+pub use keys::Keys;
+pub use redis::{RedisLiveState, RedisSettings};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -69,6 +73,23 @@ pub trait Presence: Send + Sync {
     async fn members(&self, room: &RoomCode) -> Result<Vec<Member>, CacheError>;
     /// Whether this user has at least one live socket in the room.
     async fn is_connected(&self, room: &RoomCode, user: UserId) -> Result<bool, CacheError>;
+    /// Removes the connections of instances that stopped renewing their
+    /// lease. Each one is returned to exactly one caller, across instances.
+    async fn reap_departed(&self) -> Result<Vec<Departed>, CacheError>;
+}
+
+/// A connection of an instance that died (its lease ran out), removed from
+/// presence by this instance, which must now announce it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departed {
+    /// The room.
+    pub room: RoomCode,
+    /// Whose connection it was.
+    pub user: UserId,
+    /// Their name.
+    pub display_name: String,
+    /// Whether it was the user's last connection in the room.
+    pub last_of_user: bool,
 }
 
 /// The registry of rooms with at least one live socket.
@@ -142,10 +163,27 @@ pub trait Claims: Send + Sync {
     async fn attempts(&self, key: &str) -> Result<u64, CacheError>;
     /// Forgets the attempts under `key`.
     async fn clear_attempts(&self, key: &str) -> Result<(), CacheError>;
+    /// Takes `key` exclusively across instances for at most `ttl`, waiting
+    /// up to `wait`; `None` if another holder kept it that long. Within one
+    /// process the caller's own lock already serializes, so the in-process
+    /// implementation grants it at once.
+    async fn lock(
+        &self,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<LockToken>, CacheError>;
+    /// Releases a lock taken with [`Claims::lock`], if still held by `token`.
+    async fn unlock(&self, key: &str, token: LockToken) -> Result<(), CacheError>;
 }
 
+/// Proof of holding a lock from [`Claims::lock`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(pub String);
+
 /// Everything live, as one object the service holds.
+#[async_trait]
 pub trait LiveState: Presence + LiveRooms + RoomCache + Fanout + Claims + 'static {
     /// Whether the backing store answers (for readiness).
-    fn is_healthy(&self) -> bool;
+    async fn ping(&self) -> Result<(), CacheError>;
 }

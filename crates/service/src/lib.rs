@@ -24,7 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use watchparty_domain::HostGrace;
 use watchparty_persistence::Database;
-use watchparty_realtime_cache::{InProcess, LiveState};
+use watchparty_realtime_cache::{InProcess, LiveState, RedisLiveState, RedisSettings};
+
+/// How long a killed instance's sockets linger in shared presence: its lease.
+const LEASE: Duration = Duration::from_secs(20);
 
 /// How the service behaves; the binary fills it from flags and environment.
 #[derive(Clone)]
@@ -50,6 +53,13 @@ pub struct Config {
 pub enum LiveStateBackend {
     /// In this process: one instance only.
     InProcess,
+    /// In Redis, shared by every instance.
+    Redis {
+        /// `redis://…`
+        url: String,
+        /// Prefix of every key.
+        prefix: String,
+    },
 }
 
 /// Why the service could not start. The text names the backend and is the
@@ -59,6 +69,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("DATABASE_URL: {0}")]
     Database(String),
+    /// Redis could not be reached.
+    #[error("REDIS_URL: {0}")]
+    Redis(String),
     /// Tokens, hashing or the OS random source do not work.
     #[error("cannot start the service: {0}")]
     Service(#[from] ServiceError),
@@ -73,6 +86,11 @@ async fn open_database(url: &str) -> Result<Database, StartupError> {
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
     Ok(db)
+}
+
+/// What every HTTP session key starts with in Redis, under `prefix`.
+pub fn redis_session_prefix(prefix: &str) -> String {
+    watchparty_realtime_cache::Keys::new(prefix).session_prefix()
 }
 
 /// Applies the database migrations and returns (`watchparty migrate`).
@@ -116,8 +134,20 @@ impl Service {
     /// token signing and the OS random source work.
     pub async fn start(config: Config) -> Result<Self, StartupError> {
         let db = open_database(&config.database_url).await?;
-        let live: Arc<dyn LiveState> = match config.live_state {
+        let live: Arc<dyn LiveState> = match &config.live_state {
             LiveStateBackend::InProcess => Arc::new(InProcess::new()),
+            LiveStateBackend::Redis { url, prefix } => {
+                let settings = RedisSettings {
+                    url: url.clone(),
+                    prefix: prefix.clone(),
+                    command_timeout: Duration::from_secs(2),
+                    lease: LEASE,
+                };
+                let redis = RedisLiveState::connect(settings)
+                    .await
+                    .map_err(|e| StartupError::Redis(e.to_string()))?;
+                Arc::new(redis)
+            }
         };
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
@@ -163,6 +193,15 @@ impl Service {
             }
             Err(_) => false,
         };
-        db_ok && self.inner.live.is_healthy()
+        let live_ok =
+            match tokio::time::timeout(Duration::from_secs(2), self.inner.live.ping()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "readiness: live state does not answer");
+                    false
+                }
+                Err(_) => false,
+            };
+        db_ok && live_ok
     }
 }

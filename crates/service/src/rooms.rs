@@ -682,8 +682,9 @@ impl Service {
         Ok(room_view(room, host_name, viewers, now))
     }
 
-    /// Closes every room whose grace ran out, until `stop` is cancelled.
-    /// Every instance runs one; conditional updates make each close happen once.
+    /// Closes every room whose grace ran out, and announces the sockets of
+    /// instances that died, until `stop` is cancelled. Every instance runs
+    /// one; conditional updates and atomic removals make each happen once.
     pub async fn run_grace_sweeper(&self, stop: tokio_util::sync::CancellationToken) {
         // A zero period would make tokio panic; a millisecond is the floor.
         let period = self
@@ -693,30 +694,90 @@ impl Service {
             .max(Duration::from_millis(1));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reap = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let due = match self.inner.db.expired_graces(clock::now()).await {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::warn!(error = %e, "grace sweeper cannot read the database");
-                    continue;
-                }
-            };
-            for code in due {
-                let _guard = self.inner.room_locks.lock(&code).await;
-                let found = self.inner.db.room_by_code(&code).await;
-                if let Ok(Some((room, host_name))) = found {
-                    if let Err(e) = self.settle(room, &host_name).await {
-                        tracing::warn!(room = %code, error = %e, "grace sweeper could not close a room");
-                    }
-                }
+            self.close_expired_graces().await;
+            if last_reap.elapsed() >= REAP_EVERY {
+                last_reap = tokio::time::Instant::now();
+                self.announce_departed().await;
             }
         }
     }
+
+    async fn close_expired_graces(&self) {
+        let due = match self.inner.db.expired_graces(clock::now()).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "grace sweeper cannot read the database");
+                return;
+            }
+        };
+        for code in due {
+            let _guard = self.inner.room_locks.lock(&code).await;
+            if let Err(e) = self.reload(&code).await {
+                tracing::warn!(room = %code, error = %e, "grace sweeper could not close a room");
+            }
+        }
+    }
+
+    /// Sockets of a dead instance: `USER_LEFT` for users gone, grace for hosts gone.
+    async fn announce_departed(&self) {
+        let departed = match self.inner.live.reap_departed().await {
+            Ok(departed) => departed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for sockets of dead instances");
+                return;
+            }
+        };
+        for gone in departed.into_iter().filter(|d| d.last_of_user) {
+            let _guard = self.inner.room_locks.lock(&gone.room).await;
+            if let Err(e) = self
+                .user_left(&gone.room, gone.user, &gone.display_name, true)
+                .await
+            {
+                tracing::warn!(room = %gone.room, error = %e, "could not announce a departed user");
+            }
+        }
+    }
+
+    /// A user's last socket in a room is gone: tell the others, and start the
+    /// grace if it was the host (checked only when `may_be_host`). The caller
+    /// holds the room's lock.
+    pub(crate) async fn user_left(
+        &self,
+        code: &RoomCode,
+        user: UserId,
+        display_name: &str,
+        may_be_host: bool,
+    ) -> Result<(), ServiceError> {
+        let left = wire::ServerMessage::UserLeft {
+            user: public_user(user, display_name),
+        };
+        // Grace matters more than the announcement: go on if it is lost.
+        if let Err(e) = self.publish(code, &left, None, None).await {
+            tracing::warn!(room = %code, error = %e, "USER_LEFT not announced");
+        }
+        if !may_be_host {
+            return Ok(());
+        }
+        match self.reload(code).await {
+            Ok((room, host_name)) if room.host == user => {
+                self.transition(&room, &host_name, Command::HostDisconnected, None)
+                    .await?;
+                Ok(())
+            }
+            Ok(_) | Err(ServiceError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
+
+/// How often connections of dead instances are looked for.
+const REAP_EVERY: Duration = Duration::from_secs(5);
 
 pub(crate) fn rejection_error(rejection: Rejection) -> ServiceError {
     match rejection {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use watchparty_domain::{
-    ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomStatus,
-    UserId,
+    ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomId,
+    RoomStatus, UserId,
 };
 use watchparty_protocol::{self as wire, parse_client_message, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
@@ -22,6 +22,10 @@ const CHAT_WINDOW: Duration = Duration::from_secs(10);
 const MAX_CHAT_PER_WINDOW: u64 = 20;
 const CHAT_DISABLED: &str = "Chat is disabled in this room";
 const CHAT_TOO_FAST: &str = "You are sending messages too fast; wait a moment";
+const CHAT_BUSY: &str = "The room is busy; send the message again";
+// The cross-instance chat lock: held for one insert and one publish.
+const CHAT_LOCK_TTL: Duration = Duration::from_secs(5);
+const CHAT_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Permission to open a room socket, checked before the upgrade.
 #[derive(Debug, Clone)]
@@ -221,23 +225,13 @@ impl Service {
             .await
             .map_err(live)?;
         if last_of_user {
-            let left = ServerMessage::UserLeft {
-                user: public_user(handle.user, &handle.display_name),
-            };
-            // Grace matters more than the announcement: go on if it is lost.
-            if let Err(e) = self.publish(&handle.room, &left, None, None).await {
-                tracing::warn!(room = %handle.room, error = %e, "USER_LEFT not announced");
-            }
-            if handle.is_host {
-                match self.reload(&handle.room).await {
-                    Ok((room, host_name)) => {
-                        self.transition(&room, &host_name, Command::HostDisconnected, None)
-                            .await?;
-                    }
-                    Err(ServiceError::NotFound) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            self.user_left(
+                &handle.room,
+                handle.user,
+                &handle.display_name,
+                handle.is_host,
+            )
+            .await?;
         }
         if last_here {
             inner.live.unsubscribe(&handle.room).await.map_err(live)?;
@@ -331,11 +325,38 @@ impl Service {
             Err(Rejection::ChatDisabled) => return Ok(Some(CHAT_DISABLED)),
             Err(_) => return Ok(None),
         }
+        // Other instances store this room's messages too: the lock spans
+        // them all, so that ids grow in the order Redis delivers them.
+        let lock_key = format!("chat:{}", room.code);
+        let live_state = &self.inner.live;
+        let Some(token) = live_state
+            .lock(&lock_key, CHAT_LOCK_TTL, CHAT_LOCK_WAIT)
+            .await
+            .map_err(live)?
+        else {
+            return Ok(Some(CHAT_BUSY));
+        };
+        let sent = self
+            .store_and_send(handle, &room.code, room.id, &text)
+            .await;
+        if let Err(e) = live_state.unlock(&lock_key, token).await {
+            tracing::warn!(room = %room.code, error = %e, "chat lock not released; it expires by itself");
+        }
+        sent.map(|()| None)
+    }
+
+    async fn store_and_send(
+        &self,
+        handle: &SocketHandle,
+        code: &RoomCode,
+        room: RoomId,
+        text: &ChatText,
+    ) -> Result<(), ServiceError> {
         let now = clock::now();
         let id = self
             .inner
             .db
-            .insert_message(room.id, handle.user, text.as_str().to_owned(), now)
+            .insert_message(room, handle.user, text.as_str().to_owned(), now)
             .await
             .map_err(store)?;
         let message = ServerMessage::ChatMessage {
@@ -344,7 +365,6 @@ impl Service {
             message: text.as_str().to_owned(),
             created_at: clock::rfc3339(now),
         };
-        self.publish(&room.code, &message, None, None).await?;
-        Ok(None)
+        self.publish(code, &message, None, None).await
     }
 }

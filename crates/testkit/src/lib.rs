@@ -43,6 +43,13 @@ use watchparty::{Application, LogFormat, Settings, Stopper};
 pub const WAIT: Duration = Duration::from_secs(5);
 
 static NEXT_USER: AtomicU64 = AtomicU64::new(1);
+static NEXT_PREFIX: AtomicU64 = AtomicU64::new(1);
+
+/// The Redis server the tests share (`scripts/test.sh` starts one).
+pub fn test_redis() -> String {
+    std::env::var("WATCHPARTY_TEST_REDIS_URL")
+        .expect("WATCHPARTY_TEST_REDIS_URL is not set: run scripts/test.sh, which starts Redis")
+}
 
 /// A new, empty database on the test PostgreSQL server.
 pub fn scratch_postgres() -> String {
@@ -51,6 +58,32 @@ pub fn scratch_postgres() -> String {
     );
     watchparty_persistence::scratch::create_postgres_database(&admin)
         .expect("a scratch PostgreSQL database")
+}
+
+/// The `watchparty` binary built next to the tests (`cargo build -p watchparty`).
+pub fn watchparty_binary() -> PathBuf {
+    let mut path = std::env::current_exe().expect("test executable path");
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    let binary = path.join("watchparty");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p watchparty` first (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+/// Runs `redis-cli` against `url` and returns its output, one value per line.
+pub fn redis_cli(url: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", url, "--raw"])
+        .args(args)
+        .output()
+        .expect("redis-cli runs (Debian package redis-tools)");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// Configures a [`TestServer`] before it starts.
@@ -124,28 +157,35 @@ impl TestServer {
     ///
     /// The database is a temp SQLite file, or, when `WATCHPARTY_TEST_BACKEND`
     /// is `postgres`, a new database on the server at
-    /// `WATCHPARTY_TEST_POSTGRES_URL` (`scripts/test.sh` starts one).
+    /// `WATCHPARTY_TEST_POSTGRES_URL`; with `production`, that and the Redis
+    /// at `WATCHPARTY_TEST_REDIS_URL` (`scripts/test.sh` starts both).
     pub fn builder() -> TestServerBuilder {
         let dir = tempfile::tempdir().expect("temp dir");
         let db: PathBuf = dir.path().join("watchparty.db");
-        let database_url = match std::env::var("WATCHPARTY_TEST_BACKEND").as_deref() {
-            Ok("postgres") => scratch_postgres(),
-            Ok("sqlite") | Err(_) => format!("sqlite://{}", db.display()),
-            Ok(other) => {
-                panic!("WATCHPARTY_TEST_BACKEND must be sqlite or postgres, not {other:?}")
-            }
+        let (database_url, redis_url) = match std::env::var("WATCHPARTY_TEST_BACKEND").as_deref() {
+            Ok("postgres") => (scratch_postgres(), None),
+            Ok("production") => (scratch_postgres(), Some(test_redis())),
+            Ok("sqlite") | Err(_) => (format!("sqlite://{}", db.display()), None),
+            Ok(other) => panic!(
+                "WATCHPARTY_TEST_BACKEND must be sqlite, postgres or production, not {other:?}"
+            ),
         };
         let settings = Settings {
             bind: "127.0.0.1:0".parse().unwrap(),
             database_url,
-            redis_url: None,
+            redis_url,
             host_grace: Duration::from_secs(2),
             jwt_secret: b"test-jwt-secret-test-jwt-secret-0123456789".to_vec(),
             session_key: b"test-session-key-test-session-key-0123456789-abcdefghijklmnop".to_vec(),
             ws_token_ttl: Duration::from_secs(60),
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
-            redis_prefix: "watchparty".into(),
+            // Servers of one test share a prefix (siblings); tests never do.
+            redis_prefix: format!(
+                "wpt{}x{}",
+                std::process::id(),
+                NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+            ),
             log_format: LogFormat::Text,
             heartbeat_interval: Duration::from_secs(15),
             client_timeout: Duration::from_secs(45),
@@ -160,6 +200,32 @@ impl TestServer {
     /// A server with the default test configuration.
     pub async fn start() -> TestServer {
         Self::builder().start().await
+    }
+
+    /// Production mode whatever `WATCHPARTY_TEST_BACKEND` says: a fresh
+    /// PostgreSQL database and Redis under a prefix of its own.
+    pub fn production() -> TestServerBuilder {
+        let builder = Self::builder();
+        let database_url = scratch_postgres();
+        builder.with(|s| {
+            s.database_url = database_url;
+            s.redis_url = Some(test_redis());
+        })
+    }
+
+    /// Another instance of the same service: same database, same Redis
+    /// prefix, same secrets, its own port.
+    pub fn sibling(&self) -> TestServerBuilder {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestServerBuilder {
+            settings: self.settings.clone(),
+            dir,
+        }
+    }
+
+    /// The settings this server runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     async fn launch(settings: Settings, dir: TempDir) -> TestServer {
@@ -329,6 +395,20 @@ impl ApiClient {
         answer(self.http.delete(self.url(path)).send().await.unwrap()).await
     }
 
+    /// The same client (same cookie jar) talking to another instance.
+    pub fn on(&self, server: &TestServer) -> ApiClient {
+        self.at(&server.url(""), server.port)
+    }
+
+    /// The same client talking to `base` (`http://host:port`), such as a proxy.
+    pub fn at(&self, base: &str, port: u16) -> ApiClient {
+        ApiClient {
+            base: base.to_owned(),
+            port,
+            http: self.http.clone(),
+        }
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> String {
         let response = self.http.get(self.url("/metrics")).send().await.unwrap();
@@ -388,6 +468,14 @@ impl std::ops::Deref for TestUser {
 }
 
 impl TestUser {
+    /// The same user, logged in with the same cookie, on another instance.
+    pub fn on(&self, server: &TestServer) -> TestUser {
+        TestUser {
+            client: self.client.on(server),
+            ..self.clone()
+        }
+    }
+
     /// Creates a public room and returns its code.
     pub async fn create_room(&self, name: &str) -> String {
         self.create_room_with(json!({"name": name})).await
@@ -519,13 +607,24 @@ impl WsClient {
 
     /// Reads until the server closes; returns the close code (skipping messages).
     pub async fn closed_with(&mut self) -> Option<u16> {
+        self.drain_until_closed().await.1
+    }
+
+    /// Every message until the server closes, and the close code.
+    pub async fn drain_until_closed(&mut self) -> (Vec<Value>, Option<u16>) {
+        let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
-                Err(_) => panic!("the server did not close the socket"),
-                Ok(None) | Ok(Some(Err(_))) => return None,
-                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
-                Ok(Some(Ok(_))) => continue,
+                Err(_) => panic!("the server did not close the socket; got {seen:?}"),
+                Ok(None) | Ok(Some(Err(_))) => return (seen, None),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return (seen, frame.map(|f| u16::from(f.code)))
+                }
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    seen.push(serde_json::from_str(&text).expect("server sent JSON"))
+                }
+                Ok(Some(Ok(_))) => {}
             }
         }
     }

@@ -40,13 +40,7 @@ async fn health_readiness_and_metrics() {
 }
 
 fn binary() -> std::path::PathBuf {
-    // The binary sits next to this test's deps directory.
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("watchparty")
+    watchparty_testkit::watchparty_binary()
 }
 
 fn free_port() -> u16 {

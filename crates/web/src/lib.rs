@@ -13,7 +13,7 @@ mod ws;
 
 pub use client::{ClientInfo, TrustedProxies};
 pub use error::ApiError;
-pub use session_store::MemorySessionStore;
+pub use session_store::{BoundedStore, MemorySessionStore};
 pub use ws::{AllowedOrigins, Heartbeat, MAX_MESSAGE_BYTES};
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -54,6 +54,63 @@ pub(crate) struct AppState {
     pub(crate) allowed_origins: AllowedOrigins,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) shutdown: CancellationToken,
+}
+
+/// Where HTTP sessions live.
+#[derive(Debug, Clone)]
+pub enum SessionBackend {
+    /// In this process (one instance).
+    InProcess,
+    /// In Redis through actix-session's store, shared by every instance.
+    Redis {
+        /// `redis://…`
+        url: String,
+        /// What every session key starts with.
+        key_prefix: String,
+    },
+}
+
+/// Longest wait for the session store on any request.
+const SESSION_STORE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Binds the routes to `listener` with sessions where `sessions` says. The
+/// returned server is a future to run; [`Shutdown`] stops it.
+pub async fn start(
+    listener: TcpListener,
+    service: Service,
+    config: WebConfig,
+    sessions: SessionBackend,
+) -> std::io::Result<(Server, Shutdown)> {
+    match sessions {
+        SessionBackend::InProcess => {
+            let store = BoundedStore::new(MemorySessionStore::default(), SESSION_STORE_LIMIT);
+            start_with_store(listener, service, config, store)
+        }
+        SessionBackend::Redis { url, key_prefix } => {
+            let build = actix_session::storage::RedisSessionStore::builder(url)
+                .cache_keygen(move |key| format!("{key_prefix}{key}"))
+                .build();
+            let store = match tokio::time::timeout(Duration::from_secs(5), build).await {
+                Ok(Ok(store)) => store,
+                Ok(Err(e)) => {
+                    return Err(std::io::Error::other(format!(
+                        "REDIS_URL: session store: {e}"
+                    )))
+                }
+                Err(_) => {
+                    return Err(std::io::Error::other(
+                        "REDIS_URL: session store: no answer in 5 s",
+                    ))
+                }
+            };
+            start_with_store(
+                listener,
+                service,
+                config,
+                BoundedStore::new(store, SESSION_STORE_LIMIT),
+            )
+        }
+    }
 }
 
 /// Stops a running server the way the contract asks.
@@ -139,9 +196,8 @@ fn endpoint(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(routes::method_not_allowed))
 }
 
-/// Binds the routes to `listener`. The returned server is a future to run;
-/// [`Shutdown`] stops it.
-pub fn start<S>(
+/// Binds the routes to `listener` with any session store.
+pub fn start_with_store<S>(
     listener: TcpListener,
     service: Service,
     config: WebConfig,

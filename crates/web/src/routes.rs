@@ -13,6 +13,9 @@ const USER_KEY: &str = "user_id";
 
 /// The logged-in user's id, from the session cookie alone.
 fn logged_in(session: &Session) -> Result<i64, ApiError> {
+    if session.contains_key(crate::session_store::STORE_UNAVAILABLE) {
+        return Err(watchparty_service::ServiceError::Unavailable.into());
+    }
     session
         .get::<i64>(USER_KEY)
         .ok()
@@ -23,6 +26,7 @@ fn logged_in(session: &Session) -> Result<i64, ApiError> {
 /// A fresh session id for a user who just proved who they are.
 fn start_session(session: &Session, user: i64) -> Result<(), ApiError> {
     session.renew();
+    session.remove(crate::session_store::STORE_UNAVAILABLE);
     session
         .insert(USER_KEY, user)
         .map_err(|_| ApiError::from(watchparty_service::ServiceError::Internal))

@@ -100,3 +100,68 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 }
+
+/// The session state loaded when the store did not answer: requests that need
+/// a login are answered 503 instead of 401 (see `routes::logged_in`).
+pub(crate) const STORE_UNAVAILABLE: &str = "__store_unavailable";
+
+/// Any session store, with every call bounded: a store that stops answering
+/// fails the request quickly instead of holding it.
+#[derive(Clone)]
+pub struct BoundedStore<S> {
+    inner: S,
+    limit: std::time::Duration,
+}
+
+impl<S> BoundedStore<S> {
+    /// Wraps `inner`; each call may take at most `limit`.
+    pub fn new(inner: S, limit: std::time::Duration) -> Self {
+        BoundedStore { inner, limit }
+    }
+
+    async fn bounded<T, E>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, anyhow::Error>
+    where
+        E: Into<anyhow::Error>,
+    {
+        match tokio::time::timeout(self.limit, call).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => Err(anyhow::anyhow!("the session store did not answer in time")),
+        }
+    }
+}
+
+impl<S: SessionStore> SessionStore for BoundedStore<S> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        self.bounded(self.inner.load(key))
+            .await
+            .map_err(LoadError::Other)
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        self.bounded(self.inner.save(state, ttl))
+            .await
+            .map_err(SaveError::Other)
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        self.bounded(self.inner.update(key, state, ttl))
+            .await
+            .map_err(UpdateError::Other)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        self.bounded(self.inner.update_ttl(key, ttl)).await
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        self.bounded(self.inner.delete(key)).await
+    }
+}

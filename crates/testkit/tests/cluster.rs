@@ -1,0 +1,594 @@
+//! Contract §6: several instances on one PostgreSQL and one Redis behave as
+//! one service, directly and behind nginx (`deploy/nginx.conf`). These tests
+//! always run in production mode.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use watchparty_testkit::{
+    redis_cli, scratch_postgres, test_redis, watchparty_binary, ApiClient, StatusCode, TestServer,
+    WsClient,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_are_one_service() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let (status, me) = ana.on(&b).get("/api/auth/me/").await;
+    assert_eq!(status, StatusCode::OK, "a login made on A is valid on B");
+    assert_eq!(me["user"]["id"], ana.id);
+
+    let bob = b.user("bob").await;
+    let code = ana.create_room("film").await;
+    let mut host = ana.enter(&code).await;
+    let mut viewer = bob.enter(&code).await;
+    let joined = host.recv_type("USER_JOINED").await;
+    assert_eq!(joined["user"]["id"], bob.id, "presence crosses instances");
+
+    for server in [&a, &b] {
+        let (_, room) = ana.on(server).get(&format!("/api/rooms/{code}/")).await;
+        assert_eq!(
+            room["room"]["viewer_count"], 2,
+            "the same count on every instance"
+        );
+        let (_, listed) = server.client().get("/api/rooms/public/").await;
+        assert_eq!(listed["rooms"][0]["viewer_count"], 2);
+    }
+
+    host.send(json!({"type": "PLAY", "time": 12.5})).await;
+    assert_eq!(viewer.recv_type("PLAY").await["time"], 12.5);
+    viewer
+        .send(json!({"type": "CHAT_MESSAGE", "message": "hello from B"}))
+        .await;
+    let on_b = viewer.recv_type("CHAT_MESSAGE").await;
+    let on_a = host.recv_type("CHAT_MESSAGE").await;
+    assert_eq!(on_a, on_b);
+
+    // Deletion on A closes the sockets on B.
+    let (status, _) = ana.delete(&format!("/api/rooms/{code}/")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for socket in [&mut viewer, &mut host] {
+        assert_eq!(socket.recv_until("ROOM_CLOSED").await["reason"], "deleted");
+        assert_eq!(socket.closed_with().await, Some(4001));
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grace_expiry_is_announced_once_per_socket() {
+    let a = TestServer::production().host_grace_secs(1).start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = a.user("cat").await;
+    let code = ana.create_room("film").await;
+    let host = ana.enter(&code).await;
+    let mut on_b = bob.enter(&code).await;
+    let mut on_a = cat.enter(&code).await;
+    host.close().await;
+    for socket in [&mut on_b, &mut on_a] {
+        let (seen, code) = socket.drain_until_closed().await;
+        let closed = seen.iter().filter(|m| m["type"] == "ROOM_CLOSED").count();
+        assert_eq!(closed, 1, "exactly one ROOM_CLOSED: {seen:?}");
+        assert_eq!(code, Some(4002));
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_keys_are_the_contracts() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let redis = test_redis();
+    let prefix = a.settings().redis_prefix.clone();
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("film").await;
+    let mut host = ana.enter(&code).await;
+    let _viewer = bob.enter(&code).await;
+    host.recv_type("USER_JOINED").await;
+    host.send(json!({"type": "PLAY", "time": 12.5})).await;
+    host.send(json!({"type": "PING", "client_time": 1})).await;
+    host.recv_until("PONG").await;
+
+    let key = |what: &str| format!("{prefix}:room:{code}:{what}");
+    let state: Vec<String> = redis_cli(&redis, &["HGETALL", &key("state")])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let fields: std::collections::HashMap<&str, &str> = state
+        .chunks(2)
+        .map(|pair| (pair[0].as_str(), pair[1].as_str()))
+        .collect();
+    assert_eq!(fields.get("is_playing"), Some(&"1"), "{state:?}");
+    assert_eq!(
+        fields.get("time").map(|t| t.parse::<f64>().unwrap()),
+        Some(12.5)
+    );
+    assert!(fields.get("updated_at").unwrap().parse::<i64>().unwrap() > 1_700_000_000_000);
+    assert_eq!(redis_cli(&redis, &["GET", &key("host")]), "online");
+    let participants: BTreeSet<i64> = redis_cli(&redis, &["SMEMBERS", &key("participants")])
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(participants, BTreeSet::from([ana.id, bob.id]));
+    let live_rooms = format!("{prefix}:rooms:live");
+    assert_eq!(redis_cli(&redis, &["SISMEMBER", &live_rooms, &code]), "1");
+
+    host.close().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis_cli(&redis, &["GET", &key("host")]) != "grace" {
+        assert!(Instant::now() < deadline, "host status never became grace");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        redis_cli(&redis, &["SMEMBERS", &key("participants")]),
+        bob.id.to_string()
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_from_every_instance_arrives_in_id_order_everywhere() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let host = a.user("host").await;
+    let code = host.create_room("busy chat").await;
+    let mut sockets = Vec::new();
+    for (i, server) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let user = server.user(&format!("chatter{i}")).await;
+        sockets.push(user.enter(&code).await);
+    }
+    // Everyone talks at once, on both instances.
+    futures_util::future::join_all(
+        sockets
+            .iter_mut()
+            .enumerate()
+            .map(|(i, socket)| async move {
+                for n in 0..15 {
+                    socket
+                        .send(json!({"type": "CHAT_MESSAGE", "message": format!("{i}-{n}")}))
+                        .await;
+                }
+            }),
+    )
+    .await;
+    let mut transcripts = Vec::new();
+    for socket in &mut sockets {
+        let mut ids = Vec::new();
+        while ids.len() < 60 {
+            let message = socket.recv().await;
+            if message["type"] == "CHAT_MESSAGE" {
+                ids.push(message["id"].as_i64().unwrap());
+            }
+        }
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "delivered out of id order: {ids:?}"
+        );
+        transcripts.push(ids);
+    }
+    let stored = host.history_ids(&code, "?limit=100").await;
+    for ids in transcripts {
+        assert_eq!(ids, stored, "each transcript equals the stored history");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A `watchparty` process in production mode, killed when dropped.
+struct Instance {
+    child: Child,
+    port: u16,
+}
+
+impl Instance {
+    async fn start(database_url: &str, redis_url: &str, prefix: &str) -> Instance {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(watchparty_binary())
+            .env_clear()
+            .env("WATCHPARTY_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url)
+            .env("WATCHPARTY_REDIS_PREFIX", prefix)
+            .env(
+                "WATCHPARTY_JWT_SECRET",
+                "cluster-test-jwt-secret-0123456789abcdef",
+            )
+            .env(
+                "WATCHPARTY_SESSION_KEY",
+                "cluster-test-session-key-0123456789abcdef-0123456789abcdef",
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "instance did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Instance { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn call(http: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> Value {
+    let mut request = http.request(method.parse().unwrap(), url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_is_healed_within_a_minute() {
+    let database = scratch_postgres();
+    let redis = test_redis();
+    let prefix = format!("wpkill{}", std::process::id());
+    let a = Instance::start(&database, &redis, &prefix).await;
+    let b = Instance::start(&database, &redis, &prefix).await;
+    let host_http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let viewer_http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let ana = json!({"email": "ana@example.com", "password": "password123"});
+    call(&host_http, "POST", a.url("/api/auth/register/"), Some(ana)).await;
+    let bob = json!({"email": "bob@example.com", "password": "password123"});
+    call(
+        &viewer_http,
+        "POST",
+        b.url("/api/auth/register/"),
+        Some(bob),
+    )
+    .await;
+    let room = call(
+        &host_http,
+        "POST",
+        a.url("/api/rooms/"),
+        Some(json!({"name": "r"})),
+    )
+    .await;
+    let code = room["room"]["code"].as_str().unwrap().to_owned();
+    call(
+        &viewer_http,
+        "POST",
+        b.url(&format!("/api/rooms/{code}/join/")),
+        None,
+    )
+    .await;
+
+    let token = call(&host_http, "POST", a.url("/api/auth/token/"), None).await;
+    let mut host = WsClient::connect(a.port, &code, token["token"].as_str(), None)
+        .await
+        .unwrap();
+    host.recv_type("PLAYBACK_STATE").await;
+    let token = call(&viewer_http, "POST", b.url("/api/auth/token/"), None).await;
+    let mut viewer = WsClient::connect(b.port, &code, token["token"].as_str(), None)
+        .await
+        .unwrap();
+    viewer.recv_type("PLAYBACK_STATE").await;
+    viewer.recv_type("PRESENCE").await;
+
+    // kill -9 the instance that holds the host's socket.
+    let killed = Instant::now();
+    drop(a);
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|m: &Value| m["type"] == "HOST_DISCONNECTED")
+    {
+        match viewer
+            .try_recv(Duration::from_secs(60).saturating_sub(killed.elapsed()))
+            .await
+        {
+            Some(message) => seen.push(message),
+            None => panic!("not healed within a minute: {seen:?}"),
+        }
+    }
+    let left = seen
+        .iter()
+        .find(|m| m["type"] == "USER_LEFT")
+        .expect("USER_LEFT for the host");
+    assert_eq!(left["user"]["display_name"], "ana");
+    let room = call(
+        &viewer_http,
+        "GET",
+        b.url(&format!("/api/rooms/{code}/")),
+        None,
+    )
+    .await;
+    assert_eq!(room["room"]["status"], "grace");
+    assert_eq!(room["room"]["viewer_count"], 1);
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_empty_loses_nothing_stored_and_presence_comes_back() {
+    // A Redis of this test's own, so restarting it disturbs nobody else.
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start_redis = || {
+        let status = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--daemonize", "yes", "--dir"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    start_redis();
+    let redis = format!("redis://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis_cli(&redis, &["PING"]) != "PONG" {
+        assert!(Instant::now() < deadline, "test Redis did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = TestServer::production()
+        .with(|s| s.redis_url = Some(redis.clone()))
+        .start()
+        .await;
+    let b = a.sibling().start().await;
+    let prefix = a.settings().redis_prefix.clone();
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("film").await;
+    let mut host = ana.enter(&code).await;
+    let mut viewer = bob.enter(&code).await;
+    host.recv_type("USER_JOINED").await;
+    host.send(json!({"type": "CHAT_MESSAGE", "message": "before the restart"}))
+        .await;
+    viewer.recv_type("CHAT_MESSAGE").await;
+
+    redis_cli(&redis, &["SHUTDOWN", "NOSAVE"]);
+    // While Redis is away: not ready, and requests that need it fail in the
+    // contract's shape instead of hanging (the client gives up after 5 s).
+    let probe = a.client();
+    assert_eq!(
+        probe.get("/readyz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let (status, body) = probe.get("/api/rooms/public/").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    start_redis();
+
+    // Each instance writes back the presence of its own sockets.
+    let participants = format!("{prefix}:room:{code}:participants");
+    let restarted = Instant::now();
+    loop {
+        let members: BTreeSet<String> = redis_cli(&redis, &["SMEMBERS", &participants])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if members == BTreeSet::from([ana.id.to_string(), bob.id.to_string()]) {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(15),
+            "presence not rebuilt: {members:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The sockets carry on across instances.
+    let sent_at = Instant::now();
+    loop {
+        host.send(json!({"type": "PING", "client_time": 1})).await;
+        host.recv_until("PONG").await;
+        host.send(json!({"type": "SEEK", "time": 42.0})).await;
+        if let Some(seek) = viewer.try_recv(Duration::from_secs(1)).await {
+            assert_eq!(seek["type"], "SEEK");
+            break;
+        }
+        assert!(
+            sent_at.elapsed() < Duration::from_secs(15),
+            "events do not cross instances after the restart"
+        );
+    }
+    // Sessions lived in Redis: log in again. Stored data is all there.
+    let client = a.client();
+    let login = json!({"email": ana.email, "password": "correct horse battery"});
+    assert_eq!(
+        client.post("/api/auth/login/", login).await.0,
+        StatusCode::OK
+    );
+    let history = client.history(&code, "").await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["message"], "before the restart");
+    let (_, room) = client.get(&format!("/api/rooms/{code}/")).await;
+    assert_eq!(room["room"]["viewer_count"], 2);
+    b.stop().await;
+    a.stop().await;
+    redis_cli(&redis, &["SHUTDOWN", "NOSAVE"]);
+}
+
+/// nginx running `deploy/nginx.conf` in a temp dir, stopped when dropped.
+struct Nginx {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(upstreams: [u16; 2]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx.conf");
+        let path = dir.path().display().to_string();
+        let config = std::fs::read_to_string(root)
+            .unwrap()
+            .replace("127.0.0.1:8001", &format!("127.0.0.1:{}", upstreams[0]))
+            .replace("127.0.0.1:8002", &format!("127.0.0.1:{}", upstreams[1]))
+            .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
+            .replace("/run/nginx-watchparty.pid", &format!("{path}/nginx.pid"))
+            .replace("/var/log/nginx/", &format!("{path}/"));
+        std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+        let child = Command::new("nginx")
+            .args([
+                "-p",
+                &path,
+                "-c",
+                &format!("{path}/nginx.conf"),
+                "-g",
+                "daemon off;",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx runs (Debian package nginx)");
+        Nginx { child, port, dir }
+    }
+
+    fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("watchparty-access.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client of the proxy: the same helpers, pointed at nginx.
+fn through(nginx: &Nginx, base: &ApiClient) -> ApiClient {
+    base.at(&format!("http://127.0.0.1:{}", nginx.port), nginx.port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nginx_two_instances_are_one() {
+    let a = TestServer::production()
+        .trusted_proxies(&["127.0.0.1/32"])
+        .start()
+        .await;
+    let b = a.sibling().start().await;
+    let nginx = Nginx::start([a.port, b.port]);
+    let ready = Instant::now();
+    let probe = through(&nginx, &a.client());
+    while probe.http.get(probe.url("/healthz")).send().await.is_err() {
+        assert!(
+            ready.elapsed() < Duration::from_secs(10),
+            "nginx did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let ana = through(&nginx, &a.client());
+    let bob = through(&nginx, &a.client());
+    for (client, email) in [(&ana, "ana@example.com"), (&bob, "bob@example.com")] {
+        let (status, _) = client
+            .post(
+                "/api/auth/register/",
+                json!({"email": email, "password": "password123"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    // Round robin: consecutive requests land on both instances, and the
+    // session is valid on each.
+    for _ in 0..4 {
+        assert_eq!(ana.get("/api/auth/me/").await.0, StatusCode::OK);
+    }
+    let (_, room) = ana.post("/api/rooms/", json!({"name": "proxied"})).await;
+    let code = room["room"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(
+        bob.post_empty(&format!("/api/rooms/{code}/join/")).await.0,
+        StatusCode::OK
+    );
+
+    let mut host = ana.connect(&code).await.unwrap();
+    host.recv_type("PLAYBACK_STATE").await;
+    host.recv_type("PRESENCE").await;
+    let mut viewer = bob.connect(&code).await.unwrap();
+    viewer.recv_type("PLAYBACK_STATE").await;
+    viewer.recv_type("PRESENCE").await;
+    host.recv_type("USER_JOINED").await;
+    host.send(json!({"type": "SEEK", "time": 30.0})).await;
+    assert_eq!(viewer.recv_type("SEEK").await["time"], 30.0);
+    viewer
+        .send(json!({"type": "CHAT_MESSAGE", "message": "via nginx"}))
+        .await;
+    assert_eq!(host.recv_type("CHAT_MESSAGE").await["message"], "via nginx");
+    for _ in 0..4 {
+        let (_, got) = bob.get(&format!("/api/rooms/{code}/")).await;
+        assert_eq!(
+            got["room"]["viewer_count"], 2,
+            "the same answer from every instance"
+        );
+    }
+
+    let upstreams: std::collections::BTreeSet<String> = nginx
+        .access_log()
+        .lines()
+        .filter_map(|line| line.rsplit(' ').next().map(str::to_owned))
+        .collect();
+    assert!(upstreams.len() >= 2, "both instances served: {upstreams:?}");
+    // nginx logs a WebSocket when it closes.
+    host.close().await;
+    viewer.close().await;
+    let closed = Instant::now();
+    while !nginx.access_log().contains("/ws/rooms/") {
+        assert!(
+            closed.elapsed() < Duration::from_secs(5),
+            "{}",
+            nginx.access_log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !nginx.access_log().contains("token="),
+        "no token in the proxy's log"
+    );
+    b.stop().await;
+    a.stop().await;
+}
