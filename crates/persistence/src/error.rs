@@ -24,6 +24,9 @@ pub enum PersistenceError {
     /// A stored value no longer passes validation.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// Every connection stayed busy longer than callers may wait.
+    #[error("database busy: no connection free in time")]
+    Busy,
     /// The blocking task running the query died.
     #[error("database task failed: {0}")]
     Task(String),

@@ -22,6 +22,8 @@ use tokio::sync::Semaphore;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+/// Longest wait for a free connection slot before a query gives up.
+const PERMIT_WAIT: Duration = Duration::from_secs(5);
 /// The PostgreSQL advisory lock held while migrating ("watchparty" as a number).
 const MIGRATION_LOCK: i64 = 0x7761_7463_6870;
 
@@ -55,7 +57,8 @@ impl Database {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(5))
+                // A database that does not answer fails requests quickly.
+                .connection_timeout(Duration::from_secs(2))
                 .build(manager)
                 .map_err(PersistenceError::Pool)
         })
@@ -73,10 +76,10 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, PersistenceError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
+        // Bounded too: during an outage, waiting callers give up instead of piling up.
+        let _permit = tokio::time::timeout(PERMIT_WAIT, self.permits.acquire())
             .await
+            .map_err(|_| PersistenceError::Busy)?
             .map_err(|e| PersistenceError::Task(e.to_string()))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {

@@ -3,7 +3,7 @@
 use crate::clock;
 use crate::error::{live, store, ServiceError};
 use crate::hub::Outgoing;
-use crate::rooms::{playback_view, public_user, Transition};
+use crate::rooms::{playback_view, public_user, rejection_error, Transition};
 use crate::Service;
 use bytestring::ByteString;
 use std::sync::atomic::Ordering::Relaxed;
@@ -121,12 +121,17 @@ impl Service {
             display_name: ticket.display_name.clone(),
         };
         if ticket.is_host {
-            if let Transition::Done(resumed) = self
+            // The grace may end here or, on another instance, by its deadline:
+            // whichever conditional update wins decides, and a closed room is
+            // never joined by its host.
+            room = match self
                 .transition(&room, &host_name, Command::HostConnected, None)
                 .await?
             {
-                room = resumed;
-            }
+                Transition::Done(resumed) if !resumed.status.is_final() => resumed,
+                Transition::Done(_) => return Err(ServiceError::RoomClosed),
+                Transition::Rejected(rejection) => return Err(rejection_error(rejection)),
+            };
             inner
                 .live
                 .set_host_status(&room.code, HostStatus::Online)

@@ -22,8 +22,10 @@
     clippy::indexing_slicing
 )]
 
+mod fault;
 mod raw;
 
+pub use fault::FaultProxy;
 pub use raw::RawSocket;
 pub use reqwest::StatusCode;
 

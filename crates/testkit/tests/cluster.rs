@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use watchparty_testkit::{
-    redis_cli, scratch_postgres, test_redis, watchparty_binary, ApiClient, StatusCode, TestServer,
-    WsClient,
+    redis_cli, scratch_postgres, test_redis, watchparty_binary, ApiClient, FaultProxy, StatusCode,
+    TestServer, WsClient,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,6 +180,53 @@ async fn chat_from_every_instance_arrives_in_id_order_everywhere() {
     }
     b.stop().await;
     a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_postgres_and_service_recovers_without_restart() {
+    // PostgreSQL behind a proxy the test can cut.
+    let database = scratch_postgres();
+    let (head, name) = database.rsplit_once('/').unwrap();
+    let target: std::net::SocketAddr = head.rsplit_once('@').unwrap().1.parse().unwrap();
+    let proxy = FaultProxy::start(target).await;
+    let through = format!(
+        "{}@127.0.0.1:{}/{name}",
+        head.rsplit_once('@').unwrap().0,
+        proxy.port()
+    );
+    let server = TestServer::production()
+        .database_url(&through)
+        .start()
+        .await;
+    let client = server.client();
+    assert_eq!(client.get("/readyz").await.0, StatusCode::OK);
+
+    proxy.cut();
+    let cut = Instant::now();
+    while client.get("/readyz").await.0 != StatusCode::SERVICE_UNAVAILABLE {
+        assert!(
+            cut.elapsed() < Duration::from_secs(10),
+            "still ready without a database"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A request that needs the database fails in the error shape, in bounded time.
+    let (status, body) = client.get("/api/rooms/public/").await;
+    assert!(status.is_server_error(), "{status}");
+    assert!(body["error"]["code"].is_string(), "{body}");
+
+    proxy.restore();
+    let restored = Instant::now();
+    while client.get("/readyz").await.0 != StatusCode::OK {
+        assert!(
+            restored.elapsed() < Duration::from_secs(15),
+            "not ready again after PostgreSQL came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ana = server.user("ana").await;
+    ana.create_room("after the outage").await;
+    server.stop().await;
 }
 
 /// A `watchparty` process in production mode, killed when dropped.
