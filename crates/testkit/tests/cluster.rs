@@ -229,6 +229,15 @@ async fn readiness_follows_postgres_and_service_recovers_without_restart() {
     server.stop().await;
 }
 
+/// Shuts a test's own Redis down however the test ends.
+struct ShutdownOnDrop(String);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        redis_cli(&self.0, &["SHUTDOWN", "NOSAVE"]);
+    }
+}
+
 /// A `watchparty` process in production mode, killed when dropped.
 struct Instance {
     child: Child,
@@ -411,6 +420,7 @@ async fn redis_restarted_empty_loses_nothing_stored_and_presence_comes_back() {
     };
     start_redis();
     let redis = format!("redis://127.0.0.1:{port}");
+    let _stop_redis = ShutdownOnDrop(redis.clone());
     let deadline = Instant::now() + Duration::from_secs(5);
     while redis_cli(&redis, &["PING"]) != "PONG" {
         assert!(Instant::now() < deadline, "test Redis did not start");
@@ -491,7 +501,6 @@ async fn redis_restarted_empty_loses_nothing_stored_and_presence_comes_back() {
     assert_eq!(room["room"]["viewer_count"], 2);
     b.stop().await;
     a.stop().await;
-    redis_cli(&redis, &["SHUTDOWN", "NOSAVE"]);
 }
 
 /// nginx running `deploy/nginx.conf` in a temp dir, stopped when dropped.
@@ -542,6 +551,16 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM lets the master stop its workers; SIGKILL would orphan them.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
