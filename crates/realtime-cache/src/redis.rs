@@ -605,12 +605,11 @@ impl RoomCache for RedisLiveState {
     }
 
     async fn set_host_status(&self, room: &RoomCode, status: HostStatus) -> Result<(), CacheError> {
-        self.shared
-            .mirror()
-            .rooms
-            .entry(room.clone())
-            .or_default()
-            .1 = Some(status);
+        // Only rooms with local sockets are mirrored (the entry exists from
+        // `subscribe` until the last local socket leaves).
+        if let Some(entry) = self.shared.mirror().rooms.get_mut(room) {
+            entry.1 = Some(status);
+        }
         self.shared.write_host(room, status).await
     }
 

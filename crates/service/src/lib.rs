@@ -185,23 +185,26 @@ impl Service {
 
     /// Whether the database and live state answer.
     pub async fn ready(&self) -> bool {
-        let db_ok = match tokio::time::timeout(Duration::from_secs(2), self.inner.db.ping()).await {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "readiness: database does not answer");
-                false
-            }
-            Err(_) => false,
-        };
-        let live_ok =
-            match tokio::time::timeout(Duration::from_secs(2), self.inner.live.ping()).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "readiness: live state does not answer");
-                    false
-                }
-                Err(_) => false,
-            };
-        db_ok && live_ok
+        let db = answers("database", self.inner.db.ping()).await;
+        let live_state = answers("live state", self.inner.live.ping()).await;
+        db && live_state
+    }
+}
+
+/// Whether a dependency's ping succeeds within 2 s; a failure is logged.
+async fn answers<E: std::fmt::Display>(
+    what: &str,
+    ping: impl std::future::Future<Output = Result<(), E>>,
+) -> bool {
+    match tokio::time::timeout(Duration::from_secs(2), ping).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: {what} does not answer");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness: {what} did not answer within 2 s");
+            false
+        }
     }
 }

@@ -132,20 +132,23 @@ impl Service {
                 Transition::Done(_) => return Err(ServiceError::RoomClosed),
                 Transition::Rejected(rejection) => return Err(rejection_error(rejection)),
             };
-            inner
-                .live
-                .set_host_status(&room.code, HostStatus::Online)
-                .await
-                .map_err(live)?;
         }
         // Everything that can fail comes before the socket is registered, or
         // is undone, so a refused socket leaves no ghost in presence.
+        // Subscribing first makes this room one the live state keeps for this instance.
         inner.live.subscribe(&room.code).await.map_err(live)?;
         inner
             .live
             .set_playback(&room.code, room.playback)
             .await
             .map_err(live)?;
+        if ticket.is_host {
+            inner
+                .live
+                .set_host_status(&room.code, HostStatus::Online)
+                .await
+                .map_err(live)?;
+        }
         let first = inner
             .live
             .add_connection(&room.code, id, member)
