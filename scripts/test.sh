@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real servers.
+# Runs every test of the workspace against real servers, then the web client's
+# tests in a real browser.
 #
 # What the tests need from the system (Debian's SQLite and libpq headers, a C
-# compiler, PostgreSQL, Redis, nginx) is installed when missing and we are root
-# with apt-get; otherwise the script says exactly what to install. PostgreSQL
+# compiler, PostgreSQL, Redis, nginx, Node.js, Chromium, ffmpeg) is installed
+# when missing and we are root with apt-get; otherwise the script says exactly
+# what to install. PostgreSQL
 # and Redis are started on free ports in a temp dir and stopped afterwards.
 # The integration suite runs three times: on SQLite, on PostgreSQL, and in
 # production mode (PostgreSQL + Redis).
@@ -21,6 +23,11 @@ packages_needed() {
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || echo postgresql
     command -v redis-server >/dev/null 2>&1 || echo redis-server
     command -v nginx >/dev/null 2>&1 || echo nginx
+    # The web client's browser tests.
+    command -v node >/dev/null 2>&1 || echo nodejs
+    command -v npm >/dev/null 2>&1 || echo npm
+    [ -x /usr/bin/chromium ] || echo chromium
+    command -v ffmpeg >/dev/null 2>&1 || echo ffmpeg
 }
 
 missing=$(packages_needed | tr '\n' ' ')
@@ -102,4 +109,7 @@ echo "== the integration suite again, on PostgreSQL"
 WATCHPARTY_TEST_BACKEND=postgres cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1
 echo "== and in production mode: PostgreSQL + Redis"
 WATCHPARTY_TEST_BACKEND=production cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1
+
+echo "== the web client in Chromium (playwright-core)"
+(cd browser-tests && npm ci --no-audit --no-fund --loglevel=error && npm test) || status=1
 exit $status

@@ -3,7 +3,9 @@
 //! This crate parses requests into intents for [`watchparty_service::Service`]
 //! and renders its answers; it never sees a database or Redis. Errors become
 //! the contract's JSON shape in one place ([`ApiError`]).
+//! It also serves the browser client compiled in from `client/`.
 
+mod assets;
 mod client;
 mod error;
 mod frame_guard;
@@ -260,6 +262,9 @@ where
             .service(endpoint("/healthz").route(web::get().to(routes::healthz)))
             .service(endpoint("/readyz").route(web::get().to(routes::readyz)))
             .service(endpoint("/metrics").route(web::get().to(routes::metrics)))
+            .service(endpoint("/").route(web::get().to(assets::page)))
+            .service(endpoint("/r/{code}").route(web::get().to(assets::page)))
+            .service(endpoint("/assets/{name}").route(web::get().to(assets::file)))
             .default_service(web::to(routes::not_found))
     })
     .workers(config.workers.max(1))

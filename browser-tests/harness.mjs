@@ -1,0 +1,237 @@
+// What every browser test needs: the real watchparty binary on a free port,
+// a test video served with Range support from another origin, and Debian's
+// Chromium driven by playwright-core.
+
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:http";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "..");
+/** Where screenshots and the generated video go. */
+export const outDir = process.env.WATCHPARTY_BROWSER_OUT || join(repo, "target", "browser-tests");
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = net.createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitFor(url, what, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not answer ${url} within ${ms} ms`);
+}
+
+/**
+ * Starts `target/debug/watchparty` (or $WATCHPARTY_BIN) on SQLite in a temp
+ * dir. `stop()` sends SIGTERM and waits for the exit.
+ */
+export async function startServer(env = {}) {
+  const bin = process.env.WATCHPARTY_BIN || join(repo, "target", "debug", "watchparty");
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p watchparty first`);
+  const dir = mkdtempSync(join(tmpdir(), "watchparty-browser-"));
+  const port = await freePort();
+  const child = spawn(bin, [], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH,
+      RUST_LOG: "warn",
+      WATCHPARTY_BIND: `127.0.0.1:${port}`,
+      DATABASE_URL: `sqlite://${join(dir, "watchparty.db")}`,
+      WATCHPARTY_JWT_SECRET: "browser-tests-jwt-secret-at-least-32-bytes",
+      WATCHPARTY_SESSION_KEY: "browser-tests-session-key-at-least-32-bytes-long",
+      ...env,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const exited = new Promise((ok) => child.once("exit", ok));
+  const origin = `http://127.0.0.1:${port}`;
+  await Promise.race([
+    waitFor(`${origin}/healthz`, "watchparty"),
+    exited.then((code) => {
+      throw new Error(`watchparty exited early with ${code}`);
+    }),
+  ]);
+  return {
+    origin,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A few seconds of VP8 test pattern with a keyframe every second, made once. */
+export function testVideo() {
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, "clip.webm");
+  if (!existsSync(file)) {
+    execFileSync(
+      "ffmpeg",
+      ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=40",
+        "-c:v", "libvpx", "-b:v", "400k", "-g", "25", "-an", `${file}.tmp.webm`],
+      { stdio: "inherit" },
+    );
+    execFileSync("mv", [`${file}.tmp.webm`, file]);
+  }
+  return file;
+}
+
+/** Serves one file with byte ranges, as a video host would. */
+export async function serveFile(file, type = "video/webm") {
+  const size = statSync(file).size;
+  const server = createServer((req, res) => {
+    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range || "");
+    const headers = { "Content-Type": type, "Accept-Ranges": "bytes" };
+    if (!range) {
+      res.writeHead(200, { ...headers, "Content-Length": size });
+      return req.method === "HEAD" ? res.end() : createReadStream(file).pipe(res);
+    }
+    const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+    const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    if (start >= size || start > end) {
+      res.writeHead(416, { "Content-Range": `bytes */${size}` });
+      return res.end();
+    }
+    res.writeHead(206, { ...headers, "Content-Range": `bytes ${start}-${end}/${size}`, "Content-Length": end - start + 1 });
+    return req.method === "HEAD" ? res.end() : createReadStream(file, { start, end }).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/clip.webm`,
+    stop: () => new Promise((ok) => server.close(ok)),
+  };
+}
+
+/** Debian's Chromium, headless, with nothing reaching outside loopback. */
+export function launchBrowser() {
+  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+  if (!existsSync(executablePath)) {
+    throw new Error(`${executablePath} is missing: apt-get install chromium (or set CHROMIUM)`);
+  }
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run",
+      // The tests check sync, not the browser's autoplay policy.
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+}
+
+/** Signs a new user up through the visible form. */
+export async function signUp(page, { email, name, password = "correct horse battery" }) {
+  const form = page.locator("#sign-up");
+  await form.getByLabel("Email").fill(email);
+  await form.getByLabel("Display name").fill(name);
+  await form.getByLabel("Password").fill(password);
+  await form.getByRole("button", { name: "Create account" }).click();
+}
+
+/** The room video's position and state, read inside the page. */
+export function playerState(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector("#player");
+    return { time: v.currentTime, paused: v.paused, readyState: v.readyState };
+  });
+}
+
+/** Polls `probe` until `accept` holds on its value, or fails with the last value. */
+export async function eventually(probe, accept, what, ms = 10000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await probe();
+    if (accept(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: still ${JSON.stringify(last)} after ${ms} ms`);
+}
+
+/**
+ * A TCP relay in front of `origin`, so a test can cut a browser off the
+ * server: `cut(ms)` drops every open connection and refuses new ones for `ms`.
+ */
+export async function startRelay(origin) {
+  const target = new URL(origin);
+  const open = new Set();
+  let refuseUntil = 0;
+  const relay = net.createServer((client) => {
+    if (Date.now() < refuseUntil) return client.destroy();
+    const upstream = net.connect(Number(target.port), target.hostname);
+    const pair = { client, upstream };
+    open.add(pair);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(pair);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((ok) => relay.listen(0, "127.0.0.1", ok));
+  return {
+    origin: `http://127.0.0.1:${relay.address().port}`,
+    cut(ms) {
+      refuseUntil = Date.now() + ms;
+      for (const { client, upstream } of open) {
+        client.destroy();
+        upstream.destroy();
+      }
+      open.clear();
+    },
+    stop: () => {
+      for (const { client, upstream } of open) {
+        client.destroy();
+        upstream.destroy();
+      }
+      return new Promise((ok) => relay.close(ok));
+    },
+  };
+}
+
+/** Signs up, starts a room on `media` and waits until its socket is up. */
+export async function hostRoom(page, origin, { email, name, room, media }) {
+  await page.goto(origin);
+  await signUp(page, { email, name });
+  const form = page.locator("#create-room");
+  await form.getByLabel("Room name").fill(room);
+  if (media) await form.getByLabel("Video link").fill(media);
+  await form.getByRole("button", { name: "Start the room" }).click();
+  await page.waitForURL(/\/r\/[A-Z2-9]{10}$/);
+  await connected(page);
+  return new URL(page.url()).pathname;
+}
+
+/** Waits until the room page says its socket is connected. */
+export async function connected(page) {
+  await page.locator(".link-status", { hasText: /^connected$/ }).waitFor();
+}
