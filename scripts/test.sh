@@ -50,47 +50,17 @@ fi
 [ "${1:-}" = "--setup-only" ] && exit 0
 
 work=$(mktemp -d /tmp/watchparty-test.XXXXXX)
-chmod 755 "$work"
-pg_data="$work/pg"
-pg_bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
-as_pg() {
-    # PostgreSQL refuses to run as root.
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+# shellcheck source=scripts/lib/services.sh
+. scripts/lib/services.sh
 cleanup() {
-    as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true
-    [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+    stop_services
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-    done
-}
-
-pg_port=$(free_port)
-mkdir -p "$pg_data"
-[ "$(id -u)" = 0 ] && chown postgres "$work" "$pg_data"
-as_pg "$pg_bin/initdb" -D "$pg_data" -A trust -U postgres >"$work/initdb.log" 2>&1 ||
-    { cat "$work/initdb.log" >&2; echo "PostgreSQL: initdb failed" >&2; exit 1; }
-as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg.log" -w \
-    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null ||
-    { cat "$work/pg.log" >&2; echo "PostgreSQL did not start" >&2; exit 1; }
-export WATCHPARTY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
-echo "PostgreSQL on port $pg_port"
-
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-    --dir "$work" --pidfile "$work/redis.pid" --logfile "$work/redis.log" ||
-    { echo "Redis did not start" >&2; exit 1; }
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-redis-cli -p "$redis_port" ping >/dev/null || { cat "$work/redis.log" >&2; echo "Redis does not answer" >&2; exit 1; }
-export WATCHPARTY_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
-echo "Redis on port $redis_port"
+start_postgres
+export WATCHPARTY_TEST_POSTGRES_URL="$postgres_url"
+start_redis
+export WATCHPARTY_TEST_REDIS_URL="$redis_url"
 
 # The operations tests start the real binary.
 cargo build --quiet -p watchparty --bin watchparty

@@ -34,6 +34,10 @@ pub struct Database {
     // As many permits as connections: callers queue here, asynchronously,
     // instead of parking blocking threads on the pool.
     permits: Arc<Semaphore>,
+    // SQLite takes one writer at a time and makes the others sleep and retry
+    // in steps of milliseconds; writers queue here instead, so a burst of
+    // writes never becomes a burst of sleeps. PostgreSQL needs no gate.
+    writer: Option<Arc<Semaphore>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -49,7 +53,8 @@ impl Database {
     /// backend's own error when the database cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, PersistenceError> {
         let url = DatabaseUrl::parse(url)?;
-        let size = if url.is_sqlite() { 8 } else { 16 };
+        let is_sqlite = url.is_sqlite();
+        let size = if is_sqlite { 8 } else { 16 };
         let manager = ConnectionManager::new(url);
         let pool = tokio::task::spawn_blocking(move || {
             // One test connection first, so a bad URL reports its own error.
@@ -67,7 +72,26 @@ impl Database {
         Ok(Database {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
+            writer: is_sqlite.then(|| Arc::new(Semaphore::new(1))),
         })
+    }
+
+    /// Like [`Database::run`], for work that writes: on SQLite, one at a time.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, PersistenceError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, PersistenceError> + Send + 'static,
+    {
+        let _turn = match &self.writer {
+            Some(writer) => Some(
+                tokio::time::timeout(PERMIT_WAIT, writer.acquire())
+                    .await
+                    .map_err(|_| PersistenceError::Busy)?
+                    .map_err(|e| PersistenceError::Task(e.to_string()))?,
+            ),
+            None => None,
+        };
+        self.run(f).await
     }
 
     /// Runs `f` with a connection on the blocking pool.

@@ -210,7 +210,7 @@ impl Database {
     ) -> Result<StoredUser, PersistenceError> {
         let email = email.as_str().to_owned();
         let display_name = display_name.as_str().to_owned();
-        self.run(move |conn| {
+        self.write(move |conn| {
             let id = diesel::insert_into(users::table)
                 .values((
                     users::email.eq(&email),
@@ -262,7 +262,7 @@ impl Database {
 
     /// Stores a new room with its host as the first participant.
     pub async fn create_room(&self, new: NewRoom) -> Result<Room, PersistenceError> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             conn.transaction(|conn| {
                 let NewRoom {
                     code,
@@ -381,7 +381,7 @@ impl Database {
         let status = status_name(after.status);
         let settings = after.settings.clone();
         let playback = after.playback;
-        self.run(move |conn| {
+        self.write(move |conn| {
             let changed = diesel::update(rooms::table)
                 .filter(rooms::id.eq(id))
                 .filter(rooms::status.eq(expected_status))
@@ -442,7 +442,7 @@ impl Database {
         user: UserId,
         now: Millis,
     ) -> Result<StoredParticipant, PersistenceError> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             if let Some(existing) = find_participant(conn, room, user)? {
                 return Ok(existing);
             }
@@ -470,7 +470,7 @@ impl Database {
         text: String,
         now: Millis,
     ) -> Result<i64, PersistenceError> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             let id = diesel::insert_into(chat_messages::table)
                 .values((
                     chat_messages::room_id.eq(room.0),

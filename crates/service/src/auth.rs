@@ -1,12 +1,12 @@
 //! Passwords (Argon2id) and WebSocket tokens (HS256 JWT, single use).
 
 use crate::error::ServiceError;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use jsonwebtoken::{decode, encode, DecodingKey, EncodingKey, Header, Validation};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use watchparty_domain::{Millis, UserId};
@@ -23,21 +23,28 @@ pub(crate) fn os_random<const N: usize>() -> Result<[u8; N], ServiceError> {
 
 /// Hashes and verifies passwords off the async reactor, a bounded number at once.
 pub(crate) struct Passwords {
-    argon: Argon2<'static>,
+    params: Params,
     permits: Arc<Semaphore>,
+    // One Argon2 working area per permit, reused: allocating 19 MiB per hash
+    // on ever-changing blocking threads left glibc holding hundreds of MiB
+    // after a burst of sign-ups.
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     // Verified against for unknown emails, so their timing matches known ones.
     dummy_hash: String,
 }
+
+// The tag length Argon2's PHC strings use by default.
+const TAG_BYTES: usize = 32;
 
 impl Passwords {
     pub(crate) async fn new() -> Result<Self, ServiceError> {
         // OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
         let params = Params::new(19 * 1024, 2, 1, None).map_err(|_| ServiceError::Internal)?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let parallel = std::thread::available_parallelism().map_or(2, usize::from);
         let mut passwords = Passwords {
-            argon,
+            params,
             permits: Arc::new(Semaphore::new(parallel)),
+            memory: Arc::new(Mutex::new(Vec::with_capacity(parallel))),
             dummy_hash: String::new(),
         };
         let random: [u8; 24] = os_random()?;
@@ -47,13 +54,23 @@ impl Passwords {
 
     pub(crate) async fn hash(&self, password: String) -> Result<String, ServiceError> {
         let salt_bytes: [u8; 16] = os_random()?;
-        let argon = self.argon.clone();
-        self.blocking(move || {
-            let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| ServiceError::Internal)?;
+        let params = self.params.clone();
+        self.blocking(move |memory| {
+            let internal = |_| ServiceError::Internal;
+            let salt = SaltString::encode_b64(&salt_bytes).map_err(internal)?;
+            let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+            let mut tag = [0u8; TAG_BYTES];
             argon
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|_| ServiceError::Internal)
+                .hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut tag, memory)
+                .map_err(|_| ServiceError::Internal)?;
+            let phc = PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&params).map_err(internal)?,
+                salt: Some(salt.as_salt()),
+                hash: Some(Output::new(&tag).map_err(internal)?),
+            };
+            Ok(phc.to_string())
         })
         .await
     }
@@ -67,29 +84,66 @@ impl Passwords {
     ) -> Result<bool, ServiceError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
-        let argon = self.argon.clone();
-        self.blocking(move || {
-            let matches = PasswordHash::new(&hash)
-                .map(|parsed| argon.verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false);
-            Ok(known && matches)
-        })
-        .await
+        self.blocking(move |memory| Ok(known && matches(&password, &hash, memory)))
+            .await
     }
 
+    /// Runs `f` on a blocking thread with a working area of Argon2 blocks.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| ServiceError::Internal)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|_| ServiceError::Internal)?
+        let pool = self.memory.clone();
+        let blocks = self.params.block_count();
+        tokio::task::spawn_blocking(move || {
+            let taken = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut memory = taken.unwrap_or_else(|| vec![Block::default(); blocks]);
+            let result = f(&mut memory);
+            pool.lock().unwrap_or_else(|p| p.into_inner()).push(memory);
+            result
+        })
+        .await
+        .map_err(|_| ServiceError::Internal)?
     }
+}
+
+/// Whether `password` hashes to the PHC string `hash`, compared in constant time.
+fn matches(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    // A hash made with other costs needs a working area of its own size.
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let mut tag = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params);
+    argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut tag, memory.as_mut_slice())
+        .is_ok()
+        && Output::new(&tag).is_ok_and(|computed| computed == expected)
 }
 
 const ISSUER: &str = "watchparty";
@@ -183,5 +237,50 @@ impl Tokens {
     /// How long a claimed jti must be remembered: as long as its token could verify.
     pub(crate) fn claim_ttl(&self) -> Duration {
         self.ttl + Duration::from_secs(LEEWAY_SECS + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
+    #[tokio::test]
+    async fn pooled_hashes_agree_with_the_argon2_crate_both_ways() {
+        let passwords = Passwords::new().await.unwrap();
+        let ours = passwords.hash("correct horse".to_owned()).await.unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let parsed = PasswordHash::new(&ours).unwrap();
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            passwords.params.clone(),
+        );
+        assert!(argon.verify_password(b"correct horse", &parsed).is_ok());
+
+        // Hashes stored before the pool existed still verify.
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let theirs = argon
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        let ok = |p: &str, h: &str| passwords.verify(p.to_owned(), Some(h.to_owned()));
+        assert!(ok("battery staple", &theirs).await.unwrap());
+        assert!(!ok("battery stapler", &theirs).await.unwrap());
+        assert!(ok("correct horse", &ours).await.unwrap());
+        assert!(!ok("correct horse", "not a phc string").await.unwrap());
+        // An unknown user never matches, even with the dummy's password.
+        assert!(!passwords.verify("x".to_owned(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_working_memory_is_reused_not_reallocated() {
+        let passwords = Passwords::new().await.unwrap();
+        for _ in 0..8 {
+            passwords.hash("again".to_owned()).await.unwrap();
+        }
+        let pooled = passwords.memory.lock().unwrap().len();
+        assert!(pooled >= 1 && pooled <= std::thread::available_parallelism().unwrap().get());
     }
 }

@@ -267,6 +267,10 @@ where
             .service(endpoint("/assets/{name}").route(web::get().to(assets::file)))
             .default_service(web::to(routes::not_found))
     })
+    .on_connect(cap_send_buffer)
+    // Events are small and must leave at once: Nagle would hold a frame back
+    // until the previous one is acknowledged.
+    .tcp_nodelay(true)
     .workers(config.workers.max(1))
     .disable_signals()
     .shutdown_timeout(10)
@@ -278,4 +282,18 @@ where
         service,
     };
     Ok((server, shutdown))
+}
+
+/// The kernel send buffer of an accepted connection (Linux doubles it).
+const SEND_BUFFER_BYTES: usize = 32 * 1024;
+
+/// Caps every accepted connection's kernel send buffer. Left to autotuning,
+/// a client that stops reading parks megabytes in the kernel, and minutes
+/// of events, before its outbox overflows and it is closed.
+fn cap_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES) {
+            tracing::debug!(error = %e, "send buffer left as the kernel set it");
+        }
+    }
 }

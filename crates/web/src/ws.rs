@@ -15,8 +15,9 @@ use actix_ws::{
 };
 use bytestring::ByteString;
 use serde::Deserialize;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 type BoxedPayloadStream =
     std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, PayloadError>>>>;
 
@@ -152,6 +153,14 @@ struct Connection {
     shutdown: CancellationToken,
 }
 
+/// What ends a connection from the server's side, awaited by every loop
+/// turn and every write. Neither is polled again once it has fired: the
+/// connection closes.
+struct Stops {
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    too_slow: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
 /// How a write ended.
 enum Sent {
     Ok,
@@ -183,13 +192,19 @@ impl Connection {
         let mut heartbeat = tokio::time::interval(period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
+        // Registered once, not per message: the server-wide token's lock
+        // would otherwise be taken by every socket on every frame.
+        let mut stops = Stops {
+            shutdown: Box::pin(self.shutdown.child_token().cancelled_owned()),
+            too_slow: Box::pin(too_slow.cancelled_owned()),
+        };
         let reason = loop {
             tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => break Some(close(1012)),
-                _ = too_slow.cancelled() => break Some(close(1013)),
+                _ = &mut stops.shutdown => break Some(close(1012)),
+                _ = &mut stops.too_slow => break Some(close(1013)),
                 out = outbox.recv() => match out {
-                    Some(Outgoing::Text(text)) => match self.send(text, &too_slow).await {
+                    Some(Outgoing::Text(text)) => match self.send(text, &mut stops).await {
                         Sent::Ok => {}
                         Sent::Gone => break None,
                         Sent::Interrupted(code) => break Some(close(code)),
@@ -202,7 +217,7 @@ impl Connection {
                     match frame {
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             if let Some(reply) = self.service.on_text(&handle, &text).await {
-                                match self.send(reply, &too_slow).await {
+                                match self.send(reply, &mut stops).await {
                                     Sent::Ok => {}
                                     Sent::Gone => break None,
                                     Sent::Interrupted(code) => break Some(close(code)),
@@ -239,11 +254,12 @@ impl Connection {
     }
 
     /// Writes one frame without ever waiting on a client that stopped reading.
-    async fn send(&mut self, text: ByteString, too_slow: &CancellationToken) -> Sent {
+    async fn send(&mut self, text: ByteString, stops: &mut Stops) -> Sent {
         tokio::select! {
+            biased;
             sent = self.session.text(text) => if sent.is_ok() { Sent::Ok } else { Sent::Gone },
-            _ = too_slow.cancelled() => Sent::Interrupted(1013),
-            _ = self.shutdown.cancelled() => Sent::Interrupted(1012),
+            _ = &mut stops.too_slow => Sent::Interrupted(1013),
+            _ = &mut stops.shutdown => Sent::Interrupted(1012),
         }
     }
 

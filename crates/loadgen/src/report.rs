@@ -1,0 +1,207 @@
+//! Results: rows of named cells, printed as markdown tables and as JSON.
+
+use crate::measure::Latency;
+use serde_json::{json, Map, Value};
+
+/// One measured value.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    /// A count.
+    Int(u64),
+    /// A quantity with this many decimals in the table.
+    Num(f64, usize),
+    /// Words.
+    Text(String),
+    /// Latency percentiles, in milliseconds.
+    Latency(Latency),
+}
+
+impl Cell {
+    fn markdown(&self) -> String {
+        match self {
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(x, decimals) => format!("{x:.decimals$}"),
+            Cell::Text(s) => s.clone(),
+            Cell::Latency(l) if l.count == 0 => "–".to_owned(),
+            Cell::Latency(l) => format!(
+                "{:.2} / {:.2} / {:.2} / {:.2} / {:.2}",
+                l.p50, l.p90, l.p99, l.p999, l.max
+            ),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Cell::Int(n) => json!(n),
+            Cell::Num(x, _) => json!(x),
+            Cell::Text(s) => json!(s),
+            Cell::Latency(l) => json!(l),
+        }
+    }
+}
+
+/// A row: column names and values, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Row(Vec<(String, Cell)>);
+
+impl Row {
+    /// An empty row.
+    pub fn new() -> Self {
+        Row::default()
+    }
+
+    /// Adds a column.
+    pub fn with(mut self, column: &str, cell: Cell) -> Self {
+        self.0.push((column.to_owned(), cell));
+        self
+    }
+
+    /// Adds a count.
+    pub fn int(self, column: &str, n: u64) -> Self {
+        self.with(column, Cell::Int(n))
+    }
+
+    /// Adds a quantity.
+    pub fn num(self, column: &str, x: f64, decimals: usize) -> Self {
+        self.with(column, Cell::Num(x, decimals))
+    }
+
+    /// Adds words.
+    pub fn text(self, column: &str, s: impl Into<String>) -> Self {
+        self.with(column, Cell::Text(s.into()))
+    }
+
+    /// Adds latency percentiles; the column name should say "ms".
+    pub fn latency(self, column: &str, l: Latency) -> Self {
+        self.with(column, Cell::Latency(l))
+    }
+}
+
+/// A titled table.
+#[derive(Debug, Clone)]
+pub struct Table {
+    title: String,
+    rows: Vec<Row>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(title: impl Into<String>) -> Self {
+        Table {
+            title: title.into(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (and prints it at once to stderr, for long runs).
+    pub fn push(&mut self, row: Row) {
+        let line: Vec<String> = row
+            .0
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.markdown()))
+            .collect();
+        eprintln!("  {}", line.join("  "));
+        self.rows.push(row);
+    }
+
+    fn markdown(&self) -> String {
+        let Some(first) = self.rows.first() else {
+            return format!("### {}\n\n(no rows)\n", self.title);
+        };
+        let header: Vec<&str> = first.0.iter().map(|(k, _)| k.as_str()).collect();
+        let mut out = format!(
+            "### {}\n\n| {} |\n|{}\n",
+            self.title,
+            header.join(" | "),
+            "---|".repeat(header.len())
+        );
+        for row in &self.rows {
+            let cells: Vec<String> = row.0.iter().map(|(_, v)| v.markdown()).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let object: Map<String, Value> =
+                    row.0.iter().map(|(k, v)| (k.clone(), v.json())).collect();
+                Value::Object(object)
+            })
+            .collect();
+        json!({"title": self.title, "rows": rows})
+    }
+}
+
+/// What a scenario found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    scenario: &'static str,
+    tables: Vec<Table>,
+    notes: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl Report {
+    /// An empty report for `scenario`.
+    pub fn new(scenario: &'static str) -> Self {
+        Report {
+            scenario,
+            tables: Vec::new(),
+            notes: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Records `what` as a problem unless `ok`: a loss, a failure or an
+    /// unexpected disconnect, which `--strict` turns into a failed run.
+    pub fn expect(&mut self, ok: bool, what: impl Into<String>) {
+        if !ok {
+            self.problems.push(what.into());
+        }
+    }
+
+    /// What went wrong, if anything.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// Adds a table.
+    pub fn table(&mut self, table: Table) {
+        self.tables.push(table);
+    }
+
+    /// Adds a line printed under the tables.
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    /// The tables as markdown; latencies read `p50 / p90 / p99 / p99.9 / max`.
+    pub fn markdown(&self) -> String {
+        let mut out = format!("## {}\n\n", self.scenario);
+        for table in &self.tables {
+            out.push_str(&table.markdown());
+            out.push('\n');
+        }
+        for note in &self.notes {
+            out.push_str(&format!("- {note}\n"));
+        }
+        for problem in &self.problems {
+            out.push_str(&format!("- PROBLEM: {problem}\n"));
+        }
+        out
+    }
+
+    /// Everything as JSON.
+    pub fn json(&self) -> Value {
+        json!({
+            "scenario": self.scenario,
+            "tables": self.tables.iter().map(Table::json).collect::<Vec<_>>(),
+            "notes": self.notes,
+            "problems": self.problems,
+        })
+    }
+}

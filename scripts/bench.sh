@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runs one benchmark scenario of docs/performance.md against freshly started
+# servers on free ports, with watchparty-loadgen beside them.
+#
+#   scripts/bench.sh idle              1. idle capacity (SQLite)
+#   scripts/bench.sh fanout            2. fan-out ladder (SQLite)
+#   scripts/bench.sh join-storm        3. join storm (SQLite)
+#   scripts/bench.sh chat-sqlite       4. many rooms with chat, on SQLite
+#   scripts/bench.sh chat-postgres        ... and on PostgreSQL
+#   scripts/bench.sh slow-consumers    5. slow consumers (SQLite)
+#   scripts/bench.sh cluster           6. two instances + PostgreSQL + Redis
+#   scripts/bench.sh smoke             every scenario for seconds (CI)
+#
+# Extra arguments go to the generator (e.g. --viewers 1000 --rates 10).
+# Release builds are used, except for smoke, which checks that the
+# generator works rather than measuring. The JSON results land in
+# target/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scenario=${1:-}
+[ -n "$scenario" ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+shift
+
+scripts/test.sh --setup-only
+if [ "$scenario" = smoke ]; then
+    profile_flag=() bin_dir=target/debug
+else
+    profile_flag=(--release) bin_dir=target/release
+fi
+cargo build --quiet "${profile_flag[@]}" -p watchparty -p watchparty-loadgen --bins
+
+# Each process may hold up to 20 000 files; 15 000 sockets need most of them.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d /tmp/watchparty-bench.XXXXXX)
+# shellcheck source=scripts/lib/services.sh
+. scripts/lib/services.sh
+server_pids=()
+cleanup() {
+    for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_services
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+export WATCHPARTY_JWT_SECRET=bench-jwt-secret-bench-jwt-secret-0123
+export WATCHPARTY_SESSION_KEY=bench-session-key-bench-session-key-0123456789-0123456789-abcdef
+export RUST_LOG=${RUST_LOG:-info}
+servers=()
+
+# start_server DATABASE_URL [REDIS_URL]: one instance, logging to $work.
+start_server() {
+    local port n=${#server_pids[@]}
+    port=$(free_port)
+    REDIS_URL=${2:-} "$bin_dir/watchparty" serve --bind "127.0.0.1:$port" --database-url "$1" \
+        >"$work/server-$n.log" 2>&1 &
+    server_pids+=($!)
+    servers+=(--server "http://127.0.0.1:$port" --server-pid "$!")
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
+        sleep 0.1
+    done
+    cat "$work/server-$n.log" >&2
+    echo "the server did not become ready" >&2
+    return 1
+}
+
+mkdir -p target/bench
+loadgen() {
+    local name=$1
+    shift
+    "$bin_dir/watchparty-loadgen" "${servers[@]}" "$@" \
+        --json "target/bench/$name-$(date +%Y%m%d-%H%M%S).json"
+}
+
+sqlite="sqlite://$work/bench.db"
+case "$scenario" in
+idle) start_server "$sqlite"; loadgen idle idle "$@" ;;
+fanout) start_server "$sqlite"; loadgen fanout fanout "$@" ;;
+join-storm) start_server "$sqlite"; loadgen join-storm join-storm "$@" ;;
+chat-sqlite) start_server "$sqlite"; loadgen chat-sqlite chat --label SQLite "$@" ;;
+chat-postgres)
+    start_postgres
+    start_server "$postgres_url"
+    loadgen chat-postgres chat --label PostgreSQL "$@"
+    ;;
+slow-consumers) start_server "$sqlite"; loadgen slow-consumers slow-consumers "$@" ;;
+cluster)
+    start_postgres
+    start_redis
+    start_server "$postgres_url" "$redis_url"
+    start_server "$postgres_url" "$redis_url"
+    loadgen cluster --redis-pid "$redis_pid" cluster "$@"
+    ;;
+smoke)
+    # Seconds-long runs that must lose nothing: the generator still works.
+    start_postgres
+    start_redis
+    start_server "$sqlite"
+    loadgen smoke-idle --strict idle --connections 60 --rooms 6 --idle-secs 1
+    loadgen smoke-fanout --strict fanout --viewers 30 --rates 20 --secs 1
+    loadgen smoke-join-storm --strict join-storm --joins 40 --rates 100 --rooms 1,4
+    loadgen smoke-chat --strict chat --rooms 4 --viewers 3 --rate 20 --secs 1 --control-every 1
+    loadgen smoke-slow --strict slow-consumers --viewers 40 --baseline-secs 1 --secs 2
+    servers=()
+    start_server "$postgres_url" "$redis_url"
+    start_server "$postgres_url" "$redis_url"
+    loadgen smoke-cluster --strict --redis-pid "$redis_pid" cluster --viewers 20 --rate 10 --secs 1
+    ;;
+*) echo "unknown scenario: $scenario (run scripts/bench.sh without arguments for the list)" >&2; exit 2 ;;
+esac
