@@ -31,7 +31,7 @@ fi
 cargo build --quiet "${profile_flag[@]}" -p watchparty -p watchparty-loadgen --bins
 
 # Each process may hold up to 20 000 files; 15 000 sockets need most of them.
-ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 work=$(mktemp -d /tmp/watchparty-bench.XXXXXX)
 # shellcheck source=scripts/lib/services.sh

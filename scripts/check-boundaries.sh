@@ -23,5 +23,11 @@ if [ -n "$bad" ]; then
     echo "the binary depends directly on: $bad(it only wires the service and the web edge)" >&2
     status=1
 fi
+loadgen=$(cargo tree -p watchparty-loadgen -e normal --depth 1 --prefix none)
+bad=$(grep -oE '^watchparty-[a-z-]+ ' <<<"$loadgen" | grep -v '^watchparty-loadgen ' | sort -u | tr '\n' ' ' || true)
+if [ -n "$bad" ]; then
+    echo "the load generator depends on: $bad(it knows only the public contract)" >&2
+    status=1
+fi
 [ $status = 0 ] && echo "crate boundaries hold"
 exit $status

@@ -8,7 +8,8 @@
 # what to install. PostgreSQL
 # and Redis are started on free ports in a temp dir and stopped afterwards.
 # The integration suite runs three times: on SQLite, on PostgreSQL, and in
-# production mode (PostgreSQL + Redis).
+# production mode (PostgreSQL + Redis); the load generator runs every benchmark
+# scenario for a few seconds and must lose nothing.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -79,6 +80,10 @@ echo "== the integration suite again, on PostgreSQL"
 WATCHPARTY_TEST_BACKEND=postgres cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1
 echo "== and in production mode: PostgreSQL + Redis"
 WATCHPARTY_TEST_BACKEND=production cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1
+
+echo "== the load generator against real servers, for seconds (scripts/bench.sh smoke)"
+scripts/bench.sh smoke >"$work/bench-smoke.log" 2>&1 || { cat "$work/bench-smoke.log"; status=1; }
+grep -h "^|" "$work/bench-smoke.log" | head -n 40 || true
 
 echo "== the web client in Chromium (playwright-core)"
 (cd browser-tests && npm ci --no-audit --no-fund --loglevel=error && npm test) || status=1

@@ -6,9 +6,12 @@
 # start_postgres sets postgres_url, start_redis sets redis_url and redis_pid.
 
 free_port() {
-    local port
+    # Below the kernel's ephemeral range, so no client connection (a load
+    # test leaves thousands in TIME_WAIT) can hold the port we pick.
+    local port low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
     while :; do
-        port=$((20000 + RANDOM % 30000))
+        port=$((10000 + RANDOM % (low - 10000)))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
 }

@@ -37,7 +37,7 @@ pub struct Database {
     // SQLite takes one writer at a time and makes the others sleep and retry
     // in steps of milliseconds; writers queue here instead, so a burst of
     // writes never becomes a burst of sleeps. PostgreSQL needs no gate.
-    writer: Option<Arc<Semaphore>>,
+    writer: Option<Arc<std::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -72,7 +72,7 @@ impl Database {
         Ok(Database {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
-            writer: is_sqlite.then(|| Arc::new(Semaphore::new(1))),
+            writer: is_sqlite.then(|| Arc::new(std::sync::Mutex::new(()))),
         })
     }
 
@@ -82,16 +82,16 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, PersistenceError> + Send + 'static,
     {
-        let _turn = match &self.writer {
-            Some(writer) => Some(
-                tokio::time::timeout(PERMIT_WAIT, writer.acquire())
-                    .await
-                    .map_err(|_| PersistenceError::Busy)?
-                    .map_err(|e| PersistenceError::Task(e.to_string()))?,
-            ),
-            None => None,
-        };
-        self.run(f).await
+        let writer = self.writer.clone();
+        self.run(move |conn| {
+            // Taken on the blocking thread, around the write alone: the turn
+            // passes on as soon as the previous writer commits.
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+            f(conn)
+        })
+        .await
     }
 
     /// Runs `f` with a connection on the blocking pool.

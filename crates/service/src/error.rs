@@ -36,15 +36,24 @@ pub enum ServiceError {
     /// A dependency failed; details are logged, not shown.
     #[error("internal error")]
     Internal,
-    /// Live state did not answer in time.
+    /// Live state or the database did not answer in time.
     #[error("service temporarily unavailable")]
     Unavailable,
 }
 
 // Conversions stay private so the public API names no storage or cache type.
 pub(crate) fn store(e: PersistenceError) -> ServiceError {
-    tracing::error!(error = %e, "database failure");
-    ServiceError::Internal
+    match e {
+        // Overload or an outage, not a bug: the client may retry.
+        PersistenceError::Busy | PersistenceError::Pool(_) => {
+            tracing::warn!(error = %e, "database unavailable");
+            ServiceError::Unavailable
+        }
+        e => {
+            tracing::error!(error = %e, "database failure");
+            ServiceError::Internal
+        }
+    }
 }
 
 pub(crate) fn live(e: CacheError) -> ServiceError {
@@ -54,4 +63,25 @@ pub(crate) fn live(e: CacheError) -> ServiceError {
 
 pub(crate) fn invalid(e: watchparty_domain::ValidationError) -> ServiceError {
     ServiceError::Validation(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_is_busy_is_unavailable_not_broken() {
+        assert!(matches!(
+            store(PersistenceError::Busy),
+            ServiceError::Unavailable
+        ));
+        assert!(matches!(
+            store(PersistenceError::Corrupt("bad row".into())),
+            ServiceError::Internal
+        ));
+        assert!(matches!(
+            store(PersistenceError::Task("panicked".into())),
+            ServiceError::Internal
+        ));
+    }
 }

@@ -22,9 +22,10 @@ pub struct Options {
     /// Seconds per step.
     #[arg(long, default_value_t = 10.0)]
     pub secs: f64,
-    /// A step is past the knee when its per-delivery p99 exceeds this.
-    #[arg(long, default_value_t = 10.0)]
-    pub knee_p99_ms: f64,
+    /// A step is past the knee when its per-delivery p99 is this many
+    /// times the first step's: the server no longer keeps up with the rate.
+    #[arg(long, default_value_t = 1.5)]
+    pub knee_factor: f64,
 }
 
 /// Runs the ladder.
@@ -36,8 +37,12 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     for &viewers in &o.viewers {
         let steps = ladder(run, &o, viewers, tabs).await?;
         let mut knee = None;
+        let first_p99 = steps
+            .first()
+            .map_or(0.0, |(_, step, _)| step.deliveries.p99);
         for (rate, step, disconnects) in &steps {
-            if knee.is_none() && (step.deliveries.p99 > o.knee_p99_ms || step.lost > 0) {
+            let climbing = step.deliveries.p99 > first_p99 * o.knee_factor;
+            if knee.is_none() && (climbing || step.lost > 0) {
                 knee = Some(*rate);
             }
             report.expect(
@@ -51,8 +56,9 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
         }
         report.note(match knee {
             Some(rate) => format!(
-                "{viewers} viewers: knee at {rate} SEEK/s (first step with p99 > {} ms or a loss)",
-                o.knee_p99_ms
+                "{viewers} viewers: knee at {rate} SEEK/s (the first step whose p99 is over \
+                 {}× the first step's, or that lost a delivery)",
+                o.knee_factor
             ),
             None => format!("{viewers} viewers: no knee up to the highest rate tried"),
         });

@@ -158,13 +158,18 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     ));
     if let (Some(start), Some(max), Some(last)) = (rss_start, samples.iter().max(), samples.last())
     {
+        let every_5s: Vec<String> = samples
+            .iter()
+            .step_by(5)
+            .map(|kib| format!("{:.1}", mib(*kib)))
+            .collect();
         report.note(format!(
-            "server RSS: {:.1} MiB before, at most {:.1} MiB and {:.1} MiB at the end of the slow phase \
-             ({} samples, one per second)",
+            "server RSS: {:.1} MiB before, at most {:.1} MiB and {:.1} MiB at the end of the slow phase; \
+             every 5 s: {} MiB",
             mib(start),
             mib(*max),
             mib(*last),
-            samples.len()
+            every_5s.join(", ")
         ));
     }
     report.note(match shed_after {
