@@ -181,15 +181,87 @@ pub async fn open_loop(
     }
 }
 
-/// Waits until `due` more precisely than tokio's millisecond timer: sleeps
-/// to just before it, then yields until it passes, so the generator's own
-/// lateness does not count against the server.
+/// Waits until `due` more precisely than tokio's millisecond timer, without
+/// spinning: a dedicated thread sleeps to each due instant and wakes the task.
 pub async fn on_time(due: Instant) {
-    const SPIN: Duration = Duration::from_micros(1500);
-    if let Some(early) = due.checked_sub(SPIN) {
-        tokio::time::sleep_until(early.into()).await;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if pacer().send(Alarm { due, wake: tx }).is_err() {
+        tokio::time::sleep_until(due.into()).await;
+        return;
     }
-    while Instant::now() < due {
-        tokio::task::yield_now().await;
+    let _ = rx.await;
+}
+
+struct Alarm {
+    due: Instant,
+    wake: tokio::sync::oneshot::Sender<()>,
+}
+
+impl PartialEq for Alarm {
+    fn eq(&self, other: &Self) -> bool {
+        self.due == other.due
+    }
+}
+impl Eq for Alarm {}
+impl PartialOrd for Alarm {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Alarm {
+    // Reversed: the heap's top is the earliest alarm.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.due.cmp(&self.due)
+    }
+}
+
+/// The pacing thread, started on first use.
+fn pacer() -> &'static std::sync::mpsc::Sender<Alarm> {
+    static PACER: std::sync::OnceLock<std::sync::mpsc::Sender<Alarm>> = std::sync::OnceLock::new();
+    PACER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Alarm>();
+        std::thread::spawn(move || {
+            let mut alarms = std::collections::BinaryHeap::new();
+            loop {
+                let now = Instant::now();
+                while alarms.peek().is_some_and(|a: &Alarm| a.due <= now) {
+                    if let Some(alarm) = alarms.pop() {
+                        let _ = alarm.wake.send(());
+                    }
+                }
+                let next = match alarms.peek() {
+                    Some(alarm) => rx.recv_timeout(alarm.due.saturating_duration_since(now)),
+                    None => rx
+                        .recv()
+                        .map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+                };
+                match next {
+                    Ok(alarm) => alarms.push(alarm),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        });
+        tx
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn alarms_never_ring_early_and_all_ring_in_any_order() {
+        let start = Instant::now();
+        let dues: Vec<Instant> = [9u64, 1, 5, 3, 7, 0]
+            .iter()
+            .map(|ms| start + Duration::from_millis(*ms))
+            .collect();
+        let waits = dues.iter().map(|&due| async move {
+            on_time(due).await;
+            Instant::now() >= due
+        });
+        let on_time_or_later = futures_util::future::join_all(waits).await;
+        assert_eq!(on_time_or_later, vec![true; dues.len()]);
     }
 }

@@ -33,6 +33,8 @@ pub struct Options {
 
 struct Tally {
     latency: Mutex<Histogram<u64>>,
+    // Where a join's time goes: the HTTP join, the token, the socket.
+    stages: [Mutex<Histogram<u64>>; 3],
     failures: AtomicU64,
     done: AtomicU64,
     first_error: Mutex<Option<String>>,
@@ -97,6 +99,7 @@ async fn storm(
     let joiners = shared(1, Timed::Seek);
     let tally = Arc::new(Tally {
         latency: Mutex::new(histogram()),
+        stages: [(); 3].map(|()| Mutex::new(histogram())),
         failures: AtomicU64::new(0),
         done: AtomicU64::new(0),
         first_error: Mutex::new(None),
@@ -121,9 +124,12 @@ async fn storm(
         tokio::spawn(async move {
             let outcome = join(&http, &base, &code, &account, options, i, &joiners).await;
             match outcome {
-                Ok(client) => {
+                Ok((client, stages)) => {
                     let us = due.elapsed().as_micros() as u64;
                     lock(&tally.latency).saturating_record(us.max(1));
+                    for (h, took) in tally.stages.iter().zip(stages) {
+                        lock(h).saturating_record((took.as_micros() as u64).max(1));
+                    }
                     lock(&tally.clients).push(client);
                 }
                 Err(e) => {
@@ -145,6 +151,8 @@ async fn storm(
     let used = usage.finish()?;
     let presence = observers.counters.presence.load(Relaxed) - presence_before;
     let latency = Latency::of(&lock(&tally.latency));
+    let [http_join, token, socket] = &tally.stages;
+    let stage = |h: &Mutex<Histogram<u64>>| Latency::of(&lock(h)).p99;
     let failures = tally.failures.load(Relaxed) + joins.saturating_sub(tally.done.load(Relaxed));
     if let Some(e) = lock(&tally.first_error).as_ref() {
         eprintln!("  first failure: {e}");
@@ -163,6 +171,9 @@ async fn storm(
             presence as f64 / rooms as f64 / storm_wall.as_secs_f64().max(1e-9),
             1,
         )
+        .num("p99 of its stages ms: join", stage(http_join), 1)
+        .num("token", stage(token), 1)
+        .num("socket", stage(socket), 1)
         .num("server cores", used.server_cores(), 2)
         .num("loadgen cores", used.my_cores(), 2);
     Ok((row, failures))
@@ -172,7 +183,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One viewer's arrival, up to its first `PLAYBACK_STATE`.
+/// One viewer's arrival, up to its first `PLAYBACK_STATE`, and how long
+/// each of its three steps took.
 async fn join(
     http: &net::Http,
     base: &str,
@@ -181,13 +193,17 @@ async fn join(
     options: net::SocketOptions,
     reader: usize,
     shared: &Shared,
-) -> Result<Client> {
+) -> Result<(Client, [Duration; 3])> {
+    let started = Instant::now();
     http.join(base, account, code).await?;
+    let joined = Instant::now();
     let token = http.token(base, account).await?;
+    let tokened = Instant::now();
     let mut socket = net::connect(base, code, &token, options).await?;
     match tokio::time::timeout(Duration::from_secs(60), socket.next()).await {
         Ok(Some(Ok(Message::Text(text)))) if text.as_str().contains("\"PLAYBACK_STATE\"") => {
-            Ok(clients::spawn(socket, reader, shared, false))
+            let stages = [joined - started, tokened - joined, tokened.elapsed()];
+            Ok((clients::spawn(socket, reader, shared, false), stages))
         }
         Ok(other) => bail!("first frame was not PLAYBACK_STATE: {other:?}"),
         Err(_) => bail!("no PLAYBACK_STATE within 60 s"),
