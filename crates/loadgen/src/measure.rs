@@ -217,3 +217,44 @@ impl CpuWindow {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn latency_counts_from_the_intended_time_and_tracks_the_last_recipient() {
+        let book = Book::new(4);
+        book.schedule(1, Instant::now());
+        std::thread::sleep(Duration::from_millis(50));
+        book.arrived(1, 0);
+        book.arrived(1, 7);
+        // Unscheduled and out-of-range sequence numbers are ignored.
+        book.arrived(2, 0);
+        book.arrived(99, 0);
+        assert_eq!(book.received(), 2);
+        let last = Latency::of(&book.last_recipient(0..4));
+        assert_eq!(last.count, 1);
+        assert!(last.max >= 50.0, "{last:?}");
+        let all = Latency::of(&book.take_deliveries());
+        assert_eq!(all.count, 2);
+        assert!(all.p50 >= 50.0, "{all:?}");
+        // Taking the deliveries starts a new phase.
+        assert_eq!(Latency::of(&book.take_deliveries()).count, 0);
+    }
+
+    #[test]
+    fn this_process_is_visible_in_proc() {
+        let me = Process::me();
+        assert!(me.rss_kib().unwrap() > 0);
+        // Burn a little CPU so the tick counter moves.
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_mul(31).wrapping_add(1);
+        }
+        assert!(x != 1);
+        assert!(me.cpu().unwrap() > Duration::ZERO);
+    }
+}

@@ -205,3 +205,29 @@ impl Report {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn tables_render_as_markdown_and_json_and_problems_are_kept() {
+        let mut table = Table::new("t");
+        table.push(Row::new().int("n", 3).num("x", 1.234, 1).text("who", "A"));
+        let mut report = Report::new("s");
+        report.table(table);
+        report.expect(true, "fine");
+        report.expect(false, "2 lost");
+        let md = report.markdown();
+        assert!(
+            md.contains("| n | x | who |\n|---|---|---|\n| 3 | 1.2 | A |"),
+            "{md}"
+        );
+        assert!(md.contains("PROBLEM: 2 lost"), "{md}");
+        assert_eq!(report.problems(), ["2 lost"]);
+        let json = report.json();
+        assert_eq!(json["tables"][0]["rows"][0]["x"], 1.234);
+        assert_eq!(json["problems"][0], "2 lost");
+    }
+}
