@@ -80,6 +80,12 @@ impl Run {
             .await
     }
 
+    /// One fresh account to host the scenario's rooms.
+    pub async fn host(&self, tag: &str) -> Result<Account> {
+        let mut hosts = self.accounts(&format!("{tag}-host"), 1, 1).await?;
+        hosts.pop().context("registering the host gave no account")
+    }
+
     /// A public room hosted by `host`, joined over HTTP by `members`.
     pub async fn room(&self, host: &Account, name: &str, members: &[Account]) -> Result<String> {
         let code = self.http.create_room(self.server(0), host, name).await?;
@@ -152,6 +158,33 @@ impl Run {
             .map(|c| c.map(Arc::new))
             .collect::<Result<Vec<_>>>()
             .with_context(|| format!("opening {count} sockets into {code}"))
+    }
+}
+
+/// A room's sockets on the first server: the host's, and its viewers'.
+pub struct Gathered {
+    /// The host's socket.
+    pub host: Arc<Client>,
+    /// The viewers' sockets, kept open as long as this lives.
+    pub viewers: Vec<Arc<Client>>,
+}
+
+impl Run {
+    /// Opens the host's socket, then `count` viewers' on the first server,
+    /// and waits for the joins' announcements to settle.
+    pub async fn gather(
+        &self,
+        code: &str,
+        host: &Account,
+        accounts: &[Account],
+        count: usize,
+        shared: &Shared,
+    ) -> Result<Gathered> {
+        let host = Arc::new(self.open(0, code, host, 0, shared, false).await?);
+        eprintln!("opening {count} sockets into {code}");
+        let viewers = self.open_many(code, accounts, count, |_| 0, shared).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Ok(Gathered { host, viewers })
     }
 }
 

@@ -5,7 +5,7 @@ use super::{drive, shared};
 use crate::clients::{open_loop, Client, Timed};
 use crate::report::{Report, Row, Table};
 use crate::run::Run;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use clap::Args;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -41,12 +41,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(10);
     let events = (o.rate * o.secs).ceil() as u64;
     let shared = shared(events as usize + 1, Timed::Chat);
-    let host = run
-        .accounts("chat-host", 1, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no host"))?;
+    let host = run.host("chat").await?;
     let accounts = run.accounts("chat", rooms * viewers, tabs).await?;
     let n = accounts.len().max(1);
     // Room `r`'s viewer `v` is account `(r * viewers + v) % n`: distinct

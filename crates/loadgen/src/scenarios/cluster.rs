@@ -7,7 +7,7 @@ use crate::clients::{open_loop, Timed};
 use crate::measure::Latency;
 use crate::report::{Report, Row, Table};
 use crate::run::{wait_until, Run};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -34,12 +34,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     }
     let tabs = run.tabs(10);
     let events = (o.rate * o.secs).ceil() as u64;
-    let host = run
-        .accounts("cluster-host", 1, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no host"))?;
+    let host = run.host("cluster").await?;
     let accounts = run.accounts("cluster", o.viewers, tabs).await?;
     let mut report = Report::new("Two instances and Redis");
     let mut table = Table::new("latency in ms: p50 / p90 / p99 / p99.9 / max");
@@ -48,11 +43,10 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let baseline = {
         let shared = shared(events as usize + 1, Timed::Seek);
         let code = run.room(&host, "cluster baseline", &accounts).await?;
-        let host_socket = Arc::new(run.open(0, &code, &host, 0, &shared, false).await?);
-        let _viewers = run
-            .open_many(&code, &accounts, o.viewers, |_| 0, &shared)
+        let room = run
+            .gather(&code, &host, &accounts, o.viewers, &shared)
             .await?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        let host_socket = &room.host;
         let step = drive(run, &shared, 0..events, o.rate, o.viewers as u64, |_| {
             Some(host_socket.clone())
         })

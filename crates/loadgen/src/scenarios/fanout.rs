@@ -7,7 +7,6 @@ use crate::run::Run;
 use anyhow::Result;
 use clap::Args;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Options of the fan-out ladder.
@@ -97,21 +96,14 @@ async fn ladder(
 ) -> Result<Vec<(f64, Driven, u64)>> {
     let events: u64 = o.rates.iter().map(|r| (r * o.secs).ceil() as u64).sum();
     let shared = shared(events as usize + 1, Timed::Seek);
-    let host_account = run.accounts("fanout-host", 1, 1).await?;
+    let host_account = run.host("fanout").await?;
     let accounts = run.accounts("fanout", viewers, tabs).await?;
-    let host_account = host_account
-        .first()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no host"))?;
     let code = run
         .room(&host_account, &format!("fanout {viewers}"), &accounts)
         .await?;
-    let host = Arc::new(run.open(0, &code, &host_account, 0, &shared, false).await?);
-    eprintln!("opening {viewers} sockets into {code}");
-    let _viewers = run
-        .open_many(&code, &accounts, viewers, |_| 0, &shared)
+    let room = run
+        .gather(&code, &host_account, &accounts, viewers, &shared)
         .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let mut steps = Vec::new();
     let mut next = 0u64;
     for &rate in &o.rates {
@@ -123,7 +115,7 @@ async fn ladder(
             next..next + count,
             rate,
             viewers as u64,
-            |_| Some(host.clone()),
+            |_| Some(room.host.clone()),
         )
         .await?;
         next += count;

@@ -35,12 +35,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(10);
     let rooms = o.rooms.max(1);
     let shared = shared(1, Timed::Seek);
-    let host = run
-        .accounts("idle-host", 1, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no host"))?;
+    let host = run.host("idle").await?;
     let accounts = run.accounts("idle", most, tabs).await?;
     // Account `a` lives in room `a % rooms`: one HTTP join per account.
     let mut codes = Vec::with_capacity(rooms);

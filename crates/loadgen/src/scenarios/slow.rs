@@ -46,22 +46,15 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(10);
     let events = (o.seeks * (o.baseline_secs + o.secs)).ceil() as u64;
     let shared = shared(events as usize + 1, Timed::Seek);
-    let host = run
-        .accounts("slow-host", 1, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no host"))?;
+    let host = run.host("slow").await?;
     let accounts = run.accounts("slow", healthy, tabs).await?;
     let sluggards = run.accounts("slow-stopped", slow.max(1), tabs).await?;
     let everyone: Vec<_> = accounts.iter().chain(&sluggards).cloned().collect();
     let code = run.room(&host, "slow consumers", &everyone).await?;
-    let host_socket = Arc::new(run.open(0, &code, &host, 0, &shared, false).await?);
-    eprintln!("opening {healthy} healthy sockets");
-    let viewers = run
-        .open_many(&code, &accounts, healthy, |_| 0, &shared)
+    let room = run
+        .gather(&code, &host, &accounts, healthy, &shared)
         .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (host_socket, viewers) = (&room.host, &room.viewers);
 
     eprintln!("baseline: {} s", o.baseline_secs);
     let rss_start = run.process(0).map(|p| p.rss_kib()).transpose()?;
@@ -72,8 +65,8 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
         &o,
         o.baseline_secs,
         &mut next,
-        &host_socket,
-        &viewers,
+        host_socket,
+        viewers,
         healthy,
     )
     .await?;
@@ -123,8 +116,8 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
             &o,
             o.secs,
             &mut next,
-            &host_socket,
-            &viewers,
+            host_socket,
+            viewers,
             healthy
         ),
         watch_shed

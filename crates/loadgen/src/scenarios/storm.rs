@@ -8,7 +8,7 @@ use crate::measure::{histogram, Latency};
 use crate::net::{self, Account};
 use crate::report::{Report, Row, Table};
 use crate::run::{wait_until, Run};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
@@ -45,12 +45,7 @@ struct Tally {
 pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(1);
     let accounts = Arc::new(run.accounts("storm", o.joins, tabs).await?);
-    let host = run
-        .accounts("storm-host", 1, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("no host"))?;
+    let host = run.host("storm").await?;
     let mut report = Report::new("Join storm");
     let mut table = Table::new("joins (latency in ms: p50 / p90 / p99 / p99.9 / max)");
     for &rooms in &o.rooms {
