@@ -163,9 +163,17 @@ pub enum ClientMessage {
 }
 
 /// Reads one text frame. `None` for anything the contract says to ignore:
-/// malformed JSON, unknown types, missing fields, a time that is not a finite
-/// number within 0..=1,000,000.
+/// malformed JSON, anything but an object, unknown types, missing fields, a
+/// time that is not a finite number within 0..=1,000,000.
 pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
+    // Messages are JSON objects. serde would also read a tagged enum from an
+    // array (`["SEEK", 1]`), which the contract does not allow.
+    let is_object = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{');
+    if !is_object {
+        return None;
+    }
     let message: ClientMessage = serde_json::from_str(text).ok()?;
     match &message {
         ClientMessage::Play { time }
