@@ -257,6 +257,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_million_distinct_entropies_give_a_million_distinct_codes() {
+        // Codes differ whenever the 50 bits they are made of differ: no two
+        // rooms can share a code unless the OS drew the same 50 bits twice.
+        let mut seen = std::collections::HashSet::with_capacity(1_000_000);
+        for i in 0..1_000_000u64 {
+            // An odd multiplier is a bijection on 50-bit numbers: distinct
+            // inputs, spread over every bit. The high bits of each byte are
+            // set to show that they are ignored.
+            let bits = i.wrapping_mul(0x2545_F491_4F6C_DD1D) & ((1 << 50) - 1);
+            let bytes: [u8; ROOM_CODE_LEN] =
+                std::array::from_fn(|k| ((bits >> (5 * k)) & 31) as u8 | 0xE0);
+            let code = RoomCode::from_entropy(bytes);
+            assert_eq!(RoomCode::parse(code.as_str()).as_ref(), Ok(&code));
+            assert!(seen.insert(code), "collision at {i}");
+        }
+    }
+
+    #[test]
     fn room_codes_are_case_insensitive_and_use_the_alphabet() {
         let code = RoomCode::from_entropy([0, 1, 2, 3, 4, 5, 6, 7, 8, 255]);
         assert_eq!(code.as_str().len(), ROOM_CODE_LEN);
