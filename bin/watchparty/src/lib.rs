@@ -96,6 +96,7 @@ impl Application {
                 interval: settings.heartbeat_interval,
                 timeout: settings.client_timeout,
             },
+            frame_limit: settings.frame_limit,
             workers: settings.workers,
         };
         let sessions = match &settings.redis_url {

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+pub use watchparty_web::FrameLimit;
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +119,8 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// Messages queued per socket before it counts as too slow.
     pub outbox_capacity: usize,
+    /// How many frames one socket may send.
+    pub frame_limit: FrameLimit,
     /// HTTP worker threads.
     pub workers: usize,
     /// Which secrets were generated because none was configured.
@@ -305,6 +308,7 @@ impl Settings {
             client_timeout: Duration::from_secs(45),
             sweep_interval: Duration::from_millis(500),
             outbox_capacity: 256,
+            frame_limit: FrameLimit::default(),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             generated_secrets: generated,
         })

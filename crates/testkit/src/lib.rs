@@ -193,6 +193,7 @@ impl TestServer {
             client_timeout: Duration::from_secs(45),
             sweep_interval: Duration::from_millis(200),
             outbox_capacity: 256,
+            frame_limit: watchparty::settings::FrameLimit::default(),
             workers: 2,
             generated_secrets: Vec::new(),
         };

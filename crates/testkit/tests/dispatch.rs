@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
+use watchparty::settings::FrameLimit;
 use watchparty_testkit::{TestServer, WsClient, WAIT};
 
 const FRAMES: usize = 20_000;
@@ -148,7 +149,17 @@ async fn hostile_frames_from_host_and_viewer_never_break_the_room() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_2026_u64);
     let mut rng = StdRng::seed_from_u64(seed);
-    let server = TestServer::start().await;
+    // The per-socket frame limit would drop most of this stream: it is
+    // lifted here, and tested on its own in frames.rs.
+    let server = TestServer::builder()
+        .with(|s| {
+            s.frame_limit = FrameLimit {
+                per_second: 1e9,
+                burst: 1e9,
+            }
+        })
+        .start()
+        .await;
     let mut party = server.party().await;
     let mut viewer_saw = Vec::new();
     let mut marker = 1_000_000_000u64;

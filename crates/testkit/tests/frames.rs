@@ -100,3 +100,83 @@ async fn silent_clients_are_dropped_by_the_heartbeat() {
     assert_eq!(silent.close_code(Duration::from_secs(3)).await, Some(1001));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_client_is_limited_not_disconnected() {
+    const FLOOD_SECS: u64 = 3;
+    const SEEKS: u64 = 30;
+    let server = TestServer::start().await;
+    let limit = server.settings().frame_limit;
+    let mut party = server.party().await;
+    let carol = server.user("carol").await;
+    let mut watcher = carol.enter(&party.code).await;
+    party.host_socket.recv_type("USER_JOINED").await;
+    party.viewer_socket.recv_type("USER_JOINED").await;
+
+    let start = tokio::time::Instant::now();
+    // Bob sends 10 000 frames a second: PINGs, and SEEKs he may not send.
+    let mut flooder = party.viewer_socket;
+    let flood = async {
+        let mut sent = 0u64;
+        while start.elapsed() < Duration::from_secs(FLOOD_SECS) {
+            for _ in 0..50 {
+                let frame = if sent % 2 == 0 {
+                    json!({"type": "PING", "client_time": sent})
+                } else {
+                    json!({"type": "SEEK", "time": 1})
+                };
+                flooder.send(frame).await;
+                sent += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        sent
+    };
+    // Meanwhile the host seeks ten times a second, on a fixed schedule.
+    let mut host = party.host_socket;
+    let seeks = async {
+        for i in 0..SEEKS {
+            tokio::time::sleep_until(start + Duration::from_millis(100 * i)).await;
+            host.send(json!({"type": "SEEK", "time": i})).await;
+        }
+    };
+    // Carol measures each SEEK from its scheduled send.
+    let watch = async {
+        let mut delays = Vec::new();
+        while (delays.len() as u64) < SEEKS {
+            let message = watcher.recv().await;
+            if message["type"] == "SEEK" {
+                let i = message["time"].as_f64().unwrap() as u64;
+                let due = start + Duration::from_millis(100 * i);
+                delays.push(due.elapsed());
+            }
+        }
+        delays
+    };
+    let (sent, (), mut delays) = tokio::join!(flood, seeks, watch);
+
+    // Bob was answered within his budget, and is still connected: once it
+    // refills, a PING gets its PONG.
+    let mut pongs = 0u64;
+    while let Some(message) = flooder.try_recv(Duration::from_millis(300)).await {
+        if message["type"] == "PONG" {
+            pongs += 1;
+        }
+    }
+    let allowed = limit.burst + limit.per_second * (FLOOD_SECS as f64 + 1.0);
+    assert!(sent > 20_000, "the flood was {sent} frames");
+    assert!((pongs as f64) <= allowed, "{pongs} PONGs for {sent} frames");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    flooder
+        .send(json!({"type": "PING", "client_time": -1}))
+        .await;
+    assert_eq!(flooder.recv_until("PONG").await["client_time"], -1);
+
+    delays.sort();
+    let p99 = delays[delays.len() * 99 / 100];
+    eprintln!(
+        "{sent} frames in {FLOOD_SECS} s from one client: {pongs} answered, not disconnected; \
+         the room's other socket got all {SEEKS} SEEKs, p99 {p99:?}"
+    );
+    server.stop().await;
+}

@@ -16,7 +16,7 @@ mod ws;
 pub use client::{ClientInfo, TrustedProxies};
 pub use error::ApiError;
 pub use session_store::{BoundedStore, MemorySessionStore};
-pub use ws::{AllowedOrigins, Heartbeat, MAX_MESSAGE_BYTES};
+pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::SessionStore;
@@ -47,6 +47,8 @@ pub struct WebConfig {
     pub trusted_proxies: TrustedProxies,
     /// Socket keep-alive.
     pub heartbeat: Heartbeat,
+    /// How many frames one socket may send.
+    pub frame_limit: FrameLimit,
     /// HTTP worker threads.
     pub workers: usize,
 }
@@ -55,6 +57,7 @@ pub(crate) struct AppState {
     pub(crate) service: Service,
     pub(crate) allowed_origins: AllowedOrigins,
     pub(crate) heartbeat: Heartbeat,
+    pub(crate) frame_limit: FrameLimit,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -213,6 +216,7 @@ where
         service: service.clone(),
         allowed_origins: config.allowed_origins.clone(),
         heartbeat: config.heartbeat,
+        frame_limit: config.frame_limit,
         shutdown: sockets.clone(),
     });
     let key = Key::derive_from(&config.session_key);

@@ -139,6 +139,7 @@ pub(crate) async fn room_socket(
         session,
         stream,
         heartbeat: state.heartbeat,
+        frame_limit: state.frame_limit,
         shutdown: state.shutdown.clone(),
     };
     actix_web::rt::spawn(connection.run(ticket));
@@ -150,6 +151,7 @@ struct Connection {
     session: Session,
     stream: AggregatedMessageStream,
     heartbeat: Heartbeat,
+    frame_limit: FrameLimit,
     shutdown: CancellationToken,
 }
 
@@ -159,6 +161,58 @@ struct Connection {
 struct Stops {
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     too_slow: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+/// How many frames one socket may send: a client flooding the server costs it
+/// at most `per_second` frames of work a second; the rest are ignored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameLimit {
+    /// Frames per second, on average.
+    pub per_second: f64,
+    /// Frames at once after a quiet spell.
+    pub burst: f64,
+}
+
+impl Default for FrameLimit {
+    /// Far above what a person's client sends (a few frames a second, a
+    /// handful of clock samples at once), far below a flood.
+    fn default() -> Self {
+        FrameLimit {
+            per_second: 50.0,
+            burst: 100.0,
+        }
+    }
+}
+
+/// A token bucket over one socket's incoming frames.
+#[derive(Debug)]
+struct FrameBudget {
+    limit: FrameLimit,
+    tokens: f64,
+    at: Instant,
+}
+
+impl FrameBudget {
+    fn new(limit: FrameLimit, now: Instant) -> Self {
+        FrameBudget {
+            limit,
+            tokens: limit.burst,
+            at: now,
+        }
+    }
+
+    /// Spends one frame if the budget allows it.
+    fn take(&mut self, now: Instant) -> bool {
+        let earned = now.saturating_duration_since(self.at).as_secs_f64() * self.limit.per_second;
+        self.tokens = (self.tokens + earned).min(self.limit.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// How a write ended.
@@ -192,6 +246,7 @@ impl Connection {
         let mut heartbeat = tokio::time::interval(period);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
+        let mut budget = FrameBudget::new(self.frame_limit, last_heard);
         // Registered once, not per message: the server-wide token's lock
         // would otherwise be taken by every socket on every frame.
         let mut stops = Stops {
@@ -215,6 +270,10 @@ impl Connection {
                 frame = self.stream.recv() => {
                     last_heard = Instant::now();
                     match frame {
+                        // Past its budget a client's frames are ignored, as
+                        // anything outside the contract is: not an error.
+                        Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Ping(_)))
+                            if !budget.take(Instant::now()) => {}
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             if let Some(reply) = self.service.on_text(&handle, &text).await {
                                 match self.send(reply, &mut stops).await {
@@ -269,5 +328,26 @@ impl Connection {
             let _ = tokio::time::timeout(Duration::from_secs(1), self.session.close(Some(reason)))
                 .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_budget_allows_a_burst_then_the_rate() {
+        let start = Instant::now();
+        let limit = FrameLimit::default();
+        let mut budget = FrameBudget::new(limit, start);
+        let burst = (0..1000).filter(|_| budget.take(start)).count();
+        assert_eq!(burst, limit.burst as usize);
+        // One second later, one second's worth more; never more than a burst.
+        let later = start + Duration::from_secs(1);
+        let next = (0..1000).filter(|_| budget.take(later)).count();
+        assert_eq!(next, limit.per_second as usize);
+        let much_later = later + Duration::from_secs(3600);
+        let refilled = (0..1000).filter(|_| budget.take(much_later)).count();
+        assert_eq!(refilled, limit.burst as usize);
     }
 }
