@@ -427,6 +427,19 @@ impl ApiClient {
         body["messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The codes the public listing shows for `query` (such as `?limit=100`),
+    /// in order; fails unless 200.
+    pub async fn public_codes(&self, query: &str) -> Vec<String> {
+        let (status, body) = self.get(&format!("/api/rooms/public/{query}")).await;
+        assert_eq!(status, StatusCode::OK, "public listing: {body}");
+        body["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The ids of a room's chat history with `query`.
     pub async fn history_ids(&self, code: &str, query: &str) -> Vec<i64> {
         self.history(code, query)
