@@ -2,11 +2,10 @@
 //! the first; viewers all on the first (the baseline), then split across
 //! both. What Redis adds is the second instance's latency over the baseline.
 
-use super::{drive, shared, Usage, Used};
-use crate::clients::{open_loop, Timed};
-use crate::measure::Latency;
+use super::{drive, drive_sides, shared, Driven};
+use crate::clients::Timed;
 use crate::report::{Report, Row, Table};
-use crate::run::{wait_until, Run};
+use crate::run::Run;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::sync::atomic::Ordering::Relaxed;
@@ -55,11 +54,8 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
         table.push(row(
             "all on A",
             o.viewers,
-            step.deliveries,
-            step.last_recipient,
-            step.lost,
+            &step,
             shared.counters.disconnects.load(Relaxed),
-            &step.used,
             step.received,
         ));
         step.deliveries
@@ -81,45 +77,31 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
         .open_many(&code, &accounts, half_b, |_| 1, &on_b)
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let usage = Usage::start(run)?;
-    open_loop(
-        &[&on_a.book, &on_b.book],
+    let split = drive_sides(
+        run,
+        &[(&on_a, half_a as u64), (&on_b, half_b as u64)],
         0..events,
         o.rate,
-        Timed::Seek,
         |_| Some(host_socket.clone()),
     )
-    .await;
-    let expected = |side: usize| events * side as u64;
-    wait_until(Duration::from_secs(5), || {
-        on_a.book.received() >= expected(half_a) && on_b.book.received() >= expected(half_b)
-    })
-    .await;
-    let used = usage.finish()?;
-    let received = on_a.book.received() + on_b.book.received();
+    .await?;
+    // The CPU window spans both sides: its cost is over every delivery.
+    let received: u64 = split.iter().map(|side| side.received).sum();
     let mut sides = Vec::new();
-    for (name, side, count) in [
+    for ((name, side, count), step) in [
         ("split, viewers on A", &on_a, half_a),
         ("split, viewers on B", &on_b, half_b),
-    ] {
-        let latency = Latency::of(&side.book.take_deliveries());
-        let lost = expected(count).saturating_sub(side.book.received());
+    ]
+    .into_iter()
+    .zip(&split)
+    {
         let disconnects = side.counters.disconnects.load(Relaxed);
-        table.push(row(
-            name,
-            count,
-            latency,
-            Latency::of(&side.book.last_recipient(0..events)),
-            lost,
-            disconnects,
-            &used,
-            received,
-        ));
+        table.push(row(name, count, step, disconnects, received));
         report.expect(
-            lost == 0 && disconnects == 0,
-            format!("{name}: {lost} lost, {disconnects} disconnects"),
+            step.lost == 0 && disconnects == 0,
+            format!("{name}: {} lost, {disconnects} disconnects", step.lost),
         );
-        sides.push(latency);
+        sides.push(step.deliveries);
     }
     on_a.done.cancel();
     on_b.done.cancel();
@@ -138,26 +120,22 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row(
-    placement: &str,
-    viewers: usize,
-    deliveries: Latency,
-    last: Latency,
-    lost: u64,
-    disconnects: u64,
-    used: &Used,
-    received: u64,
-) -> Row {
+/// A row for `viewers` sockets placed as `placement`; the server's CPU is
+/// divided over `all_received`, every delivery of the phase.
+fn row(placement: &str, viewers: usize, step: &Driven, disconnects: u64, all_received: u64) -> Row {
     Row::new()
         .text("placement", placement)
         .int("viewers", viewers as u64)
-        .latency("per delivery ms", deliveries)
-        .latency("last recipient ms", last)
-        .int("lost", lost)
+        .latency("per delivery ms", step.deliveries)
+        .latency("last recipient ms", step.last_recipient)
+        .int("lost", step.lost)
         .int("disconnects", disconnects)
-        .num("servers' cores", used.server_cores(), 2)
-        .num("server µs/delivery", used.server_us_per(received), 2)
-        .num("redis cores", used.redis_cores(), 3)
-        .num("loadgen cores", used.my_cores(), 2)
+        .num("servers' cores", step.used.server_cores(), 2)
+        .num(
+            "server µs/delivery",
+            step.used.server_us_per(all_received),
+            2,
+        )
+        .num("redis cores", step.used.redis_cores(), 3)
+        .num("loadgen cores", step.used.my_cores(), 2)
 }

@@ -69,8 +69,8 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     Ok(report)
 }
 
-/// One row of a ladder step; shared with the cluster scenario.
-pub fn row(viewers: usize, rate: f64, step: &Driven, disconnects: u64) -> Row {
+/// One row of a ladder step.
+fn row(viewers: usize, rate: f64, step: &Driven, disconnects: u64) -> Row {
     Row::new()
         .int("viewers", viewers as u64)
         .num("SEEK/s", rate, 0)

@@ -10,7 +10,7 @@ pub mod storm;
 use crate::clients::{open_loop, Client, Counters, Shared, Timed};
 use crate::measure::{Book, CpuWindow, Latency, Process};
 use crate::run::{wait_until, Run};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -139,26 +139,64 @@ pub async fn drive(
     recipients: u64,
     pick: impl FnMut(u64) -> Option<Arc<Client>>,
 ) -> Result<Driven> {
-    let book = &shared.book;
-    let _ = book.take_deliveries();
-    let before = book.received();
+    let mut sides = drive_sides(run, &[(shared, recipients)], seqs, rate, pick).await?;
+    sides
+        .pop()
+        .context("a phase with one side measures one side")
+}
+
+/// Like [`drive`], with the recipients in groups measured apart (sockets
+/// on different instances): one result per `(group, recipients)`, all with
+/// the same CPU window.
+pub async fn drive_sides(
+    run: &Run,
+    sides: &[(&Shared, u64)],
+    seqs: std::ops::Range<u64>,
+    rate: f64,
+    pick: impl FnMut(u64) -> Option<Arc<Client>>,
+) -> Result<Vec<Driven>> {
+    let timed = sides.first().map_or(Timed::Seek, |(s, _)| s.timed);
+    let books: Vec<&Book> = sides.iter().map(|(s, _)| &*s.book).collect();
+    let before: Vec<u64> = books
+        .iter()
+        .map(|book| {
+            let _ = book.take_deliveries();
+            book.received()
+        })
+        .collect();
     let events = seqs.end - seqs.start;
-    let expected = events * recipients;
     let usage = Usage::start(run)?;
     let sending = std::time::Instant::now();
-    open_loop(&[book], seqs.clone(), rate, shared.timed, pick).await;
+    open_loop(&books, seqs.clone(), rate, timed, pick).await;
     let send_window = sending.elapsed();
-    wait_until(DRAIN, || book.received() - before >= expected).await;
-    let used = usage.finish()?;
-    let received = book.received() - before;
-    Ok(Driven {
-        deliveries: Latency::of(&book.take_deliveries()),
-        last_recipient: Latency::of(&book.last_recipient(seqs)),
-        received,
-        lost: expected.saturating_sub(received),
-        used,
-        per_second: received as f64 / send_window.as_secs_f64().max(1e-9),
+    // Per side: arrivals so far, and arrivals expected.
+    let arrived = || -> Vec<(u64, u64)> {
+        books
+            .iter()
+            .zip(&before)
+            .zip(sides)
+            .map(|((book, before), (_, recipients))| {
+                (book.received() - before, events * recipients)
+            })
+            .collect()
+    };
+    wait_until(DRAIN, || {
+        arrived().iter().all(|(got, expected)| got >= expected)
     })
+    .await;
+    let used = usage.finish()?;
+    Ok(books
+        .iter()
+        .zip(arrived())
+        .map(|(book, (received, expected))| Driven {
+            deliveries: Latency::of(&book.take_deliveries()),
+            last_recipient: Latency::of(&book.last_recipient(seqs.clone())),
+            received,
+            lost: expected.saturating_sub(received),
+            used,
+            per_second: received as f64 / send_window.as_secs_f64().max(1e-9),
+        })
+        .collect())
 }
 
 /// Samples a process's resident memory every `every` until `stop`.
