@@ -274,7 +274,7 @@ impl Connection {
                         // Past its budget a client's frames are ignored, as
                         // anything outside the contract is: not an error.
                         Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Ping(_)))
-                            if !budget.take(Instant::now()) => {}
+                            if !budget.take(last_heard) => {}
                         Some(Ok(AggregatedMessage::Text(text))) => {
                             if let Some(reply) = self.service.on_text(&handle, &text).await {
                                 match self.send(reply, &mut stops).await {
