@@ -9,6 +9,8 @@
 #   scripts/bench.sh chat-postgres        ... and on PostgreSQL
 #   scripts/bench.sh slow-consumers    5. slow consumers (SQLite)
 #   scripts/bench.sh cluster           6. two instances + PostgreSQL + Redis
+#   scripts/bench.sh soak              an hour of sockets coming and going
+#                                      (docs/reliability.md; SQLite)
 #   scripts/bench.sh smoke             every scenario for seconds (CI)
 #
 # Extra arguments go to the generator (e.g. --viewers 1000 --rates 10).
@@ -19,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenario=${1:-}
-[ -n "$scenario" ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ -n "$scenario" ] || { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 shift
 
 scripts/test.sh --setup-only
@@ -87,6 +89,7 @@ chat-postgres)
     loadgen chat-postgres chat --label PostgreSQL "$@"
     ;;
 slow-consumers) start_server "$sqlite"; loadgen slow-consumers slow-consumers "$@" ;;
+soak) start_server "$sqlite"; loadgen soak soak "$@" ;;
 cluster)
     start_postgres
     start_redis
@@ -104,6 +107,7 @@ smoke)
     loadgen smoke-join-storm --strict join-storm --joins 40 --rates 100 --rooms 1,4
     loadgen smoke-chat --strict chat --rooms 4 --viewers 3 --rate 20 --secs 1 --control-every 1
     loadgen smoke-slow --strict slow-consumers --viewers 40 --baseline-secs 1 --secs 2
+    loadgen smoke-soak --strict soak --connections 40 --rooms 4 --secs 3 --sample-secs 1
     servers=()
     start_server "$postgres_url" "$redis_url"
     start_server "$postgres_url" "$redis_url"

@@ -69,12 +69,12 @@ cargo build --quiet -p watchparty --bin watchparty
 status=0
 cargo test --workspace --no-fail-fast || status=1
 
-# The single-instance suite again on the other backends (the cluster tests
-# always run in production mode and ran above).
+# The single-instance suite again on the other backends (the cluster and
+# fault tests always run in production mode and ran above).
 suite=()
 for file in crates/testkit/tests/*.rs; do
     name=$(basename "$file" .rs)
-    [ "$name" = cluster ] || suite+=(--test "$name")
+    case $name in cluster | faults) ;; *) suite+=(--test "$name") ;; esac
 done
 echo "== the integration suite again, on PostgreSQL"
 WATCHPARTY_TEST_BACKEND=postgres cargo test -p watchparty-testkit "${suite[@]}" --no-fail-fast || status=1

@@ -81,6 +81,8 @@ impl Application {
             ws_token_ttl: settings.ws_token_ttl,
             outbox_capacity: settings.outbox_capacity,
             sweep_interval: settings.sweep_interval,
+            chat_limit: settings.chat_limit,
+            max_sockets_per_user: settings.max_sockets_per_user,
         })
         .await?;
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {

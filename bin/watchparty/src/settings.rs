@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+pub use watchparty_service::ChatLimit;
 pub use watchparty_web::FrameLimit;
 
 /// A setting that cannot be used.
@@ -121,6 +122,10 @@ pub struct Settings {
     pub outbox_capacity: usize,
     /// How many frames one socket may send.
     pub frame_limit: FrameLimit,
+    /// How much chat one user may send.
+    pub chat_limit: ChatLimit,
+    /// Room sockets one user may hold open on one instance.
+    pub max_sockets_per_user: usize,
     /// HTTP worker threads.
     pub workers: usize,
     /// Which secrets were generated because none was configured.
@@ -309,6 +314,9 @@ impl Settings {
             sweep_interval: Duration::from_millis(500),
             outbox_capacity: 256,
             frame_limit: FrameLimit::default(),
+            chat_limit: ChatLimit::default(),
+            // Many tabs and devices; not thousands of connections from one script.
+            max_sockets_per_user: 20,
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             generated_secrets: generated,
         })

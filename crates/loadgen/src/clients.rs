@@ -47,12 +47,18 @@ pub struct Counters {
 /// A live simulated client.
 pub struct Client {
     outgoing: mpsc::UnboundedSender<String>,
+    own: CancellationToken,
 }
 
 impl Client {
     /// Queues a text frame.
     pub fn send(&self, text: String) {
         let _ = self.outgoing.send(text);
+    }
+
+    /// Closes the socket on purpose: not counted as a disconnect.
+    pub fn leave(&self) {
+        self.own.cancel();
     }
 }
 
@@ -74,7 +80,9 @@ pub struct Shared {
 pub fn spawn(socket: Socket, reader: usize, shared: &Shared, ignores_input: bool) -> Client {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let done = shared.done.clone();
+    // Cancelled with the run, or alone when this client leaves.
+    let own = shared.done.child_token();
+    let done = own.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -88,22 +96,23 @@ pub fn spawn(socket: Socket, reader: usize, shared: &Shared, ignores_input: bool
         let _ = sink.close().await;
     });
     let shared = shared.clone();
+    let done = own.clone();
     tokio::spawn(async move {
         if ignores_input {
             // Holds the socket open without reading a byte.
-            shared.done.cancelled().await;
+            done.cancelled().await;
             drop(stream);
             return;
         }
         loop {
             let frame = tokio::select! {
-                _ = shared.done.cancelled() => return,
+                _ = done.cancelled() => return,
                 frame = stream.next() => frame,
             };
             match frame {
                 Some(Ok(Message::Text(text))) => observe(text.as_bytes(), reader, &shared),
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                    if !shared.done.is_cancelled() {
+                    if !done.is_cancelled() {
                         shared.counters.disconnects.fetch_add(1, Relaxed);
                     }
                     return;
@@ -112,7 +121,7 @@ pub fn spawn(socket: Socket, reader: usize, shared: &Shared, ignores_input: bool
             }
         }
     });
-    Client { outgoing: tx }
+    Client { outgoing: tx, own }
 }
 
 fn observe(bytes: &[u8], reader: usize, shared: &Shared) {

@@ -67,6 +67,9 @@ enum Scenario {
     SlowConsumers(scenarios::slow::Options),
     /// 6. Two instances: viewers split, host on the first.
     Cluster(scenarios::cluster::Options),
+    /// Soak (docs/reliability.md): sockets held for an hour while users come
+    /// and go; memory, open files and threads must stay flat.
+    Soak(scenarios::soak::Options),
 }
 
 fn main() -> Result<()> {
@@ -92,6 +95,7 @@ fn main() -> Result<()> {
             Scenario::Chat(o) => scenarios::chat::run(&run, o).await?,
             Scenario::SlowConsumers(o) => scenarios::slow::run(&run, o).await?,
             Scenario::Cluster(o) => scenarios::cluster::run(&run, o).await?,
+            Scenario::Soak(o) => scenarios::soak::run(&run, o).await?,
         };
         println!("{}", report.markdown());
         if let Some(path) = cli.json {

@@ -182,13 +182,30 @@ impl Process {
 
     /// Resident memory, KiB.
     pub fn rss_kib(&self) -> Result<u64> {
+        self.status_field("VmRSS")
+    }
+
+    /// Threads, live.
+    pub fn threads(&self) -> Result<u64> {
+        self.status_field("Threads")
+    }
+
+    /// Open file descriptors (sockets included).
+    pub fn open_files(&self) -> Result<u64> {
+        let path = format!("/proc/{}/fd", self.pid);
+        let entries = std::fs::read_dir(&path).with_context(|| path.clone())?;
+        Ok(entries.count() as u64)
+    }
+
+    /// A numeric field of /proc/PID/status, without its unit.
+    fn status_field(&self, name: &str) -> Result<u64> {
         let path = format!("/proc/{}/status", self.pid);
         let status = std::fs::read_to_string(&path).with_context(|| path.clone())?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| anyhow!("{path}: no VmRSS"))
+            .ok_or_else(|| anyhow!("{path}: no {name}"))
     }
 }
 

@@ -84,8 +84,13 @@ impl Passwords {
     ) -> Result<bool, ServiceError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
-        self.blocking(move |memory| Ok(known && matches(&password, &hash, memory)))
-            .await
+        self.blocking(move |memory| {
+            // Hashed first in every case: `known && matches(..)` would skip
+            // the work for unknown emails, and the timing would tell.
+            let matched = matches(&password, &hash, memory);
+            Ok(known && matched)
+        })
+        .await
     }
 
     /// Runs `f` on a blocking thread with a working area of Argon2 blocks.

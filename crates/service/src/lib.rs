@@ -8,6 +8,7 @@ mod error;
 mod hub;
 mod metrics;
 mod rooms;
+mod slots;
 mod sockets;
 mod users;
 
@@ -15,7 +16,7 @@ pub use error::ServiceError;
 pub use hub::Outgoing;
 pub use metrics::Metrics;
 pub use rooms::{HistoryQuery, NewRoomRequest, RoomChanges};
-pub use sockets::{SocketHandle, SocketSession, SocketTicket};
+pub use sockets::{ChatLimit, SocketHandle, SocketSession, SocketTicket};
 pub use users::IssuedToken;
 
 use hub::LocalHub;
@@ -46,6 +47,10 @@ pub struct Config {
     pub outbox_capacity: usize,
     /// How often the sweeper looks for rooms whose grace ran out.
     pub sweep_interval: Duration,
+    /// How much chat one user may send.
+    pub chat_limit: ChatLimit,
+    /// Room sockets one user may hold open on this instance.
+    pub max_sockets_per_user: usize,
 }
 
 /// Where presence, cached room state and fan-out live.
@@ -124,6 +129,7 @@ struct Inner {
     config: Config,
     metrics: Arc<Metrics>,
     room_locks: rooms::RoomLocks,
+    user_sockets: Arc<slots::UserSockets>,
     // Connection ids: a random per-process prefix keeps them unique across instances.
     connection_prefix: u64,
     next_connection: AtomicU64,
@@ -163,6 +169,7 @@ impl Service {
                 hub,
                 metrics,
                 room_locks: rooms::RoomLocks::new(),
+                user_sockets: Arc::default(),
                 connection_prefix: u64::from(u32::from_le_bytes(prefix)) << 32,
                 next_connection: AtomicU64::new(1),
                 config,

@@ -4,9 +4,11 @@ use crate::clock;
 use crate::error::{live, store, ServiceError};
 use crate::hub::Outgoing;
 use crate::rooms::{playback_view, public_user, rejection_error, Transition};
+use crate::slots::SocketSlot;
 use crate::Service;
 use bytestring::ByteString;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,12 +19,30 @@ use watchparty_domain::{
 use watchparty_protocol::{self as wire, parse_client_message, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
 
-// Chat: messages per user per window before ERROR.
-const CHAT_WINDOW: Duration = Duration::from_secs(10);
-const MAX_CHAT_PER_WINDOW: u64 = 20;
 const CHAT_DISABLED: &str = "Chat is disabled in this room";
 const CHAT_TOO_FAST: &str = "You are sending messages too fast; wait a moment";
 const CHAT_BUSY: &str = "The room is busy; send the message again";
+const CHAT_NOT_STORED: &str = "The message was not sent: the service is briefly unavailable";
+
+/// How much chat one user may send: past `messages` in `window`, an `ERROR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatLimit {
+    /// Messages per window.
+    pub messages: u64,
+    /// The window they are counted over.
+    pub window: Duration,
+}
+
+impl Default for ChatLimit {
+    /// Two messages a second on average, in bursts of twenty: a person typing
+    /// fast never meets it, a script does.
+    fn default() -> Self {
+        ChatLimit {
+            messages: 20,
+            window: Duration::from_secs(10),
+        }
+    }
+}
 // The cross-instance chat lock: held for one insert and one publish.
 const CHAT_LOCK_TTL: Duration = Duration::from_secs(5);
 const CHAT_LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -34,6 +54,7 @@ pub struct SocketTicket {
     display_name: String,
     room: RoomCode,
     is_host: bool,
+    slot: Arc<SocketSlot>,
 }
 
 /// Who a live socket is; what the service needs on each intent.
@@ -44,6 +65,8 @@ pub struct SocketHandle {
     display_name: String,
     room: RoomCode,
     is_host: bool,
+    // Held while the socket lives: the user's place under the per-user cap.
+    _slot: Arc<SocketSlot>,
 }
 
 /// An accepted room socket: its queue of frames to write, and a signal
@@ -64,7 +87,8 @@ fn text(message: &ServerMessage) -> ByteString {
 
 impl Service {
     /// Checks a WebSocket request before the upgrade: a valid, unused token
-    /// (401), a live room (404, or 410 once closed), and a participant (403).
+    /// (401), a user under the per-instance socket cap (429), a live room
+    /// (404, or 410 once closed), and a participant (403).
     pub async fn authorize_socket(
         &self,
         token: Option<&str>,
@@ -74,6 +98,11 @@ impl Service {
             .inner
             .tokens
             .verify(token.ok_or(ServiceError::NotAuthenticated)?)?;
+        let slot = self
+            .inner
+            .user_sockets
+            .take(verified.user, self.inner.config.max_sockets_per_user)
+            .ok_or(ServiceError::RateLimited)?;
         let code = RoomCode::parse(code).map_err(|_| ServiceError::NotFound)?;
         let (room, _) = self.reload(&code).await?;
         if room.status.is_final() {
@@ -101,6 +130,7 @@ impl Service {
             display_name: participant.display_name,
             is_host: room.host == verified.user,
             room: code,
+            slot: Arc::new(slot),
         })
     }
 
@@ -206,6 +236,7 @@ impl Service {
             display_name: ticket.display_name,
             room: ticket.room,
             is_host: ticket.is_host,
+            _slot: ticket.slot,
         };
         Ok(SocketSession {
             handle,
@@ -264,7 +295,14 @@ impl Service {
                 self.playback(handle, time, PlaybackAction::Pause).await
             }
             ClientMessage::Seek { time } => self.playback(handle, time, PlaybackAction::Seek).await,
-            ClientMessage::ChatMessage { message } => self.chat(handle, &message).await,
+            ClientMessage::ChatMessage { message } => {
+                // A message that could not be stored was sent to nobody: its
+                // author hears so instead of waiting for an echo that never comes.
+                self.chat(handle, &message).await.or_else(|e| {
+                    tracing::warn!(room = %handle.room, error = %e, "chat message not stored");
+                    Ok(Some(CHAT_NOT_STORED))
+                })
+            }
         };
         match result {
             Ok(reply) => reply.map(|message| {
@@ -311,13 +349,14 @@ impl Service {
             Err(_) => return Ok(Some("Message is too long (at most 2000 characters)")),
         };
         let key = format!("chat:{}", handle.user.0);
+        let limit = self.inner.config.chat_limit;
         if self
             .inner
             .live
-            .count_attempt(&key, CHAT_WINDOW)
+            .count_attempt(&key, limit.window)
             .await
             .map_err(live)?
-            > MAX_CHAT_PER_WINDOW
+            > limit.messages
         {
             return Ok(Some(CHAT_TOO_FAST));
         }

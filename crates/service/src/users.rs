@@ -14,6 +14,9 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 const MAX_FAILURES_PER_ADDRESS: u64 = 20;
 const MAX_FAILURES_PER_EMAIL_FROM_ADDRESS: u64 = 5;
 const MAX_FAILURES_PER_EMAIL: u64 = 50;
+// An address an account logged in from stays known this long: from there,
+// the account's own limit (the one a distributed attack fills) does not apply.
+const KNOWN_ADDRESS_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn user_view(user: StoredUser) -> User {
     User {
@@ -64,7 +67,9 @@ impl Service {
     }
 
     /// Checks a password. Throttled per client address and per email; a
-    /// correct password is never delayed, only refused while throttled.
+    /// correct password is never delayed, only refused while throttled. An
+    /// address the account logged in from before is exempt from the
+    /// per-email limit, so guessing from elsewhere cannot lock its owner out.
     pub async fn login(
         &self,
         email: &str,
@@ -82,7 +87,15 @@ impl Service {
             ),
             (format!("login:email:{email_key}"), MAX_FAILURES_PER_EMAIL),
         ];
-        for (key, limit) in &keys {
+        let known_key = format!("login:known:{email_key}:{client}");
+        let known = live
+            .attempts(&known_key)
+            .await
+            .map_err(crate::error::live)?
+            > 0;
+        // The per-email limit is the last of the three.
+        let applicable = if known { keys.len() - 1 } else { keys.len() };
+        for (key, limit) in keys.iter().take(applicable) {
             if live.attempts(key).await.map_err(crate::error::live)? >= *limit {
                 self.inner.metrics.failed_logins.fetch_add(1, Relaxed);
                 return Err(ServiceError::RateLimited);
@@ -102,6 +115,9 @@ impl Service {
             Some(user) if ok => {
                 let (pair_key, _) = &keys[1];
                 live.clear_attempts(pair_key)
+                    .await
+                    .map_err(crate::error::live)?;
+                live.count_attempt(&known_key, KNOWN_ADDRESS_FOR)
                     .await
                     .map_err(crate::error::live)?;
                 Ok(user_view(user))

@@ -23,9 +23,11 @@
 )]
 
 mod fault;
+mod process;
 mod raw;
 
-pub use fault::FaultProxy;
+pub use fault::{FaultProxy, Impairment, RETRANSMISSION};
+pub use process::{free_port, Instance, OwnRedis};
 pub use raw::RawSocket;
 pub use reqwest::StatusCode;
 
@@ -144,10 +146,32 @@ impl TestServerBuilder {
     }
 }
 
-/// A running server, stopped when [`TestServer::stop`] is called.
-pub struct TestServer {
+/// Where a server listens on loopback, and the clients that talk to it.
+pub struct Endpoint {
     /// The bound port.
     pub port: u16,
+}
+
+impl Endpoint {
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A client with its own cookie jar, not logged in.
+    pub fn client(&self) -> ApiClient {
+        ApiClient::new(&self.url(""), self.port)
+    }
+
+    /// Registers a new user (unique email from `name`) and returns it logged in.
+    pub async fn user(&self, name: &str) -> TestUser {
+        TestUser::register(self.client(), name).await
+    }
+}
+
+/// A running server, stopped when [`TestServer::stop`] is called.
+pub struct TestServer {
+    endpoint: Endpoint,
     settings: Settings,
     stopper: Stopper,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -194,6 +218,8 @@ impl TestServer {
             sweep_interval: Duration::from_millis(200),
             outbox_capacity: 256,
             frame_limit: watchparty::settings::FrameLimit::default(),
+            chat_limit: watchparty::settings::ChatLimit::default(),
+            max_sockets_per_user: 20,
             workers: 2,
             generated_secrets: Vec::new(),
         };
@@ -239,49 +265,11 @@ impl TestServer {
         let stopper = app.stopper();
         let task = tokio::spawn(app.run_until_stopped());
         TestServer {
-            port,
+            endpoint: Endpoint { port },
             settings,
             stopper,
             task,
             dir,
-        }
-    }
-
-    /// `http://127.0.0.1:PORT{path}`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// A client with its own cookie jar, not logged in.
-    pub fn client(&self) -> ApiClient {
-        ApiClient {
-            base: self.url(""),
-            port: self.port,
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .timeout(WAIT)
-                .build()
-                .unwrap(),
-        }
-    }
-
-    /// Registers a new user (unique email from `name`) and returns it logged in.
-    pub async fn user(&self, name: &str) -> TestUser {
-        let client = self.client();
-        let n = NEXT_USER.fetch_add(1, Ordering::Relaxed);
-        let email = format!("{name}.{n}@example.com");
-        let (status, body) = client
-            .post(
-                "/api/auth/register/",
-                json!({"email": email, "password": "correct horse battery", "display_name": name}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
-        TestUser {
-            id: body["user"]["id"].as_i64().unwrap(),
-            name: name.to_owned(),
-            email,
-            client,
         }
     }
 
@@ -299,6 +287,13 @@ impl TestServer {
         self.shutdown().await;
         let _ = tokio::time::timeout(WAIT, &mut { self.task }).await;
         TestServer::launch(self.settings, self.dir).await
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
@@ -352,6 +347,20 @@ async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
 }
 
 impl ApiClient {
+    /// A client of the server at `base` (`http://host:port`) with its own
+    /// cookie jar, not logged in.
+    pub fn new(base: &str, port: u16) -> ApiClient {
+        ApiClient {
+            base: base.to_owned(),
+            port,
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .timeout(WAIT)
+                .build()
+                .unwrap(),
+        }
+    }
+
     /// The full URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -484,6 +493,26 @@ impl std::ops::Deref for TestUser {
 }
 
 impl TestUser {
+    /// Registers a new user through `client` (a unique email from `name`,
+    /// the password "correct horse battery") and returns it logged in.
+    pub async fn register(client: ApiClient, name: &str) -> TestUser {
+        let n = NEXT_USER.fetch_add(1, Ordering::Relaxed);
+        let email = format!("{name}.{n}@example.com");
+        let (status, body) = client
+            .post(
+                "/api/auth/register/",
+                json!({"email": email, "password": "correct horse battery", "display_name": name}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {name}: {body}");
+        TestUser {
+            id: body["user"]["id"].as_i64().unwrap(),
+            name: name.to_owned(),
+            email,
+            client,
+        }
+    }
+
     /// The same user, logged in with the same cookie, on another instance.
     pub fn on(&self, server: &TestServer) -> TestUser {
         TestUser {
@@ -532,6 +561,7 @@ impl TestUser {
 /// A room socket with timeouts on every read.
 pub struct WsClient {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    closed: bool,
 }
 
 impl WsClient {
@@ -552,7 +582,10 @@ impl WsClient {
                 .insert("origin", origin.parse().unwrap());
         }
         match tokio_tungstenite::connect_async(request).await {
-            Ok((stream, _)) => Ok(WsClient { stream }),
+            Ok((stream, _)) => Ok(WsClient {
+                stream,
+                closed: false,
+            }),
             Err(tungstenite::Error::Http(response)) => {
                 Err(StatusCode::from_u16(response.status().as_u16()).unwrap())
             }
@@ -564,17 +597,24 @@ impl WsClient {
     pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let next = tokio::time::timeout_at(deadline, self.stream.next())
-                .await
-                .ok()??;
+            let next = tokio::time::timeout_at(deadline, self.stream.next()).await;
             match next {
-                Ok(Message::Text(text)) => {
+                Err(_) => return None,
+                Ok(Some(Ok(Message::Text(text)))) => {
                     return Some(serde_json::from_str(&text).expect("server sent JSON"))
                 }
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => continue,
+                Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => {
+                    self.closed = true;
+                    return None;
+                }
+                Ok(Some(Ok(_))) => continue,
             }
         }
+    }
+
+    /// Whether the connection has ended (seen by a read).
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// The next message; fails the test after [`WAIT`].
@@ -628,8 +668,13 @@ impl WsClient {
 
     /// Every message until the server closes, and the close code.
     pub async fn drain_until_closed(&mut self) -> (Vec<Value>, Option<u16>) {
+        self.drain_for(WAIT).await
+    }
+
+    /// Like [`WsClient::drain_until_closed`], failing only after `wait`.
+    pub async fn drain_for(&mut self, wait: Duration) -> (Vec<Value>, Option<u16>) {
         let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => panic!("the server did not close the socket; got {seen:?}"),
@@ -642,6 +687,14 @@ impl WsClient {
                 }
                 Ok(Some(Ok(_))) => {}
             }
+        }
+    }
+
+    /// Drops the connection with a TCP reset, as a crashed client or a
+    /// broken network does: no close frame, no goodbye.
+    pub fn reset(self) {
+        if let MaybeTlsStream::Plain(tcp) = self.stream.get_ref() {
+            let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
         }
     }
 

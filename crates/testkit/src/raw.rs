@@ -74,10 +74,33 @@ impl RawSocket {
         out
     }
 
+    /// The TCP connection underneath.
+    pub fn into_inner(self) -> TcpStream {
+        self.stream
+    }
+
     /// Writes bytes as they are.
     pub async fn send(&mut self, bytes: &[u8]) {
         // The server may close mid-write; that is what some tests expect.
-        let _ = self.stream.write_all(bytes).await;
+        let _ = self.try_send(bytes).await;
+    }
+
+    /// Writes bytes as they are; `false` once the connection is gone.
+    pub async fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).await.is_ok()
+    }
+
+    /// Writes `payload` repeatedly until `total` bytes went out or the
+    /// connection broke; returns the bytes the kernel took.
+    pub async fn stream(&mut self, payload: &[u8], total: u64) -> u64 {
+        let mut written = 0u64;
+        while written < total {
+            if !self.try_send(payload).await {
+                break;
+            }
+            written += payload.len() as u64;
+        }
+        written
     }
 
     /// Reads server frames until a Close; returns its code (`None` if the

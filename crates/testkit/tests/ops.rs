@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use watchparty_testkit::{StatusCode, TestServer, WsClient};
+use watchparty_testkit::{free_port, StatusCode, TestServer, WsClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics() {
@@ -41,14 +41,6 @@ async fn health_readiness_and_metrics() {
 
 fn binary() -> std::path::PathBuf {
     watchparty_testkit::watchparty_binary()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Runs the binary in `dir` with only the given environment.

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use watchparty_testkit::{Party, StatusCode, TestServer, WsClient};
 
@@ -343,5 +343,45 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
         !metrics.contains("watchparty_slow_consumers_closed_total 0"),
         "{metrics}"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_holds_a_bounded_number_of_sockets() {
+    const CAP: usize = 3;
+    let server = TestServer::builder()
+        .with(|s| s.max_sockets_per_user = CAP)
+        .start()
+        .await;
+    let ana = server.user("ana").await;
+    let bob = server.user("bob").await;
+    let code = ana.create_room("film").await;
+    bob.join(&code).await;
+    let mut tabs = Vec::new();
+    for _ in 0..CAP {
+        tabs.push(ana.connect(&code).await.expect("under the cap"));
+    }
+    let refused = ana.connect(&code).await.err();
+    assert_eq!(refused, Some(StatusCode::TOO_MANY_REQUESTS));
+    // Somebody else is not affected.
+    let mut other = bob.connect(&code).await.expect("bob's own place");
+    other.recv_type("PLAYBACK_STATE").await;
+    // A closed socket gives its place back.
+    tabs.pop().unwrap().close().await;
+    let freed = Instant::now();
+    loop {
+        match ana.connect(&code).await {
+            Ok(_) => break,
+            Err(status) => {
+                assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+                assert!(
+                    freed.elapsed() < Duration::from_secs(5),
+                    "place never freed"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    println!("FIGURE {CAP} sockets per user: the next one is refused with 429 before the upgrade, others unaffected, and a closed one frees its place");
     server.stop().await;
 }

@@ -9,6 +9,7 @@ mod assets;
 mod client;
 mod error;
 mod frame_guard;
+mod hang_up;
 mod routes;
 mod session_store;
 mod ws;
@@ -173,6 +174,26 @@ async fn access_log(
     Ok(res)
 }
 
+/// The session middleware fails the request itself when its store does not
+/// answer in time (Redis away): that failure is a 503 in the contract's
+/// shape, not actix's bare 500.
+async fn session_store_failures(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // An error (not a response) is what actix renders with `ApiError`'s
+    // shape; the request cannot be kept aside to build one here.
+    next.call(req).await.map_err(|e| {
+        tracing::warn!(error = %e, "the session store failed");
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Sessions are briefly unavailable; try again",
+        )
+        .into()
+    })
+}
+
 /// Marks the session cookie Secure when the request came over HTTPS.
 async fn secure_cookie(
     req: ServiceRequest,
@@ -244,6 +265,7 @@ where
                     .error_handler(|e, _| ApiError::validation(e.to_string()).into()),
             )
             .wrap(session)
+            .wrap(from_fn(session_store_failures))
             .wrap(from_fn(secure_cookie))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
             .wrap(from_fn(access_log))

@@ -5,6 +5,7 @@
 use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::frame_guard::FrameGuard;
+use crate::hang_up::HangUp;
 use crate::AppState;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
@@ -134,7 +135,12 @@ pub(crate) async fn room_socket(
         .aggregate_continuations()
         .max_continuation_size(MAX_MESSAGE_BYTES);
     tracing::debug!(client = %ClientInfo::of(&req).ip, room = %code, "room socket opened");
+    let hang_up = HangUp::default();
+    let response = response
+        .map_body(|_, body| hang_up.body(body))
+        .map_into_boxed_body();
     let connection = Connection {
+        hang_up,
         service: state.service.clone(),
         session,
         stream,
@@ -147,6 +153,7 @@ pub(crate) async fn room_socket(
 }
 
 struct Connection {
+    hang_up: HangUp,
     service: Service,
     session: Session,
     stream: AggregatedMessageStream,
@@ -308,9 +315,23 @@ impl Connection {
                 }
             }
         };
-        let service = self.service.clone();
-        self.finish(reason).await;
-        service.close_socket(&handle).await;
+        // Clients that broke the protocol, went silent or stopped reading are
+        // not left to end the TCP connection themselves.
+        let hang_up = reason
+            .as_ref()
+            .is_some_and(|r| matches!(u16::from(r.code), 1001 | 1002 | 1007 | 1009 | 1013));
+        if hang_up {
+            self.hang_up.arm();
+        }
+        // The room hears of the departure first: closing the session may
+        // wait (up to its bound) on a client that does not read.
+        self.service.close_socket(&handle).await;
+        let hang_up_handle = self.hang_up.clone();
+        // Kept unread until the hang-up, so actix stops reading the socket.
+        let _stream = self.finish(reason).await;
+        if hang_up {
+            hang_up_handle.after_close().await;
+        }
     }
 
     /// Writes one frame without ever waiting on a client that stopped reading.
@@ -323,12 +344,15 @@ impl Connection {
         }
     }
 
-    async fn finish(self, reason: Option<CloseReason>) {
+    /// Closes the session (which ends the response unless a hang-up is
+    /// armed) and hands back the client's stream.
+    async fn finish(self, reason: Option<CloseReason>) -> AggregatedMessageStream {
         if let Some(reason) = reason {
             // Bounded: a client that reads nothing must not hold the task.
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.session.close(Some(reason)))
-                .await;
+            let closing = self.session.close(Some(reason));
+            let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
         }
+        self.stream
     }
 }
 

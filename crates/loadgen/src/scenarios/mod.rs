@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod fanout;
 pub mod idle;
 pub mod slow;
+pub mod soak;
 pub mod storm;
 
 use crate::clients::{open_loop, Client, Counters, Shared, Timed};
