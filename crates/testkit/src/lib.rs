@@ -436,6 +436,26 @@ impl ApiClient {
         body["messages"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Every message of a room's history after id `after`, oldest first,
+    /// fetched page by page.
+    pub async fn history_after(&self, code: &str, after: i64) -> Vec<Value> {
+        let mut messages: Vec<Value> = Vec::new();
+        loop {
+            let last = messages
+                .last()
+                .and_then(|m| m["id"].as_i64())
+                .unwrap_or(after);
+            let page = self
+                .history(code, &format!("?after={last}&limit=100"))
+                .await;
+            let full = page.len() == 100;
+            messages.extend(page);
+            if !full {
+                return messages;
+            }
+        }
+    }
+
     /// The codes the public listing shows for `query` (such as `?limit=100`),
     /// in order; fails unless 200.
     pub async fn public_codes(&self, query: &str) -> Vec<String> {

@@ -2,7 +2,6 @@
 //! show: `kill -9`, a paused or emptied Redis, and the server's own memory.
 
 use crate::{watchparty_binary, Endpoint};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -93,21 +92,12 @@ impl Instance {
         instance
     }
 
-    /// Kills the process (SIGKILL) and starts it again on the same port with
-    /// the same environment plus `more`.
-    pub async fn restart_with(&mut self, more: &[(&str, &str)]) {
+    /// Starts it again (after [`Instance::kill`], or killing it first) on the
+    /// same port with the same environment.
+    pub async fn restart(&mut self) {
         self.kill();
-        for (k, v) in more {
-            self.env.retain(|(key, _)| key != k);
-            self.env.push(((*k).to_owned(), (*v).to_owned()));
-        }
         self.child = spawn(&self.env, &self.dir, self.port);
         self.wait_healthy().await;
-    }
-
-    /// Starts it again after [`Instance::kill`].
-    pub async fn restart(&mut self) {
-        self.restart_with(&[]).await;
     }
 
     async fn wait_healthy(&self) {
@@ -140,11 +130,7 @@ impl Instance {
 
     /// Everything the process (and its earlier runs) wrote to stderr and stdout.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("server.log")
+        std::fs::read_to_string(self.dir.path().join(LOG_FILE)).unwrap_or_default()
     }
 }
 
@@ -155,11 +141,14 @@ impl std::ops::Deref for Instance {
     }
 }
 
+// Where an instance's stdout and stderr go, in its directory, across restarts.
+const LOG_FILE: &str = "server.log";
+
 fn spawn(env: &[(String, String)], dir: &TempDir, port: u16) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.path().join("server.log"))
+        .open(dir.path().join(LOG_FILE))
         .unwrap();
     Command::new(watchparty_binary())
         .env_clear()

@@ -496,17 +496,10 @@ impl Transcript {
 
     /// Fetches what was missed since the last message seen.
     async fn catch_up(&mut self, client: &ApiClient, code: &str) {
-        loop {
-            let after = self.ids.last().copied().unwrap_or(0);
-            let page = client
-                .history_ids(code, &format!("?after={after}&limit=100"))
-                .await;
-            let full = page.len() == 100;
-            self.ids.extend(page);
-            if !full {
-                return;
-            }
-        }
+        let after = self.ids.last().copied().unwrap_or(0);
+        let missed = client.history_after(code, after).await;
+        self.ids
+            .extend(missed.iter().map(|m| m["id"].as_i64().unwrap()));
     }
 }
 
@@ -614,20 +607,7 @@ async fn transcripts_equal_the_database_through_connection_resets() {
     .await;
     let elapsed = started.elapsed();
 
-    let mut stored = Vec::new();
-    loop {
-        let after = stored
-            .last()
-            .map_or(0, |m: &Value| m["id"].as_i64().unwrap());
-        let page = host
-            .history(&code, &format!("?after={after}&limit=100"))
-            .await;
-        let full = page.len() == 100;
-        stored.extend(page);
-        if !full {
-            break;
-        }
-    }
+    let stored = host.history_after(&code, 0).await;
     let stored_ids: Vec<i64> = stored.iter().map(|m| m["id"].as_i64().unwrap()).collect();
     let texts: BTreeSet<&str> = stored
         .iter()
