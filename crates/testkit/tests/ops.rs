@@ -282,6 +282,9 @@ fn silent_port() -> u16 {
     port
 }
 
+/// Arguments, environment, and what the one line must name.
+type FailedStart<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[test]
 fn start_up_failures_are_one_line_naming_the_setting() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -293,8 +296,7 @@ fn start_up_failures_are_one_line_naming_the_setting() {
         env.push(extra);
         env
     };
-    // (arguments, environment, what the one line must name)
-    let cases: Vec<(&[&str], Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<FailedStart> = vec![
         (
             &[],
             vec![("WATCHPARTY_BIND", taken_addr.as_str())],
