@@ -440,3 +440,50 @@ async fn metrics_can_have_an_address_of_their_own() {
         .unwrap();
     assert!(text.contains("watchparty_live_sockets"), "{text}");
 }
+
+/// Every series the shipped Grafana dashboard queries is one the server exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_queries_only_exported_metrics() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("watchparty_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 6, "the dashboard queries {queried:?}");
+    let server = TestServer::start().await;
+    let exported = server.client().metrics().await;
+    let families: std::collections::BTreeSet<&str> = exported
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for name in &queried {
+        // A histogram's series are its family name plus a suffix.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|base| families.contains(base))
+            .unwrap_or(name);
+        assert!(
+            families.contains(family),
+            "the dashboard queries {name}, which /metrics does not export:\n{exported}"
+        );
+    }
+    server.stop().await;
+}
