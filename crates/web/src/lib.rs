@@ -10,12 +10,14 @@ mod client;
 mod error;
 mod frame_guard;
 mod hang_up;
+mod metrics_server;
 mod routes;
 mod session_store;
 mod ws;
 
 pub use client::{ClientInfo, TrustedProxies};
 pub use error::ApiError;
+pub use metrics_server::serve_metrics;
 pub use session_store::{BoundedStore, MemorySessionStore};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
@@ -52,6 +54,8 @@ pub struct WebConfig {
     pub frame_limit: FrameLimit,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Whether `/metrics` is served here (false when it has an address of its own).
+    pub metrics_on_main: bool,
 }
 
 pub(crate) struct AppState {
@@ -242,6 +246,7 @@ where
     });
     let key = Key::derive_from(&config.session_key);
     let proxies = config.trusted_proxies.clone();
+    let metrics_on_main = config.metrics_on_main;
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(sessions.clone(), key.clone())
             .cookie_name(SESSION_COOKIE.to_owned())
@@ -287,7 +292,11 @@ where
             .service(endpoint("/ws/rooms/{code}").route(web::get().to(ws::room_socket)))
             .service(endpoint("/healthz").route(web::get().to(routes::healthz)))
             .service(endpoint("/readyz").route(web::get().to(routes::readyz)))
-            .service(endpoint("/metrics").route(web::get().to(routes::metrics)))
+            .configure(|app| {
+                if metrics_on_main {
+                    app.service(endpoint("/metrics").route(web::get().to(routes::metrics)));
+                }
+            })
             .service(endpoint("/").route(web::get().to(assets::page)))
             .service(endpoint("/r/{code}").route(web::get().to(assets::page)))
             .service(endpoint("/assets/{name}").route(web::get().to(assets::file)))

@@ -7,7 +7,7 @@ use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges};
+use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
 
 const USER_KEY: &str = "user_id";
 
@@ -252,9 +252,14 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    metrics_text(&state.service)
+}
+
+/// Prometheus text, wherever `/metrics` is served.
+pub(crate) fn metrics_text(service: &Service) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.service.render_metrics())
+        .body(service.render_metrics())
 }
 
 pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
