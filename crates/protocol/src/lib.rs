@@ -1,8 +1,8 @@
-//! The messages and JSON shapes of watchparty's public contract, as data.
+//! The messages and JSON shapes of watchparty's public protocol (docs/protocol.md), as data.
 //!
 //! [`ClientMessage`] is what a socket may send; [`parse_client_message`] reads
 //! one and never panics: anything it cannot accept is `None`, which the
-//! contract says to ignore. [`ServerMessage`] is everything the server sends.
+//! protocol says to ignore. [`ServerMessage`] is everything the server sends.
 //! The HTTP bodies share the same shapes ([`Room`], [`PublicUser`], ...).
 
 use serde::{Deserialize, Serialize};
@@ -162,12 +162,12 @@ pub enum ClientMessage {
     },
 }
 
-/// Reads one text frame. `None` for anything the contract says to ignore:
+/// Reads one text frame. `None` for anything the protocol says to ignore:
 /// malformed JSON, anything but an object, unknown types, missing fields, a
 /// time that is not a finite number within 0..=1,000,000.
 pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
     // Messages are JSON objects. serde would also read a tagged enum from an
-    // array (`["SEEK", 1]`), which the contract does not allow.
+    // array (`["SEEK", 1]`), which the protocol does not allow.
     let is_object = text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .starts_with('{');

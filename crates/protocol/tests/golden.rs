@@ -1,4 +1,4 @@
-//! Golden JSON for every message of the contract: the exact bytes clients see.
+//! Golden JSON for every message of docs/protocol.md: the exact bytes clients see.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@ use watchparty_persistence::PersistenceError;
 use watchparty_realtime_cache::CacheError;
 
 /// Why a use case did not succeed. The web layer maps each variant to the
-/// contract's status and error code, once.
+/// protocol's status and error code (docs/protocol.md, Errors), once.
 #[derive(Debug, Error)]
 pub enum ServiceError {
     /// Bad input; the text says which field and why.

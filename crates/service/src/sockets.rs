@@ -279,7 +279,7 @@ impl Service {
     }
 
     /// Handles one text frame. Returns a reply for this socket alone
-    /// (`PONG`, `ERROR`); everything the contract says to ignore gives `None`.
+    /// (`PONG`, `ERROR`); everything the protocol says to ignore gives `None`.
     pub async fn on_text(&self, handle: &SocketHandle, frame: &str) -> Option<ByteString> {
         self.inner.metrics.messages_in.fetch_add(1, Relaxed);
         let message = parse_client_message(frame)?;

@@ -1,4 +1,4 @@
-//! Contract §6: several instances on one PostgreSQL and one Redis behave as
+//! docs/protocol.md, several instances: on one PostgreSQL and one Redis they behave as
 //! one service, directly and behind nginx (`deploy/nginx.conf`). These tests
 //! always run in production mode. Faults (a dying instance, Redis or
 //! PostgreSQL away) are in `faults.rs`.

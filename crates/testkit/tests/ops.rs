@@ -1,4 +1,4 @@
-//! Contract §1: running it — health, readiness, metrics, settings, SIGTERM.
+//! Running it (docs/configuration.md): health, readiness, metrics, settings, SIGTERM.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;

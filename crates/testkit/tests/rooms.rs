@@ -1,4 +1,4 @@
-//! Contract §4: rooms over HTTP.
+//! docs/protocol.md, rooms over HTTP.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Contract §5: the room WebSocket.
+//! docs/protocol.md, the room WebSocket.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;

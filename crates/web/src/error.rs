@@ -1,4 +1,4 @@
-//! Every failure becomes the contract's `{"error": {"code", "message"}}`, here and only here.
+//! Every failure becomes the protocol's `{"error": {"code", "message"}}`, here and only here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};

@@ -2,7 +2,7 @@
 //!
 //! This crate parses requests into intents for [`watchparty_service::Service`]
 //! and renders its answers; it never sees a database or Redis. Errors become
-//! the contract's JSON shape in one place ([`ApiError`]).
+//! the protocol's JSON shape in one place ([`ApiError`]).
 //! It also serves the browser client compiled in from `client/`.
 
 mod assets;
@@ -123,7 +123,7 @@ pub async fn start(
     }
 }
 
-/// Stops a running server the way the contract asks.
+/// Stops a running server the way docs/protocol.md describes.
 #[derive(Clone)]
 pub struct Shutdown {
     handle: ServerHandle,
@@ -179,7 +179,7 @@ async fn access_log(
 }
 
 /// The session middleware fails the request itself when its store does not
-/// answer in time (Redis away): that failure is a 503 in the contract's
+/// answer in time (Redis away): that failure is a 503 in the protocol's
 /// shape, not actix's bare 500.
 async fn session_store_failures(
     req: ServiceRequest,

@@ -1,4 +1,4 @@
-//! The HTTP endpoints of the contract: bodies in, service calls, bodies out.
+//! The HTTP endpoints of docs/protocol.md: bodies in, service calls, bodies out.
 
 use crate::client::ClientInfo;
 use crate::error::ApiError;
