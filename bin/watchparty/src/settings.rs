@@ -1,4 +1,4 @@
-//! Configuration from flags and environment (contract §1). Every setting is a
+//! Configuration from flags and environment (docs/configuration.md). Every setting is a
 //! clap argument with a flag and a variable, so `--help` lists them all; every
 //! problem is one line that names the setting.
 
