@@ -5,13 +5,14 @@
 //! protocol says to ignore. [`ServerMessage`] is everything the server sends.
 //! The HTTP bodies share the same shapes ([`Room`], [`PublicUser`], ...).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
 
 /// A user as the user themself sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct User {
     /// Stable id.
     pub id: i64,
@@ -22,7 +23,7 @@ pub struct User {
 }
 
 /// A user as everyone else sees it: never an email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PublicUser {
     /// Stable id.
     pub id: i64,
@@ -31,7 +32,7 @@ pub struct PublicUser {
 }
 
 /// A room as listed and fetched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Room {
     /// Public code, upper case.
     pub code: String,
@@ -54,7 +55,7 @@ pub struct Room {
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Playback {
     /// Whether it plays.
     pub is_playing: bool,
@@ -65,7 +66,7 @@ pub struct Playback {
 }
 
 /// A user's membership of a room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Participant {
     /// Who.
     pub user: PublicUser,
@@ -78,7 +79,7 @@ pub struct Participant {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatMessage {
     /// Grows in delivery order within a room.
     pub id: i64,
@@ -91,7 +92,7 @@ pub struct ChatMessage {
 }
 
 /// One entry of a `PRESENCE` list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PresentUser {
     /// User id.
     pub id: i64,
@@ -102,7 +103,7 @@ pub struct PresentUser {
 }
 
 /// Whether the room waits for its host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostStatus {
     /// The room is not in grace.
@@ -112,7 +113,7 @@ pub enum HostStatus {
 }
 
 /// Why a room closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// The host deleted it (socket closed with 4001).
@@ -132,22 +133,25 @@ impl CloseReason {
 }
 
 /// What a client may send over the room socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClientMessage {
     /// Host: play from `time`.
     Play {
-        /// Seconds.
+        /// Seconds, from 0 to 1,000,000.
+        #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
     },
     /// Host: pause at `time`.
     Pause {
-        /// Seconds.
+        /// Seconds, from 0 to 1,000,000.
+        #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
     },
     /// Host: jump to `time`.
     Seek {
-        /// Seconds.
+        /// Seconds, from 0 to 1,000,000.
+        #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
     },
     /// Anyone: say something.
@@ -186,7 +190,7 @@ pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
 }
 
 /// Everything the server sends over the room socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServerMessage {
     /// Where playback is; first on every connection.
@@ -297,4 +301,23 @@ impl From<Playback> for ServerMessage {
             server_time: p.server_time,
         }
     }
+}
+
+/// The JSON Schema (draft 2020-12) of every WebSocket message, derived from
+/// the types above: `$defs` holds each shape, and `ClientMessage` and
+/// `ServerMessage` list every message by its `type`. Served at
+/// `/api/ws-schema.json` and checked in as `docs/ws-schema.json`.
+pub fn ws_schema() -> serde_json::Value {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let client = generator.subschema_for::<ClientMessage>();
+    let server = generator.subschema_for::<ServerMessage>();
+    let defs: serde_json::Map<String, serde_json::Value> =
+        generator.take_definitions(true).into_iter().collect();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "watchparty WebSocket messages",
+        "description": "Every message of the room socket (docs/protocol.md). A client sends a ClientMessage and receives ServerMessages.",
+        "oneOf": [client, server],
+        "$defs": defs,
+    })
 }

@@ -1,6 +1,8 @@
 //! Golden JSON for every message of docs/protocol.md: the exact bytes clients see.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use serde_json::{json, Value};
 use watchparty_protocol::*;
 
@@ -36,6 +38,10 @@ fn golden(message: ServerMessage, expected: Value) {
         serde_json::from_str::<ServerMessage>(&text).unwrap(),
         message
     );
+    // What docs/ws-schema.json promises holds for every golden message.
+    if let Err(why) = support::conforms("ServerMessage", &expected) {
+        panic!("{expected} does not match the published schema: {why}");
+    }
 }
 
 #[test]

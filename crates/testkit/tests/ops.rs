@@ -487,3 +487,24 @@ async fn the_dashboard_queries_only_exported_metrics() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_schema_is_served() {
+    let server = TestServer::start().await;
+    let (status, schema) = server.client().get("/api/ws-schema.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let checked_in: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/ws-schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        schema, checked_in,
+        "the served schema is the checked-in one"
+    );
+    assert!(schema["$defs"]["ClientMessage"]["oneOf"].is_array());
+    server.stop().await;
+}

@@ -290,6 +290,7 @@ where
             .service(endpoint("/api/rooms/{code}/join").route(web::post().to(routes::join_room)))
             .service(endpoint("/api/rooms/{code}/messages").route(web::get().to(routes::messages)))
             .service(endpoint("/ws/rooms/{code}").route(web::get().to(ws::room_socket)))
+            .service(endpoint("/api/ws-schema.json").route(web::get().to(routes::ws_schema)))
             .service(endpoint("/healthz").route(web::get().to(routes::healthz)))
             .service(endpoint("/readyz").route(web::get().to(routes::readyz)))
             .configure(|app| {

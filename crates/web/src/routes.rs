@@ -255,6 +255,16 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics_text(&state.service)
 }
 
+/// The JSON Schema of every WebSocket message, generated once from the
+/// protocol's types.
+pub(crate) async fn ws_schema() -> HttpResponse {
+    static SCHEMA: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| watchparty_protocol::ws_schema().to_string());
+    HttpResponse::Ok()
+        .content_type("application/schema+json")
+        .body(SCHEMA.as_str())
+}
+
 /// Prometheus text, wherever `/metrics` is served.
 pub(crate) fn metrics_text(service: &Service) -> HttpResponse {
     HttpResponse::Ok()
