@@ -86,11 +86,7 @@ class RoomView {
     this.titleEl = h("h1", { id: "room-title" }, this.room.name);
     this.statusEl = h("span", { class: "link-status", "aria-live": "polite" }, "");
     this.bannerEl = h("div", { class: "banner", role: "status", hidden: true, id: "grace-banner" });
-    this.waitingEl = h(
-      "div",
-      { class: "banner waiting", role: "status", hidden: true, id: "host-waiting" },
-      `Waiting for the host, ${this.room.host.display_name}, to arrive. You'll watch together as soon as they join.`,
-    );
+    this.waitingEl = h("div", { class: "banner waiting", role: "status", hidden: true, id: "host-waiting" });
     this.video = h("video", {
       id: "player",
       playsinline: true,
@@ -244,7 +240,7 @@ class RoomView {
         {},
         this.isHost
           ? "Change the video link in the room settings below."
-          : "Only the host can change the link; they see this message too.",
+          : "Only the host can change the link.",
       ),
     );
     this.mediaErrorEl.hidden = false;
@@ -356,7 +352,15 @@ class RoomView {
   // early rather than a room that looks live and never starts.
   setHostStatus(status) {
     this.hostStatus = status;
-    this.waitingEl.hidden = this.isHost || status !== "offline";
+    const waiting = !this.isHost && status === "offline";
+    if (waiting === !this.waitingEl.hidden) return;
+    this.waitingEl.hidden = !waiting;
+    // Filled when shown, so a screen reader announces it then.
+    if (waiting) {
+      this.waitingEl.textContent = `Waiting for the host, ${this.room.host.display_name}, to arrive. You'll watch together as soon as they join.`;
+    } else {
+      this.waitingEl.replaceChildren();
+    }
   }
 
   // ---- grace --------------------------------------------------------------
