@@ -106,10 +106,13 @@ pub struct PresentUser {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostStatus {
-    /// The room is not in grace.
+    /// At least one of the host's sockets is live.
     Online,
     /// The host is away and the room closes at the grace deadline.
     Grace,
+    /// The host is not connected and the room is not in grace: the host has
+    /// not connected yet.
+    Offline,
 }
 
 /// Why a room closed.

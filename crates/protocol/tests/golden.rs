@@ -76,6 +76,13 @@ fn server_messages_match_the_contract() {
         json!({"type": "PRESENCE", "users": [], "host_status": "grace"}),
     );
     golden(
+        ServerMessage::Presence {
+            users: vec![],
+            host_status: HostStatus::Offline,
+        },
+        json!({"type": "PRESENCE", "users": [], "host_status": "offline"}),
+    );
+    golden(
         ServerMessage::UserJoined { user: user() },
         json!({"type": "USER_JOINED", "user": {"id": 7, "display_name": "ana"}}),
     );

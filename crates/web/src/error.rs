@@ -47,6 +47,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),
             ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ServiceError::TooManySockets => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
