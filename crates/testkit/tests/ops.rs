@@ -508,3 +508,75 @@ async fn the_websocket_schema_is_served() {
     assert!(schema["$defs"]["ClientMessage"]["oneOf"].is_array());
     server.stop().await;
 }
+
+/// The documentation stands alone: a clone has no `shared/` folder, so no
+/// document may point there, and every relative link leads to a file in the
+/// repository.
+#[test]
+fn the_documentation_stands_alone() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut documents = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    for folder in ["docs", "crates"] {
+        for entry in walk(&root.join(folder)) {
+            if entry.extension().is_some_and(|e| e == "md") {
+                documents.push(entry);
+            }
+        }
+    }
+    assert!(documents.len() > 8, "found only {documents:?}");
+    let mut problems = Vec::new();
+    for document in &documents {
+        let text = std::fs::read_to_string(document).unwrap();
+        let name = document.strip_prefix(root).unwrap_or(document).display();
+        for outside in [
+            "../shared",
+            "shared/spec",
+            "shared/reference",
+            "contract.md",
+        ] {
+            if text.contains(outside) {
+                problems.push(format!("{name} mentions {outside}"));
+            }
+        }
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            let target = target.split('#').next().unwrap_or_default().trim();
+            let external = ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|scheme| target.starts_with(scheme));
+            if target.is_empty() || external {
+                continue;
+            }
+            let resolved = document.parent().unwrap().join(target);
+            if !resolved.exists() {
+                problems.push(format!(
+                    "{name} links to {target}, which is not in the repository"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every file below `dir`, skipping build output and dependencies.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let skipped = ["target", "node_modules", ".git"]
+            .iter()
+            .any(|name| path.file_name().is_some_and(|f| f == *name));
+        if path.is_dir() && !skipped {
+            found.extend(walk(&path));
+        } else if path.is_file() {
+            found.push(path);
+        }
+    }
+    found
+}
