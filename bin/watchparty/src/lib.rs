@@ -6,13 +6,15 @@ pub mod settings;
 pub mod telemetry;
 
 pub use settings::{
-    Cli, Command, DatabaseSettings, LogFormat, MigrateArgs, Secret, ServeArgs, SettingError,
-    Settings,
+    Cli, Command, DatabaseCommandArgs, DatabaseSettings, LogFormat, RoomCommand, Secret, ServeArgs,
+    SettingError, Settings, UserCommand,
 };
 
 use std::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use watchparty_service::{redact_password, LiveStateBackend, Migrations, Service};
+use watchparty_service::{
+    redact_password, LiveStateBackend, Migrations, Operator, Service, ServiceError, RECONCILE_EVERY,
+};
 use watchparty_web::{AllowedOrigins, Heartbeat, SessionBackend, TrustedProxies, WebConfig};
 
 /// Why the server could not start. Each names the setting and the cause on
@@ -62,6 +64,98 @@ pub async fn migrate(database: &DatabaseSettings) -> Result<String, StartupError
     })
 }
 
+/// Why an operator's command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// The database could not be opened, or a setting is unusable.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// No account has that email, or no room that code.
+    #[error("{0}")]
+    NotFound(String),
+    /// The database failed the request.
+    #[error("the database refused: {0}")]
+    Service(ServiceError),
+}
+
+async fn operator(on: &DatabaseCommandArgs) -> Result<Operator, OperatorError> {
+    let database = on.database.settings().map_err(StartupError::from)?;
+    let operator = Operator::open(&database.url, database.connect_timeout)
+        .await
+        .map_err(StartupError::from)?;
+    Ok(operator)
+}
+
+/// Runs `watchparty user …` and returns the lines to print.
+pub async fn user_command(command: &UserCommand) -> Result<Vec<String>, OperatorError> {
+    let operator = operator(command.database()).await?;
+    let within = RECONCILE_EVERY.as_secs();
+    match command {
+        UserCommand::List { limit, after, .. } => {
+            let limit = settings::page_size(limit).map_err(StartupError::from)?;
+            let after = settings::page_after(after).map_err(StartupError::from)?;
+            let accounts = operator
+                .accounts(after, limit)
+                .await
+                .map_err(OperatorError::Service)?;
+            let mut lines: Vec<String> = accounts
+                .iter()
+                .map(|a| {
+                    let state = if a.is_disabled { "disabled" } else { "active" };
+                    format!("{}\t{}\t{}\t{state}", a.id, a.email, a.display_name)
+                })
+                .collect();
+            match accounts.last() {
+                Some(last) if accounts.len() as i64 == limit => lines.push(format!(
+                    "more: watchparty user list --after {} --limit {limit}",
+                    last.id
+                )),
+                Some(_) => {}
+                None => lines.push("no accounts".into()),
+            }
+            Ok(lines)
+        }
+        UserCommand::Disable { email, .. } | UserCommand::Enable { email, .. } => {
+            let disable = matches!(command, UserCommand::Disable { .. });
+            let account = match operator.set_disabled(email, disable).await {
+                Ok(account) => account,
+                Err(ServiceError::NotFound) => {
+                    return Err(OperatorError::NotFound(format!(
+                        "no account has the email {email:?}"
+                    )))
+                }
+                Err(e) => return Err(OperatorError::Service(e)),
+            };
+            Ok(vec![if disable {
+                format!(
+                    "watchparty: disabled {} (id {}): it cannot log in, and its sessions and sockets end within {within} s on every instance",
+                    account.email, account.id
+                )
+            } else {
+                format!(
+                    "watchparty: enabled {} (id {}): it can log in again",
+                    account.email, account.id
+                )
+            }])
+        }
+    }
+}
+
+/// Runs `watchparty room …` and returns the line to print.
+pub async fn room_command(command: &RoomCommand) -> Result<Vec<String>, OperatorError> {
+    let RoomCommand::Close { code, on } = command;
+    match operator(on).await?.close_room(code).await {
+        Ok(()) => Ok(vec![format!(
+            "watchparty: closed room {}: its sockets get ROOM_CLOSED and close within {} s on every instance",
+            code.trim().to_ascii_uppercase(),
+            RECONCILE_EVERY.as_secs()
+        )]),
+        Err(ServiceError::NotFound) => Err(OperatorError::NotFound(format!(
+            "no open room has the code {code:?}"
+        ))),
+        Err(e) => Err(OperatorError::Service(e)),
+    }
+}
 fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
     TcpListener::bind(addr).map_err(|source| StartupError::Bind {
         setting,
@@ -159,7 +253,12 @@ impl Application {
         let sweeper = CancellationToken::new();
         tokio::spawn({
             let sweeper = sweeper.clone();
+            let service = service.clone();
             async move { service.run_grace_sweeper(sweeper).await }
+        });
+        tokio::spawn({
+            let sweeper = sweeper.clone();
+            async move { service.run_reconciler(sweeper).await }
         });
         // Warnings come once the server is known to start, so that a
         // failure to start stays the only line printed.

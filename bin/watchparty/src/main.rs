@@ -2,7 +2,11 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use watchparty::{telemetry, Application, Cli, Command, Settings, StartupError};
+use watchparty::telemetry::{self, Verbosity};
+use watchparty::{
+    Application, Cli, Command, LogFormat, OperatorError, RoomCommand, SettingError, Settings,
+    StartupError,
+};
 
 /// Every start-up failure: one line that names the setting and the cause.
 const STARTUP_FAILED: u8 = 2;
@@ -29,21 +33,52 @@ fn main() -> ExitCode {
                 (Ok(database), Ok(format)) => (database, format),
                 (Err(e), _) | (_, Err(e)) => return refuse(&e),
             };
-            telemetry::init(format);
+            telemetry::init(format, Verbosity::Command);
             run(async move {
                 let done = watchparty::migrate(&database).await?;
                 println!("watchparty: {done}");
                 Ok(())
             })
         }
+        Command::User(command) => operate(
+            command.database().log.format(),
+            watchparty::user_command(&command),
+        ),
+        Command::Room(command) => {
+            let RoomCommand::Close { on, .. } = &command;
+            operate(on.log.format(), watchparty::room_command(&command))
+        }
         Command::Serve(args) => match args.settings() {
             Ok(settings) => {
-                telemetry::init(settings.log_format);
+                telemetry::init(settings.log_format, Verbosity::Serving);
                 run(serve(settings))
             }
             Err(e) => refuse(&e),
         },
     }
+}
+
+/// An operator's command: its lines on stdout; an unknown email or code exits 1.
+fn operate(
+    format: Result<LogFormat, SettingError>,
+    command: impl std::future::Future<Output = Result<Vec<String>, OperatorError>>,
+) -> ExitCode {
+    match format {
+        Ok(format) => telemetry::init(format, Verbosity::Command),
+        Err(e) => return refuse(&e),
+    }
+    run(async move {
+        match command.await {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                Ok(())
+            }
+            Err(OperatorError::Startup(e)) => Err(Failure::Startup(e)),
+            Err(e) => Err(Failure::Refused(e.to_string())),
+        }
+    })
 }
 
 fn refuse(error: &dyn std::fmt::Display) -> ExitCode {
@@ -59,6 +94,8 @@ fn one_line(text: &str) -> String {
 enum Failure {
     Startup(StartupError),
     Serving(std::io::Error),
+    /// An operator's command that could not be carried out.
+    Refused(String),
 }
 
 impl From<StartupError> for Failure {
@@ -80,6 +117,10 @@ fn run(work: impl std::future::Future<Output = Result<(), Failure>>) -> ExitCode
         Err(Failure::Startup(e)) => refuse(&e),
         Err(Failure::Serving(e)) => {
             eprintln!("watchparty: stopped serving: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Refused(why)) => {
+            eprintln!("watchparty: {}", one_line(&why));
             ExitCode::FAILURE
         }
     }

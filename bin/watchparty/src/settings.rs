@@ -57,7 +57,96 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations, say what was done, and exit.
     #[command(after_help = AFTER_HELP)]
-    Migrate(MigrateArgs),
+    Migrate(DatabaseCommandArgs),
+    /// Accounts, on the database the servers use: list, disable, enable.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Rooms, on the database the servers use.
+    #[command(subcommand)]
+    Room(RoomCommand),
+}
+
+/// `watchparty user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List accounts by id, a page at a time.
+    #[command(after_help = AFTER_HELP)]
+    List {
+        /// Accounts per page (1 to 1000).
+        #[arg(long, default_value = "50")]
+        limit: String,
+        /// Start after this account id (the last one of the previous page).
+        #[arg(long, default_value = "0")]
+        after: String,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        on: DatabaseCommandArgs,
+    },
+    /// Disable an account: no login; its sessions and sockets end on every instance.
+    #[command(after_help = AFTER_HELP)]
+    Disable {
+        /// The account's email.
+        email: String,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        on: DatabaseCommandArgs,
+    },
+    /// Enable a disabled account again.
+    #[command(after_help = AFTER_HELP)]
+    Enable {
+        /// The account's email.
+        email: String,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        on: DatabaseCommandArgs,
+    },
+}
+
+/// `watchparty room …`
+#[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// Close a room for good, as its owner's delete would.
+    #[command(after_help = AFTER_HELP)]
+    Close {
+        /// The room's code.
+        code: String,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        on: DatabaseCommandArgs,
+    },
+}
+
+impl UserCommand {
+    /// The database and log arguments every account command takes.
+    pub fn database(&self) -> &DatabaseCommandArgs {
+        match self {
+            UserCommand::List { on, .. }
+            | UserCommand::Disable { on, .. }
+            | UserCommand::Enable { on, .. } => on,
+        }
+    }
+}
+
+/// A page size for `watchparty user list`.
+pub fn page_size(raw: &str) -> Result<i64, SettingError> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(bad(
+            "--limit",
+            format!("must be a number from 1 to 1000, got {raw:?}"),
+        )),
+    }
+}
+
+/// An account id to page after.
+pub fn page_after(raw: &str) -> Result<i64, SettingError> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(bad(
+            "--after",
+            format!("must be an account id, got {raw:?}"),
+        )),
+    }
 }
 
 impl Cli {
@@ -95,9 +184,10 @@ pub struct LogArgs {
     pub log_format: String,
 }
 
-/// The arguments of `watchparty migrate`: only what migrating uses.
+/// The arguments of the commands that work on the database alone (`migrate`,
+/// `user`, `room`): only what they use.
 #[derive(Debug, Clone, Args)]
-pub struct MigrateArgs {
+pub struct DatabaseCommandArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub database: DatabaseArgs,

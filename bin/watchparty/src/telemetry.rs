@@ -21,10 +21,23 @@ fn is_connection_error(metadata: &Metadata<'_>) -> bool {
     *metadata.level() == Level::ERROR && metadata.target() == CONNECTION_EVENTS
 }
 
+/// How much a process logs unless `RUST_LOG` says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// A server: what it does, at `info`.
+    Serving,
+    /// A one-shot command (`migrate`, `user`, `room`): its own line on stdout
+    /// says what it did, so only warnings and errors are logged.
+    Command,
+}
+
 /// Installs the global subscriber; `RUST_LOG` overrides the default level.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+pub fn init(format: LogFormat, verbosity: Verbosity) {
+    let default = match verbosity {
+        Verbosity::Serving => "info,actix_server=warn",
+        Verbosity::Command => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal();
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)

@@ -226,7 +226,9 @@ impl Service {
         ] {
             let _ = tx.try_send(Outgoing::Text(opening.to_json().into()));
         }
-        inner.hub.add(&room.code, id, tx, too_slow.clone());
+        inner
+            .hub
+            .add(&room.code, id, ticket.user, tx, too_slow.clone());
         inner.metrics.live_sockets.fetch_add(1, Relaxed);
         if first {
             let joined = ServerMessage::UserJoined {

@@ -5,6 +5,7 @@
 //! the protocol's JSON shape in one place ([`ApiError`]).
 //! It also serves the browser client compiled in from `client/`.
 
+mod accounts;
 mod assets;
 mod client;
 mod error;
@@ -269,6 +270,8 @@ where
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::validation(e.to_string()).into()),
             )
+            // Inside the session middleware: it reads the loaded session.
+            .wrap(from_fn(accounts::end_disabled_sessions))
             .wrap(session)
             .wrap(from_fn(session_store_failures))
             .wrap(from_fn(secure_cookie))

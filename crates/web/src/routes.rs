@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
 
-const USER_KEY: &str = "user_id";
+pub(crate) const USER_KEY: &str = "user_id";
 
 /// The logged-in user's id, from the session cookie alone.
 fn logged_in(session: &Session) -> Result<i64, ApiError> {
