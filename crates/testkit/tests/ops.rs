@@ -269,19 +269,6 @@ fn help_lists_every_setting_and_never_a_configured_value() {
     }
 }
 
-/// Accepts connections and never says a word, like a wedged database.
-fn silent_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    port
-}
-
 /// Arguments, environment, and what the one line must name.
 type FailedStart<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, Vec<&'a str>);
 
@@ -289,7 +276,10 @@ type FailedStart<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, Vec<&'a str>);
 fn start_up_failures_are_one_line_naming_the_setting() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_addr = taken.local_addr().unwrap().to_string();
-    let silent = format!("postgres://wp:hunter2@127.0.0.1:{}/wp", silent_port());
+    let silent = format!(
+        "postgres://wp:hunter2@127.0.0.1:{}/wp",
+        watchparty_persistence::scratch::silent_port().unwrap()
+    );
     let refused_db = "postgres://wp:hunter2@127.0.0.1:1/wp";
     let with_secrets = |extra: (&'static str, &'static str)| -> Vec<(&'static str, &'static str)> {
         let mut env = SECRETS.to_vec();
