@@ -8,7 +8,6 @@ import { PlaybackSync } from "./player.js";
 
 /**
  * @import { ChatMessage, HostStatus, Playback, PresentUser, Room, ServerMessage, User } from "./protocol"
- * @import { RoomBody } from "./api-types"
  * @import { EndReason } from "./connection.js"
  */
 
@@ -53,9 +52,12 @@ export function mountRoom(root, code, me) {
 }
 
 class RoomView {
-  // Set once joined, before the first render: nothing reads them earlier.
+  // Declared here for the checker, filled later (tsconfig.json turns off
+  // strictPropertyInitialization for this). Set once joined, before the first
+  // render: nothing reads them earlier.
   /** @type {Room} */ room;
   /** @type {boolean} */ isHost;
+  // Absent until there is one.
   /** @type {RoomConnection | undefined} */ connection;
   /** @type {PlaybackSync | null | undefined} */ sync;
   /** @type {Playback | null | undefined} */ model;
