@@ -127,6 +127,14 @@ impl UserCommand {
     }
 }
 
+impl RoomCommand {
+    /// The database and log arguments.
+    pub fn database(&self) -> &DatabaseCommandArgs {
+        let RoomCommand::Close { on, .. } = self;
+        on
+    }
+}
+
 /// A page size for `watchparty user list`.
 pub fn page_size(raw: &str) -> Result<i64, SettingError> {
     match raw.trim().parse::<i64>() {
