@@ -6,6 +6,7 @@ mod auth;
 mod clock;
 mod error;
 mod hub;
+mod limits;
 mod metrics;
 mod rooms;
 mod slots;
@@ -14,6 +15,7 @@ mod users;
 
 pub use error::ServiceError;
 pub use hub::Outgoing;
+pub use limits::Limits;
 pub use metrics::Metrics;
 pub use rooms::{HistoryQuery, NewRoomRequest, RoomChanges};
 pub use sockets::{ChatLimit, SocketHandle, SocketSession, SocketTicket};
@@ -125,6 +127,7 @@ struct Inner {
     hub: Arc<LocalHub>,
     passwords: auth::Passwords,
     tokens: auth::Tokens,
+    limits: Limits,
     grace: HostGrace,
     config: Config,
     metrics: Arc<Metrics>,
@@ -139,6 +142,12 @@ impl Service {
     /// Opens and migrates the database, sets up live state, and checks that
     /// token signing and the OS random source work.
     pub async fn start(config: Config) -> Result<Self, StartupError> {
+        Self::start_with_limits(config, Limits::default()).await
+    }
+
+    /// [`Service::start`] with per-address limits other than the defaults.
+    pub async fn start_with_limits(config: Config, limits: Limits) -> Result<Self, StartupError> {
+        let started = clock::now();
         let db = open_database(&config.database_url).await?;
         let live: Arc<dyn LiveState> = match &config.live_state {
             LiveStateBackend::InProcess => Arc::new(InProcess::new()),
@@ -163,7 +172,13 @@ impl Service {
             inner: Arc::new(Inner {
                 db,
                 passwords: auth::Passwords::new().await?,
-                tokens: auth::Tokens::new(&config.jwt_secret, config.ws_token_ttl)?,
+                tokens: auth::Tokens::new(
+                    &config.jwt_secret,
+                    config.ws_token_ttl,
+                    // In process, spent tokens are forgotten with the process.
+                    (config.live_state == LiveStateBackend::InProcess).then_some(started),
+                )?,
+                limits,
                 grace: HostGrace::from_secs(config.host_grace.as_secs()),
                 live,
                 hub,
