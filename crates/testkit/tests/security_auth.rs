@@ -133,6 +133,41 @@ async fn parallel_guesses_get_no_further_than_the_login_limit() {
     server.stop().await;
 }
 
+// Issue 19, item 2, across instances: the counters are Redis's, counted by
+// one script each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_through_two_instances_share_one_limit() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let (to_a, to_b) = (a.client(), b.client());
+    let guesses = join_all((0..200).map(|i| {
+        let client = if i % 2 == 0 { &to_a } else { &to_b };
+        let email = &ana.email;
+        async move { login(client, None, email, &format!("guess-{i}")).await }
+    }))
+    .await;
+    let guessed = tally(&guesses);
+    let checked = guessed.get(&401).copied().unwrap_or(0);
+    assert!((1..=5).contains(&checked), "{guessed:?}");
+    assert_eq!(
+        guessed.get(&429).copied().unwrap_or(0),
+        200 - checked,
+        "{guessed:?}"
+    );
+    for server in [&a, &b] {
+        let status = login(&server.client(), None, &ana.email, PASSWORD).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    println!(
+        "FIGURE 200 parallel wrong guesses for one account, alternating between two instances: \
+         {checked} answered 401 (limit 5), {} answered 429",
+        200 - checked
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
 // Issue 19, item 11: IPv6 counts per /64, and a busy address lets a known
 // account's owner in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
