@@ -220,6 +220,10 @@ impl Application {
             sweep_interval: settings.sweep_interval,
             chat_limit: settings.chat_limit,
             max_sockets_per_user: settings.max_sockets_per_user,
+            limits: watchparty_service::Limits {
+                registrations_per_address: settings.max_registrations_per_hour,
+                ..watchparty_service::Limits::default()
+            },
         })
         .await?;
         let port = listener.local_addr()?.port();

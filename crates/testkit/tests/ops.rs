@@ -254,6 +254,7 @@ fn help_lists_every_setting_and_never_a_configured_value() {
         "WATCHPARTY_ALLOWED_ORIGINS",
         "WATCHPARTY_TRUSTED_PROXIES",
         "WATCHPARTY_METRICS_BIND",
+        "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR",
         "WATCHPARTY_LOG_FORMAT",
     ] {
         assert!(serve_help.contains(setting), "--help misses {setting}");

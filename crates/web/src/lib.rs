@@ -19,7 +19,7 @@ mod ws;
 pub use client::{ClientInfo, TrustedProxies};
 pub use error::ApiError;
 pub use metrics_server::serve_metrics;
-pub use session_store::{BoundedStore, MemorySessionStore};
+pub use session_store::{BoundedStore, MemorySessionStore, SessionLimits};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
