@@ -571,3 +571,41 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// Every answer carries a request id; an error body carries the same one,
+/// and the server's log line for that request names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_the_request_id_of_their_log_line() {
+    let instance = Instance::single_node().await;
+    let http = reqwest::Client::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for path in ["/api/rooms/ZZZZZZZZZZ/", "/api/auth/me/", "/nowhere"] {
+        let response = http.get(instance.url(path)).send().await.unwrap();
+        let header = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .expect("an X-Request-Id header");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["request_id"],
+            header.as_str(),
+            "{path}: {body}"
+        );
+        assert!(body["error"]["code"].is_string(), "{body}");
+        ids.insert(header);
+    }
+    assert_eq!(ids.len(), 3, "one id per request");
+    let ok = http.get(instance.url("/healthz")).send().await.unwrap();
+    assert!(ok.headers().contains_key("x-request-id"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = instance.log();
+    for id in &ids {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(id.as_str()) && l.contains("watchparty::access")),
+            "no log line names {id}:\n{log}"
+        );
+    }
+}

@@ -8,7 +8,7 @@
 import type { ChatMessage, Participant, Playback, Room, User } from "./protocol";
 
 /** Every failure's body: `code` is for programs, `message` for people. */
-export type ErrorBody = { error: { code: string; message: string } };
+export type ErrorBody = { error: { code: string; message: string; request_id?: string } };
 
 /** `POST /api/auth/register/`, `POST /api/auth/login/`, `GET /api/auth/me/`. */
 export type UserBody = { user: User };
