@@ -122,8 +122,28 @@ export async function serveFile(file, type = "video/webm") {
   };
 }
 
-/** Debian's Chromium, headless, with nothing reaching outside loopback. */
-export function launchBrowser() {
+/** A plain web page (not a video), as another site would serve it. */
+export async function servePage(html = "<!doctype html><title>Elsewhere</title><h1>Another site</h1>") {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Content-Length": Buffer.byteLength(html) });
+    res.end(req.method === "HEAD" ? undefined : html);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/watch?v=not-a-file`,
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((ok) => server.close(ok));
+    },
+  };
+}
+
+/**
+ * Debian's Chromium, headless, with nothing reaching outside loopback.
+ * playwright-core turns the back/forward cache off by default;
+ * `{ bfcache: true }` keeps it on, as a user's browser has it.
+ */
+export function launchBrowser({ bfcache = false } = {}) {
   const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
   if (!existsSync(executablePath)) {
     throw new Error(`${executablePath} is missing: apt-get install chromium (or set CHROMIUM)`);
@@ -131,6 +151,7 @@ export function launchBrowser() {
   return chromium.launch({
     executablePath,
     headless: true,
+    ignoreDefaultArgs: bfcache ? ["--disable-back-forward-cache"] : [],
     args: [
       "--no-sandbox",
       "--disable-gpu",

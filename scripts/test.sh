@@ -29,6 +29,8 @@ packages_needed() {
     command -v npm >/dev/null 2>&1 || echo npm
     [ -x /usr/bin/chromium ] || echo chromium
     command -v ffmpeg >/dev/null 2>&1 || echo ffmpeg
+    # deploy/watchparty.service is checked with systemd's verifier.
+    command -v systemd-analyze >/dev/null 2>&1 || echo systemd
 }
 
 missing=$(packages_needed | tr '\n' ' ')
@@ -67,6 +69,8 @@ export WATCHPARTY_TEST_REDIS_URL="$redis_url"
 cargo build --quiet -p watchparty --bin watchparty
 
 status=0
+echo "== the systemd unit"
+scripts/check-systemd.sh || status=1
 cargo test --workspace --no-fail-fast || status=1
 
 # The single-instance suite again on the other backends (the cluster and

@@ -1,5 +1,6 @@
-// The client on a phone-sized screen, and the basics of accessibility:
-// nothing wider than the screen, every control named, keyboard reachable.
+// The client on a desktop and a phone-sized screen, and the basics of
+// accessibility: nothing wider than the screen, every control named,
+// keyboard reachable.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,6 +31,31 @@ function audit(page) {
     };
   });
 }
+
+test("a desktop screen: the signed-out forms sit side by side, centred", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(server.origin);
+  await page.locator("#sign-up").waitFor();
+  const box = await page.evaluate(() => {
+    const rect = (sel) => document.querySelector(sel).closest(".card").getBoundingClientRect();
+    const [a, b] = [rect("#sign-in"), rect("#sign-up")];
+    return {
+      left: Math.min(a.left, b.left),
+      right: Math.max(a.right, b.right),
+      tops: [a.top, b.top],
+      width: document.documentElement.clientWidth,
+      overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    };
+  });
+  const centre = (box.left + box.right) / 2;
+  assert.ok(Math.abs(centre - box.width / 2) <= 32, `the forms are centred: ${JSON.stringify(box)}`);
+  assert.ok(box.right - box.left >= box.width * 0.45, `the forms use the screen, not a corner: ${JSON.stringify(box)}`);
+  assert.ok(Math.abs(box.tops[0] - box.tops[1]) <= 1, `side by side: ${JSON.stringify(box)}`);
+  assert.equal(box.overflow, 0);
+  assert.deepEqual((await audit(page)).unnamed, []);
+  await context.close();
+});
 
 test("a phone-sized screen: no sideways scrolling, every control named", async () => {
   const context = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });

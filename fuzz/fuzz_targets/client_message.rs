@@ -1,5 +1,5 @@
 //! Any bytes as a client's text frame: the parser never panics, and what it
-//! accepts obeys the contract and reads back the same after serializing.
+//! accepts obeys the protocol and reads back the same after serializing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

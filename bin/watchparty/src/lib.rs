@@ -5,14 +5,20 @@
 pub mod settings;
 pub mod telemetry;
 
-pub use settings::{Cli, Command, LogFormat, SettingError, Settings};
+pub use settings::{
+    Cli, Command, DatabaseCommandArgs, DatabaseSettings, LogFormat, RoomCommand, Secret, ServeArgs,
+    SettingError, Settings, UserCommand,
+};
 
 use std::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use watchparty_service::{LiveStateBackend, Service};
+use watchparty_service::{
+    redact_password, LiveStateBackend, Migrations, Operator, Service, ServiceError, RECONCILE_EVERY,
+};
 use watchparty_web::{AllowedOrigins, Heartbeat, SessionBackend, TrustedProxies, WebConfig};
 
-/// Why the server could not start.
+/// Why the server could not start. Each names the setting and the cause on
+/// one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// A setting is unusable.
@@ -21,9 +27,11 @@ pub enum StartupError {
     /// The database or the service could not start.
     #[error(transparent)]
     Service(#[from] watchparty_service::StartupError),
-    /// The listen address could not be bound.
-    #[error("WATCHPARTY_BIND: cannot listen on {addr}: {source}")]
+    /// A listen address could not be bound.
+    #[error("{setting}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The flag or variable that names the address.
+        setting: &'static str,
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.
@@ -34,9 +42,126 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
 }
 
-/// Applies the database migrations (`watchparty migrate`).
-pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
-    Ok(watchparty_service::migrate(&settings.database_url).await?)
+/// Applies the database migrations (`watchparty migrate`) and returns the
+/// one line that says what was done.
+pub async fn migrate(database: &DatabaseSettings) -> Result<String, StartupError> {
+    let Migrations { applied, total } =
+        watchparty_service::migrate(&database.url, database.connect_timeout).await?;
+    let url = redact_password(&database.url);
+    let migrations = |n: usize| if n == 1 { "migration" } else { "migrations" };
+    Ok(if applied.is_empty() {
+        format!(
+            "{url} is up to date: {total} {} applied, none pending",
+            migrations(total)
+        )
+    } else {
+        format!(
+            "applied {} of {total} {} to {url}: {}",
+            applied.len(),
+            migrations(total),
+            applied.join(", ")
+        )
+    })
+}
+
+/// Why an operator's command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// The database could not be opened, or a setting is unusable.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// No account has that email, or no room that code.
+    #[error("{0}")]
+    NotFound(String),
+    /// The database failed the request.
+    #[error("the database refused: {0}")]
+    Service(ServiceError),
+}
+
+async fn operator(on: &DatabaseCommandArgs) -> Result<Operator, OperatorError> {
+    let database = on.database.settings().map_err(StartupError::from)?;
+    let operator = Operator::open(&database.url, database.connect_timeout)
+        .await
+        .map_err(StartupError::from)?;
+    Ok(operator)
+}
+
+/// Runs `watchparty user …` and returns the lines to print.
+pub async fn user_command(command: &UserCommand) -> Result<Vec<String>, OperatorError> {
+    let operator = operator(command.database()).await?;
+    let within = RECONCILE_EVERY.as_secs();
+    match command {
+        UserCommand::List { limit, after, .. } => {
+            let limit = settings::page_size(limit).map_err(StartupError::from)?;
+            let after = settings::page_after(after).map_err(StartupError::from)?;
+            let accounts = operator
+                .accounts(after, limit)
+                .await
+                .map_err(OperatorError::Service)?;
+            let mut lines: Vec<String> = accounts
+                .iter()
+                .map(|a| {
+                    let state = if a.is_disabled { "disabled" } else { "active" };
+                    format!("{}\t{}\t{}\t{state}", a.id, a.email, a.display_name)
+                })
+                .collect();
+            match accounts.last() {
+                Some(last) if accounts.len() as i64 == limit => lines.push(format!(
+                    "more: watchparty user list --after {} --limit {limit}",
+                    last.id
+                )),
+                Some(_) => {}
+                None => lines.push("no accounts".into()),
+            }
+            Ok(lines)
+        }
+        UserCommand::Disable { email, .. } | UserCommand::Enable { email, .. } => {
+            let disable = matches!(command, UserCommand::Disable { .. });
+            let account = match operator.set_disabled(email, disable).await {
+                Ok(account) => account,
+                Err(ServiceError::NotFound) => {
+                    return Err(OperatorError::NotFound(format!(
+                        "no account has the email {email:?}"
+                    )))
+                }
+                Err(e) => return Err(OperatorError::Service(e)),
+            };
+            Ok(vec![if disable {
+                format!(
+                    "watchparty: disabled {} (id {}): it cannot log in, and its sessions and sockets end within {within} s on every instance",
+                    account.email, account.id
+                )
+            } else {
+                format!(
+                    "watchparty: enabled {} (id {}): it can log in again",
+                    account.email, account.id
+                )
+            }])
+        }
+    }
+}
+
+/// Runs `watchparty room …` and returns the line to print.
+pub async fn room_command(command: &RoomCommand) -> Result<Vec<String>, OperatorError> {
+    let RoomCommand::Close { code, on } = command;
+    match operator(on).await?.close_room(code).await {
+        Ok(()) => Ok(vec![format!(
+            "watchparty: closed room {}: its sockets get ROOM_CLOSED and close within {} s on every instance",
+            code.trim().to_ascii_uppercase(),
+            RECONCILE_EVERY.as_secs()
+        )]),
+        Err(ServiceError::NotFound) => Err(OperatorError::NotFound(format!(
+            "no open room has the code {code:?}"
+        ))),
+        Err(e) => Err(OperatorError::Service(e)),
+    }
+}
+fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        setting,
+        addr,
+        source,
+    })
 }
 
 /// A server bound to its port, ready to run.
@@ -50,6 +175,7 @@ pub struct Application {
 #[derive(Clone)]
 pub struct Stopper {
     web: watchparty_web::Shutdown,
+    metrics: Option<actix_web::dev::ServerHandle>,
     sweeper: CancellationToken,
 }
 
@@ -58,17 +184,25 @@ impl Stopper {
     pub async fn stop(&self) {
         self.sweeper.cancel();
         self.web.shutdown().await;
+        if let Some(metrics) = &self.metrics {
+            metrics.stop(true).await;
+        }
     }
 }
 
 impl Application {
-    /// Connects, migrates, assembles the service and binds the listener.
+    /// Binds the listeners, connects, migrates and assembles the service.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        for name in &settings.generated_secrets {
-            tracing::warn!("{name} is not set: using a random secret, so sessions and tokens end with this process");
-        }
+        // Binding first: an address in use is reported before anything else
+        // is printed or any connection is made.
+        let listener = bind("WATCHPARTY_BIND (--bind)", settings.bind)?;
+        let metrics_listener = settings
+            .metrics_bind
+            .map(|addr| bind("WATCHPARTY_METRICS_BIND (--metrics-bind)", addr))
+            .transpose()?;
         let service = Service::start(watchparty_service::Config {
             database_url: settings.database_url.clone(),
+            database_connect_timeout: settings.database_connect_timeout,
             live_state: match &settings.redis_url {
                 None => LiveStateBackend::InProcess,
                 Some(url) => LiveStateBackend::Redis {
@@ -77,7 +211,7 @@ impl Application {
                 },
             },
             host_grace: settings.host_grace,
-            jwt_secret: settings.jwt_secret.clone(),
+            jwt_secret: settings.jwt_secret.expose().to_vec(),
             ws_token_ttl: settings.ws_token_ttl,
             outbox_capacity: settings.outbox_capacity,
             sweep_interval: settings.sweep_interval,
@@ -85,13 +219,9 @@ impl Application {
             max_sockets_per_user: settings.max_sockets_per_user,
         })
         .await?;
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
         let port = listener.local_addr()?.port();
         let web = WebConfig {
-            session_key: settings.session_key.clone(),
+            session_key: settings.session_key.expose().to_vec(),
             allowed_origins: AllowedOrigins(settings.allowed_origins.clone()),
             trusted_proxies: TrustedProxies(settings.trusted_proxies.clone()),
             heartbeat: Heartbeat {
@@ -100,6 +230,7 @@ impl Application {
             },
             frame_limit: settings.frame_limit,
             workers: settings.workers,
+            metrics_on_main: metrics_listener.is_none(),
         };
         let sessions = match &settings.redis_url {
             None => SessionBackend::InProcess,
@@ -108,19 +239,39 @@ impl Application {
                 key_prefix: watchparty_service::redis_session_prefix(&settings.redis_prefix),
             },
         };
+        let metrics = match metrics_listener {
+            Some(listener) => {
+                let server = watchparty_web::serve_metrics(listener, service.clone())?;
+                let handle = server.handle();
+                tokio::spawn(server);
+                Some(handle)
+            }
+            None => None,
+        };
         let (server, web_shutdown) =
             watchparty_web::start(listener, service.clone(), web, sessions).await?;
         let sweeper = CancellationToken::new();
         tokio::spawn({
             let sweeper = sweeper.clone();
+            let service = service.clone();
             async move { service.run_grace_sweeper(sweeper).await }
         });
-        tracing::info!(port, database = %settings::redact_url(&settings.database_url), "watchparty is serving");
+        tokio::spawn({
+            let sweeper = sweeper.clone();
+            async move { service.run_reconciler(sweeper).await }
+        });
+        // Warnings come once the server is known to start, so that a
+        // failure to start stays the only line printed.
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
+        }
+        tracing::info!(port, database = %redact_password(&settings.database_url), "watchparty is serving");
         Ok(Application {
             port,
             server,
             stopper: Stopper {
                 web: web_shutdown,
+                metrics,
                 sweeper,
             },
         })

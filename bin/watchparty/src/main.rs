@@ -2,7 +2,14 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use watchparty::{telemetry, Application, Cli, Command, Settings};
+use watchparty::telemetry::{self, Verbosity};
+use watchparty::{
+    Application, Cli, Command, LogFormat, OperatorError, RoomCommand, SettingError, Settings,
+    StartupError,
+};
+
+/// Every start-up failure: one line that names the setting and the cause.
+const STARTUP_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -17,43 +24,109 @@ fn main() -> ExitCode {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
             eprintln!("watchparty: {}", first.trim_start_matches("error: "));
-            return ExitCode::from(2);
+            return ExitCode::from(STARTUP_FAILED);
         }
     };
-    let settings = match Settings::from_cli(&cli) {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("watchparty: {e}");
-            return ExitCode::from(2);
+    match cli.into_command() {
+        Command::Migrate(args) => {
+            let (database, format) = match (args.database.settings(), args.log.format()) {
+                (Ok(database), Ok(format)) => (database, format),
+                (Err(e), _) | (_, Err(e)) => return refuse(&e),
+            };
+            telemetry::init(format, Verbosity::Command);
+            run(async move {
+                let done = watchparty::migrate(&database).await?;
+                println!("watchparty: {done}");
+                Ok(())
+            })
         }
-    };
-    telemetry::init(settings.log_format);
+        Command::User(command) => operate(
+            command.database().log.format(),
+            watchparty::user_command(&command),
+        ),
+        Command::Room(command) => {
+            let RoomCommand::Close { on, .. } = &command;
+            operate(on.log.format(), watchparty::room_command(&command))
+        }
+        Command::Serve(args) => match args.settings() {
+            Ok(settings) => {
+                telemetry::init(settings.log_format, Verbosity::Serving);
+                run(serve(settings))
+            }
+            Err(e) => refuse(&e),
+        },
+    }
+}
+
+/// An operator's command: its lines on stdout; an unknown email or code exits 1.
+fn operate(
+    format: Result<LogFormat, SettingError>,
+    command: impl std::future::Future<Output = Result<Vec<String>, OperatorError>>,
+) -> ExitCode {
+    match format {
+        Ok(format) => telemetry::init(format, Verbosity::Command),
+        Err(e) => return refuse(&e),
+    }
+    run(async move {
+        match command.await {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                Ok(())
+            }
+            Err(OperatorError::Startup(e)) => Err(Failure::Startup(e)),
+            Err(e) => Err(Failure::Refused(e.to_string())),
+        }
+    })
+}
+
+fn refuse(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("watchparty: {}", one_line(&error.to_string()));
+    ExitCode::from(STARTUP_FAILED)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why the process stopped unhappily: before it served, or while serving.
+enum Failure {
+    Startup(StartupError),
+    Serving(std::io::Error),
+    /// An operator's command that could not be carried out.
+    Refused(String),
+}
+
+impl From<StartupError> for Failure {
+    fn from(e: StartupError) -> Self {
+        Failure::Startup(e)
+    }
+}
+
+fn run(work: impl std::future::Future<Output = Result<(), Failure>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("watchparty: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return refuse(&format!("cannot start the async runtime: {e}")),
     };
-    let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Migrate => watchparty::migrate(&settings).await,
-            Command::Serve => serve(settings).await,
-        }
-    });
-    match result {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("watchparty: {e}");
+        Err(Failure::Startup(e)) => refuse(&e),
+        Err(Failure::Serving(e)) => {
+            eprintln!("watchparty: stopped serving: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Refused(why)) => {
+            eprintln!("watchparty: {}", one_line(&why));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), watchparty::StartupError> {
+async fn serve(settings: Settings) -> Result<(), Failure> {
     let app = Application::build(settings).await?;
     let stopper = app.stopper();
     tokio::spawn(async move {
@@ -61,8 +134,7 @@ async fn serve(settings: Settings) -> Result<(), watchparty::StartupError> {
         tracing::info!("shutting down: closing sockets, finishing requests");
         stopper.stop().await;
     });
-    app.run_until_stopped().await?;
-    Ok(())
+    app.run_until_stopped().await.map_err(Failure::Serving)
 }
 
 async fn wait_for_signal() {

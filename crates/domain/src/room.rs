@@ -412,6 +412,10 @@ impl Room {
                 playback_reset = true;
             }
         }
+        if room.settings == self.settings {
+            // Nothing to store or announce: an empty or repeated change.
+            return self.unchanged_with(Vec::new());
+        }
         Outcome {
             room,
             events: vec![Event::SettingsChanged { playback_reset }],

@@ -39,6 +39,21 @@ impl DatabaseUrl {
         }
     }
 
+    /// The same URL with libpq told to give up on a silent server after
+    /// `timeout` (unless the URL sets its own `connect_timeout`). SQLite
+    /// opens a file and needs none.
+    pub fn with_connect_timeout(self, timeout: std::time::Duration) -> Self {
+        match self {
+            DatabaseUrl::Postgres(url) if !url.contains("connect_timeout=") => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                // libpq refuses less than 2 seconds.
+                let secs = timeout.as_secs().max(2);
+                DatabaseUrl::Postgres(format!("{url}{separator}connect_timeout={secs}"))
+            }
+            other => other,
+        }
+    }
+
     /// Whether this is SQLite (one writer at a time, a small pool).
     pub fn is_sqlite(&self) -> bool {
         matches!(self, DatabaseUrl::Sqlite(_))

@@ -12,6 +12,9 @@ pub enum PersistenceError {
     /// Opening a connection failed; the text is the backend's own.
     #[error("cannot connect to the database: {0}")]
     Connect(String),
+    /// A new connection got no answer in time.
+    #[error("no answer within {} s", .0.as_secs())]
+    ConnectTimeout(std::time::Duration),
     /// The pool had no connection to give in time.
     #[error("database unavailable: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),

@@ -27,6 +27,15 @@ const PERMIT_WAIT: Duration = Duration::from_secs(5);
 /// The PostgreSQL advisory lock held while migrating ("watchparty" as a number).
 const MIGRATION_LOCK: i64 = 0x7761_7463_6870;
 
+/// What [`Database::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrations {
+    /// The versions applied just now, oldest first.
+    pub applied: Vec<String>,
+    /// How many migrations the database has now, in all.
+    pub total: usize,
+}
+
 /// A pool of database connections behind one async entry point.
 #[derive(Clone)]
 pub struct Database {
@@ -50,13 +59,15 @@ impl std::fmt::Debug for Database {
 
 impl Database {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`). Fails with the
-    /// backend's own error when the database cannot be reached.
-    pub async fn connect(url: &str) -> Result<Self, PersistenceError> {
-        let url = DatabaseUrl::parse(url)?;
+    /// backend's own error when the database cannot be reached, and with
+    /// [`PersistenceError::ConnectTimeout`] when it does not answer within
+    /// `connect_timeout` (a port that accepts and never speaks).
+    pub async fn connect(url: &str, connect_timeout: Duration) -> Result<Self, PersistenceError> {
+        let url = DatabaseUrl::parse(url)?.with_connect_timeout(connect_timeout);
         let is_sqlite = url.is_sqlite();
         let size = if is_sqlite { 8 } else { 16 };
         let manager = ConnectionManager::new(url);
-        let pool = tokio::task::spawn_blocking(move || {
+        let build = tokio::task::spawn_blocking(move || {
             // One test connection first, so a bad URL reports its own error.
             manager.connect_once()?;
             Pool::builder()
@@ -66,9 +77,22 @@ impl Database {
                 .connection_timeout(Duration::from_secs(2))
                 .build(manager)
                 .map_err(PersistenceError::Pool)
-        })
-        .await
-        .map_err(|e| PersistenceError::Task(e.to_string()))??;
+        });
+        // libpq enforces the timeout itself; this bound is for anything
+        // else that could block (DNS, a stuck file system), with a margin
+        // so that libpq's own, more precise message normally wins.
+        let started = std::time::Instant::now();
+        let pool = match tokio::time::timeout(connect_timeout + Duration::from_secs(2), build).await
+        {
+            Ok(Ok(Ok(pool))) => pool,
+            // libpq's own words for this ("timeout expired") vary by version.
+            Ok(Ok(Err(PersistenceError::Connect(_)))) if started.elapsed() >= connect_timeout => {
+                return Err(PersistenceError::ConnectTimeout(connect_timeout))
+            }
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(e)) => return Err(PersistenceError::Task(e.to_string())),
+            Err(_) => return Err(PersistenceError::ConnectTimeout(connect_timeout)),
+        };
         Ok(Database {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
@@ -116,30 +140,41 @@ impl Database {
         .map_err(|e| PersistenceError::Task(e.to_string()))?
     }
 
-    /// Applies the pending migrations of this backend.
-    pub async fn migrate(&self) -> Result<(), PersistenceError> {
+    /// Applies the pending migrations of this backend and says what it did.
+    pub async fn migrate(&self) -> Result<Migrations, PersistenceError> {
         use diesel::connection::SimpleConnection;
+        fn versions<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+            c: &mut C,
+            migrations: EmbeddedMigrations,
+        ) -> diesel::migration::Result<Migrations> {
+            let applied = c
+                .run_pending_migrations(migrations)?
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let total = c.applied_migrations()?.len();
+            Ok(Migrations { applied, total })
+        }
         self.run(|conn| {
-            let applied = match conn {
-                DbConnection::Sqlite(c) => {
-                    c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
-                }
+            let migrations = match conn {
+                DbConnection::Sqlite(c) => versions(c, SQLITE_MIGRATIONS),
                 DbConnection::Postgresql(c) => {
                     // Instances starting together take turns: one migrates, the
                     // others then find nothing pending.
                     c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
-                    let applied = c
-                        .run_pending_migrations(POSTGRES_MIGRATIONS)
-                        .map(|v| v.len());
+                    let migrations = versions(c, POSTGRES_MIGRATIONS);
                     c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
-                    applied
+                    migrations
                 }
             }
             .map_err(|e| PersistenceError::Migration(e.to_string()))?;
-            if applied > 0 {
-                tracing::info!(applied, "database migrations applied");
+            if !migrations.applied.is_empty() {
+                tracing::info!(
+                    applied = migrations.applied.len(),
+                    "database migrations applied"
+                );
             }
-            Ok(())
+            Ok(migrations)
         })
         .await
     }

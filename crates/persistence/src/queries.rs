@@ -21,6 +21,8 @@ pub struct StoredUser {
     pub display_name: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+    /// Whether an operator disabled the account: no login, no session.
+    pub is_disabled: bool,
 }
 
 /// What it takes to open a room.
@@ -154,14 +156,15 @@ fn grace_fields(status: RoomStatus) -> (Option<i64>, bool) {
     }
 }
 
-type UserRow = (i64, String, String, String);
+type UserRow = (i64, String, String, String, Option<i64>);
 
-fn user_from_row((id, email, display_name, password_hash): UserRow) -> StoredUser {
+fn user_from_row((id, email, display_name, password_hash, disabled_at): UserRow) -> StoredUser {
     StoredUser {
         id: UserId(id),
         email,
         display_name,
         password_hash,
+        is_disabled: disabled_at.is_some(),
     }
 }
 
@@ -170,11 +173,13 @@ const USER_COLUMNS: (
     users::email,
     users::display_name,
     users::password_hash,
+    users::disabled_at,
 ) = (
     users::id,
     users::email,
     users::display_name,
     users::password_hash,
+    users::disabled_at,
 );
 
 /// A room with its host's display name, as views need both.
@@ -225,6 +230,7 @@ impl Database {
                 email,
                 display_name,
                 password_hash,
+                is_disabled: false,
             })
         })
         .await
@@ -581,4 +587,86 @@ fn find_participant(
             joined_at: Millis(joined_at),
         }),
     )
+}
+
+/// What operators do, from the command line, on the database the servers share.
+impl Database {
+    /// Disables (`Some(now)`) or enables (`None`) the account with this email;
+    /// `None` when there is no such account.
+    pub async fn set_user_disabled(
+        &self,
+        email: &Email,
+        disabled_at: Option<Millis>,
+    ) -> Result<Option<StoredUser>, PersistenceError> {
+        let email = email.as_str().to_owned();
+        self.write(move |conn| {
+            let changed = diesel::update(users::table.filter(users::email.eq(&email)))
+                .set(users::disabled_at.eq(disabled_at.map(|t| t.0)))
+                .execute(conn)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let row = users::table
+                .filter(users::email.eq(&email))
+                .select(USER_COLUMNS)
+                .first::<UserRow>(conn)?;
+            Ok(Some(user_from_row(row)))
+        })
+        .await
+    }
+
+    /// Up to `limit` users with ids above `after`, by id.
+    pub async fn users_after(
+        &self,
+        after: UserId,
+        limit: i64,
+    ) -> Result<Vec<StoredUser>, PersistenceError> {
+        self.run(move |conn| {
+            let rows = users::table
+                .filter(users::id.gt(after.0))
+                .order(users::id.asc())
+                .limit(limit)
+                .select(USER_COLUMNS)
+                .load::<UserRow>(conn)?;
+            Ok(rows.into_iter().map(user_from_row).collect())
+        })
+        .await
+    }
+
+    /// Which of `ids` are disabled accounts (or no longer exist).
+    pub async fn inactive_users_among(
+        &self,
+        ids: Vec<UserId>,
+    ) -> Result<Vec<UserId>, PersistenceError> {
+        self.run(move |conn| {
+            let wanted: Vec<i64> = ids.iter().map(|u| u.0).collect();
+            let active: Vec<i64> = users::table
+                .filter(users::id.eq_any(&wanted))
+                .filter(users::disabled_at.is_null())
+                .select(users::id)
+                .load(conn)?;
+            Ok(ids.into_iter().filter(|u| !active.contains(&u.0)).collect())
+        })
+        .await
+    }
+
+    /// Which of `codes` name rooms that were deleted (or no longer exist).
+    pub async fn deleted_rooms_among(
+        &self,
+        codes: Vec<RoomCode>,
+    ) -> Result<Vec<RoomCode>, PersistenceError> {
+        self.run(move |conn| {
+            let wanted: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
+            let live: Vec<String> = rooms::table
+                .filter(rooms::code.eq_any(&wanted))
+                .filter(rooms::status.ne("deleted"))
+                .select(rooms::code)
+                .load(conn)?;
+            Ok(codes
+                .into_iter()
+                .filter(|c| !live.iter().any(|l| l == c.as_str()))
+                .collect())
+        })
+        .await
+    }
 }

@@ -8,6 +8,7 @@ diesel::table! {
         password_hash -> Text,
         display_name -> Text,
         created_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
     }
 }
 

@@ -1,10 +1,13 @@
 //! The store against a real SQLite file: the guarantees the service builds on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::time::{Duration, Instant};
 use watchparty_domain::{
     DisplayName, Email, Millis, Room, RoomCode, RoomName, RoomSettings, RoomStatus, UserId,
 };
 use watchparty_persistence::{scratch, Database, MessagePage, NewRoom, PersistenceError};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug)]
@@ -28,9 +31,15 @@ fn fresh_url(backend: Backend, dir: &tempfile::TempDir) -> String {
 /// A migrated, empty database (migrating twice is harmless).
 async fn database(backend: Backend) -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(&fresh_url(backend, &dir)).await.unwrap();
-    db.migrate().await.unwrap();
-    db.migrate().await.unwrap();
+    let db = Database::connect(&fresh_url(backend, &dir), CONNECT_TIMEOUT)
+        .await
+        .unwrap();
+    let first = db.migrate().await.unwrap();
+    assert!(!first.applied.is_empty());
+    assert_eq!(first.total, first.applied.len());
+    let again = db.migrate().await.unwrap();
+    assert!(again.applied.is_empty(), "nothing is left to apply");
+    assert_eq!(again.total, first.total);
     (db, dir)
 }
 
@@ -209,12 +218,43 @@ async fn users_rooms_members_and_messages(backend: Backend) {
 
 #[tokio::test]
 async fn bad_urls_say_what_is_wrong() {
-    let err = Database::connect("mysql://localhost/x").await.unwrap_err();
+    let err = Database::connect("mysql://localhost/x", CONNECT_TIMEOUT)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("sqlite://"), "{err}");
-    let err = Database::connect("sqlite:///nonexistent-dir/deeper/x.db")
+    let err = Database::connect("sqlite:///nonexistent-dir/deeper/x.db", CONNECT_TIMEOUT)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cannot connect"), "{err}");
+}
+
+/// A port that accepts and never answers must not hang start-up: the
+/// connection gives up after the configured timeout, and says so.
+#[tokio::test]
+async fn a_silent_server_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold every connection without a word.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let err = Database::connect(
+        &format!("postgres://wp:hunter2@127.0.0.1:{port}/wp"),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, PersistenceError::ConnectTimeout(_)),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "no answer within 2 s");
+    assert!(waited < Duration::from_secs(6), "gave up after {waited:?}");
 }
 
 /// One column as both backends describe it: table, column, type family, nullable.

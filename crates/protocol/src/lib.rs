@@ -1,17 +1,18 @@
-//! The messages and JSON shapes of watchparty's public contract, as data.
+//! The messages and JSON shapes of watchparty's public protocol (docs/protocol.md), as data.
 //!
 //! [`ClientMessage`] is what a socket may send; [`parse_client_message`] reads
 //! one and never panics: anything it cannot accept is `None`, which the
-//! contract says to ignore. [`ServerMessage`] is everything the server sends.
+//! protocol says to ignore. [`ServerMessage`] is everything the server sends.
 //! The HTTP bodies share the same shapes ([`Room`], [`PublicUser`], ...).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
 
 /// A user as the user themself sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct User {
     /// Stable id.
     pub id: i64,
@@ -22,7 +23,7 @@ pub struct User {
 }
 
 /// A user as everyone else sees it: never an email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PublicUser {
     /// Stable id.
     pub id: i64,
@@ -31,7 +32,7 @@ pub struct PublicUser {
 }
 
 /// A room as listed and fetched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Room {
     /// Public code, upper case.
     pub code: String,
@@ -54,7 +55,7 @@ pub struct Room {
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Playback {
     /// Whether it plays.
     pub is_playing: bool,
@@ -65,7 +66,7 @@ pub struct Playback {
 }
 
 /// A user's membership of a room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Participant {
     /// Who.
     pub user: PublicUser,
@@ -78,7 +79,7 @@ pub struct Participant {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChatMessage {
     /// Grows in delivery order within a room.
     pub id: i64,
@@ -91,7 +92,7 @@ pub struct ChatMessage {
 }
 
 /// One entry of a `PRESENCE` list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PresentUser {
     /// User id.
     pub id: i64,
@@ -102,17 +103,20 @@ pub struct PresentUser {
 }
 
 /// Whether the room waits for its host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostStatus {
-    /// The room is not in grace.
+    /// At least one of the host's sockets is live.
     Online,
     /// The host is away and the room closes at the grace deadline.
     Grace,
+    /// The host is not connected and the room is not in grace: the host has
+    /// not connected yet.
+    Offline,
 }
 
 /// Why a room closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// The host deleted it (socket closed with 4001).
@@ -132,22 +136,25 @@ impl CloseReason {
 }
 
 /// What a client may send over the room socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClientMessage {
     /// Host: play from `time`.
     Play {
-        /// Seconds.
+        /// Seconds, from 0 to 1,000,000.
+        #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
     },
     /// Host: pause at `time`.
     Pause {
-        /// Seconds.
+        /// Seconds, from 0 to 1,000,000.
+        #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
     },
     /// Host: jump to `time`.
     Seek {
-        /// Seconds.
+        /// Seconds, from 0 to 1,000,000.
+        #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
     },
     /// Anyone: say something.
@@ -162,12 +169,12 @@ pub enum ClientMessage {
     },
 }
 
-/// Reads one text frame. `None` for anything the contract says to ignore:
+/// Reads one text frame. `None` for anything the protocol says to ignore:
 /// malformed JSON, anything but an object, unknown types, missing fields, a
 /// time that is not a finite number within 0..=1,000,000.
 pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
     // Messages are JSON objects. serde would also read a tagged enum from an
-    // array (`["SEEK", 1]`), which the contract does not allow.
+    // array (`["SEEK", 1]`), which the protocol does not allow.
     let is_object = text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .starts_with('{');
@@ -186,7 +193,7 @@ pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
 }
 
 /// Everything the server sends over the room socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServerMessage {
     /// Where playback is; first on every connection.
@@ -297,4 +304,23 @@ impl From<Playback> for ServerMessage {
             server_time: p.server_time,
         }
     }
+}
+
+/// The JSON Schema (draft 2020-12) of every WebSocket message, derived from
+/// the types above: `$defs` holds each shape, and `ClientMessage` and
+/// `ServerMessage` list every message by its `type`. Served at
+/// `/api/ws-schema.json` and checked in as `docs/ws-schema.json`.
+pub fn ws_schema() -> serde_json::Value {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let client = generator.subschema_for::<ClientMessage>();
+    let server = generator.subschema_for::<ServerMessage>();
+    let defs: serde_json::Map<String, serde_json::Value> =
+        generator.take_definitions(true).into_iter().collect();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "watchparty WebSocket messages",
+        "description": "Every message of the room socket (docs/protocol.md). A client sends a ClientMessage and receives ServerMessages.",
+        "oneOf": [client, server],
+        "$defs": defs,
+    })
 }

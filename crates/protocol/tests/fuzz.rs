@@ -1,5 +1,5 @@
 //! The parser of client frames against arbitrary and hostile input: it never
-//! panics, accepts exactly what the contract allows, and what it accepts
+//! panics, accepts exactly what the protocol allows, and what it accepts
 //! survives a round trip. 120 000 generated cases plus a fixed corpus of
 //! malformed JSON. The coverage-guided version lives in `fuzz/` (nightly).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -11,7 +11,7 @@ use watchparty_protocol::{parse_client_message, ClientMessage};
 const CASES: u32 = 40_000;
 const MAX_TIME: f64 = 1_000_000.0;
 
-/// What the contract says a frame is, decided without serde.
+/// What docs/protocol.md says a frame is, decided without serde.
 fn expected_valid(value: &Value) -> bool {
     let Some(object) = value.as_object() else {
         return false;
@@ -73,7 +73,7 @@ fn json() -> impl Strategy<Value = Value> {
 }
 
 /// Objects shaped like client messages: a known or unknown type, the
-/// contract's field names or others, values of any type.
+/// protocol's field names or others, values of any type.
 fn message_like() -> impl Strategy<Value = Value> {
     let kind = prop_oneof![
         Just(Value::from("PLAY")),
@@ -107,7 +107,7 @@ fn message_like() -> impl Strategy<Value = Value> {
         })
 }
 
-/// Frames the contract accepts, with extra fields it ignores.
+/// Frames the protocol accepts, with extra fields it ignores.
 fn valid_message() -> impl Strategy<Value = Value> {
     let body = prop_oneof![
         (
@@ -160,7 +160,7 @@ proptest! {
         if let Some(prefix) = text.get(..end) {
             prop_assert!(parse_client_message(prefix).is_none(), "{}", prefix);
         }
-        // One byte replaced: whatever it yields, it obeys the contract.
+        // One byte replaced: whatever it yields, it obeys the protocol.
         let mut bytes = text.clone().into_bytes();
         let at = cut.index(bytes.len());
         bytes[at] = byte;

@@ -1,5 +1,7 @@
-//! Golden JSON for every message of the contract: the exact bytes clients see.
+//! Golden JSON for every message of docs/protocol.md: the exact bytes clients see.
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use serde_json::{json, Value};
 use watchparty_protocol::*;
@@ -36,6 +38,12 @@ fn golden(message: ServerMessage, expected: Value) {
         serde_json::from_str::<ServerMessage>(&text).unwrap(),
         message
     );
+    // What docs/ws-schema.json promises holds for every golden message.
+    let conforms = support::conforms("ServerMessage", &expected);
+    assert!(
+        conforms.is_ok(),
+        "{expected} does not match the published schema: {conforms:?}"
+    );
 }
 
 #[test]
@@ -66,6 +74,13 @@ fn server_messages_match_the_contract() {
             host_status: HostStatus::Grace,
         },
         json!({"type": "PRESENCE", "users": [], "host_status": "grace"}),
+    );
+    golden(
+        ServerMessage::Presence {
+            users: vec![],
+            host_status: HostStatus::Offline,
+        },
+        json!({"type": "PRESENCE", "users": [], "host_status": "offline"}),
     );
     golden(
         ServerMessage::UserJoined { user: user() },

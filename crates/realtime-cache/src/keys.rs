@@ -1,6 +1,6 @@
 //! Every Redis key and channel watchparty uses, spelled here and nowhere else.
 //!
-//! Canonical (contract §6, stable for other tools to read):
+//! Canonical (docs/protocol.md, "What Redis holds"; stable for other tools to read):
 //! - `P:room:{CODE}:state` — hash `is_playing` (`0`/`1`), `time` (s), `updated_at` (ms)
 //! - `P:room:{CODE}:host` — `online`, `grace` or `offline`
 //! - `P:room:{CODE}:participants` — set of user ids with a live socket

@@ -27,6 +27,14 @@ pub enum CacheError {
     /// The backing store did not answer within its timeout.
     #[error("live state timed out")]
     Timeout,
+    /// Redis could not be reached at start-up.
+    #[error("cannot reach Redis at {address}: {cause}")]
+    Unreachable {
+        /// `host:port`, never the password.
+        address: String,
+        /// Why, in one line.
+        cause: String,
+    },
     /// The backing store answered with an error.
     #[error("live state unavailable: {0}")]
     Unavailable(String),

@@ -152,11 +152,37 @@ fn host_text(status: HostStatus) -> &'static str {
     }
 }
 
+/// How long start-up waits for Redis before giving up.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(5);
+
 impl RedisLiveState {
-    /// Connects (failing after five seconds if Redis does not answer) and
+    /// Connects (failing after [`STARTUP_WAIT`] if Redis does not answer) and
     /// starts this instance's lease, receive loop and reconnect handling.
     pub async fn connect(settings: RedisSettings) -> Result<Self, CacheError> {
         let config = Config::from_url(&settings.url).map_err(unavailable)?;
+        let address = match &config.server {
+            ServerConfig::Centralized { server } => format!("{}:{}", server.host, server.port),
+            other => format!("{:?}", other.hosts()),
+        };
+        let unreachable = |cause: String| CacheError::Unreachable {
+            address: address.clone(),
+            cause,
+        };
+        // A plain TCP connect first: its failures (refused, no route, no
+        // answer) read better than the client library's.
+        if let ServerConfig::Centralized { server } = &config.server {
+            let target = (server.host.to_string(), server.port);
+            match tokio::time::timeout(STARTUP_WAIT, tokio::net::TcpStream::connect(target)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                Err(_) => {
+                    return Err(unreachable(format!(
+                        "no answer within {} s",
+                        STARTUP_WAIT.as_secs()
+                    )))
+                }
+            }
+        }
         let timeout = settings.command_timeout;
         let mut builder = Builder::from_config(config);
         builder
@@ -175,10 +201,15 @@ impl RedisLiveState {
         let client = builder.build().map_err(unavailable)?;
         let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
         let both = async { tokio::try_join!(client.init(), subscriber.init()) };
-        match tokio::time::timeout(Duration::from_secs(5), both).await {
+        match tokio::time::timeout(STARTUP_WAIT, both).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(unavailable(e)),
-            Err(_) => return Err(CacheError::Timeout),
+            Ok(Err(e)) => return Err(unreachable(e.details().to_owned())),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {} s",
+                    STARTUP_WAIT.as_secs()
+                )))
+            }
         }
         let instance: String = format!("{:016x}", rand_u64());
         let shared = Arc::new(Shared {

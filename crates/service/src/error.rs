@@ -3,7 +3,7 @@ use watchparty_persistence::PersistenceError;
 use watchparty_realtime_cache::CacheError;
 
 /// Why a use case did not succeed. The web layer maps each variant to the
-/// contract's status and error code, once.
+/// protocol's status and error code (docs/protocol.md, Errors), once.
 #[derive(Debug, Error)]
 pub enum ServiceError {
     /// Bad input; the text says which field and why.
@@ -33,6 +33,12 @@ pub enum ServiceError {
     /// Too many attempts; try again later.
     #[error("too many attempts, try again later")]
     RateLimited,
+    /// The user holds as many room sockets as one instance allows: a browser
+    /// with too many tabs or windows of watchparty open, not a throttle.
+    #[error(
+        "too many watchparty tabs or windows are open for this account; close one and try again"
+    )]
+    TooManySockets,
     /// A dependency failed; details are logged, not shown.
     #[error("internal error")]
     Internal,

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
-use watchparty_domain::{ConnectionId, RoomCode};
+use watchparty_domain::{ConnectionId, RoomCode, UserId};
 use watchparty_realtime_cache::{Broadcast, BroadcastSink};
 
 /// What a socket's task writes to its client.
@@ -21,6 +21,7 @@ pub enum Outgoing {
 }
 
 struct LocalSocket {
+    user: UserId,
     outbox: mpsc::Sender<Outgoing>,
     // Cancelled when the outbox overflows: the socket's task closes it.
     too_slow: CancellationToken,
@@ -43,14 +44,47 @@ impl LocalHub {
         &self,
         room: &RoomCode,
         id: ConnectionId,
+        user: UserId,
         outbox: mpsc::Sender<Outgoing>,
         too_slow: CancellationToken,
     ) {
         let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-        rooms
-            .entry(room.clone())
-            .or_default()
-            .insert(id, LocalSocket { outbox, too_slow });
+        rooms.entry(room.clone()).or_default().insert(
+            id,
+            LocalSocket {
+                user,
+                outbox,
+                too_slow,
+            },
+        );
+    }
+
+    /// The rooms with a socket on this instance.
+    pub(crate) fn local_rooms(&self) -> Vec<RoomCode> {
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        rooms.keys().cloned().collect()
+    }
+
+    /// The users with a socket on this instance, each once.
+    pub(crate) fn local_users(&self) -> Vec<UserId> {
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        let mut users: Vec<UserId> = rooms
+            .values()
+            .flat_map(|sockets| sockets.values().map(|s| s.user))
+            .collect();
+        users.sort_unstable_by_key(|u| u.0);
+        users.dedup();
+        users
+    }
+
+    /// Closes every socket of `user` on this instance with `code`.
+    pub(crate) fn close_user(&self, user: UserId, code: u16) {
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        for socket in rooms.values().flat_map(|sockets| sockets.values()) {
+            if socket.user == user {
+                self.offer(socket, Outgoing::Close(code));
+            }
+        }
     }
 
     /// Forgets a socket; `true` when it was this instance's last in the room.

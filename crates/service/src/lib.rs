@@ -7,6 +7,7 @@ mod clock;
 mod error;
 mod hub;
 mod metrics;
+mod operator;
 mod rooms;
 mod slots;
 mod sockets;
@@ -15,6 +16,7 @@ mod users;
 pub use error::ServiceError;
 pub use hub::Outgoing;
 pub use metrics::Metrics;
+pub use operator::{Account, Operator, ACCOUNT_DISABLED_CLOSE, RECONCILE_EVERY};
 pub use rooms::{HistoryQuery, NewRoomRequest, RoomChanges};
 pub use sockets::{ChatLimit, SocketHandle, SocketSession, SocketTicket};
 pub use users::IssuedToken;
@@ -24,7 +26,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use watchparty_domain::HostGrace;
-use watchparty_persistence::Database;
+use watchparty_persistence::{Database, PersistenceError};
 use watchparty_realtime_cache::{InProcess, LiveState, RedisLiveState, RedisSettings};
 
 /// How long a killed instance's sockets linger in shared presence: its lease.
@@ -35,6 +37,8 @@ const LEASE: Duration = Duration::from_secs(20);
 pub struct Config {
     /// `sqlite://PATH` or `postgres://…`.
     pub database_url: String,
+    /// Longest wait for a new database connection to answer.
+    pub database_connect_timeout: Duration,
     /// Where live state lives.
     pub live_state: LiveStateBackend,
     /// How long a room waits for its host.
@@ -71,8 +75,9 @@ pub enum LiveStateBackend {
 /// backend's own explanation.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The database could not be opened or migrated.
-    #[error("DATABASE_URL: {0}")]
+    /// The database could not be opened or migrated; the text names the
+    /// setting and the cause, on one line.
+    #[error("{0}")]
     Database(String),
     /// Redis could not be reached.
     #[error("REDIS_URL: {0}")]
@@ -82,15 +87,63 @@ pub enum StartupError {
     Service(#[from] ServiceError),
 }
 
+impl StartupError {
+    fn database(url: &str, error: &PersistenceError) -> Self {
+        let hint = match error {
+            PersistenceError::ConnectTimeout(_) => {
+                " (raise WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS if it is only slow)"
+            }
+            _ => "",
+        };
+        StartupError::Database(format!(
+            "DATABASE_URL: {}: {}{hint}",
+            redact_password(url),
+            one_line(&error.to_string())
+        ))
+    }
+}
+
+/// A backend's message on one line: libpq, for one, writes two.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A URL without the password it may carry, for errors and logs.
+pub fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// What a migration run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrations {
+    /// The versions applied just now, oldest first.
+    pub applied: Vec<String>,
+    /// How many migrations the database has now, in all.
+    pub total: usize,
+}
+
 /// Opens the database and applies its pending migrations.
-async fn open_database(url: &str) -> Result<Database, StartupError> {
-    let db = Database::connect(url)
+async fn open_database(
+    url: &str,
+    connect_timeout: Duration,
+) -> Result<(Database, Migrations), StartupError> {
+    let db = Database::connect(url, connect_timeout)
         .await
-        .map_err(|e| StartupError::Database(e.to_string()))?;
-    db.migrate()
+        .map_err(|e| StartupError::database(url, &e))?;
+    let done = db
+        .migrate()
         .await
-        .map_err(|e| StartupError::Database(e.to_string()))?;
-    Ok(db)
+        .map_err(|e| StartupError::database(url, &e))?;
+    let migrations = Migrations {
+        applied: done.applied,
+        total: done.total,
+    };
+    Ok((db, migrations))
 }
 
 /// What every HTTP session key starts with in Redis, under `prefix`.
@@ -98,9 +151,14 @@ pub fn redis_session_prefix(prefix: &str) -> String {
     watchparty_realtime_cache::Keys::new(prefix).session_prefix()
 }
 
-/// Applies the database migrations and returns (`watchparty migrate`).
-pub async fn migrate(database_url: &str) -> Result<(), StartupError> {
-    open_database(database_url).await.map(drop)
+/// Applies the database migrations and says what it did (`watchparty migrate`).
+pub async fn migrate(
+    database_url: &str,
+    connect_timeout: Duration,
+) -> Result<Migrations, StartupError> {
+    open_database(database_url, connect_timeout)
+        .await
+        .map(|(_, migrations)| migrations)
 }
 
 impl std::fmt::Debug for Config {
@@ -139,7 +197,8 @@ impl Service {
     /// Opens and migrates the database, sets up live state, and checks that
     /// token signing and the OS random source work.
     pub async fn start(config: Config) -> Result<Self, StartupError> {
-        let db = open_database(&config.database_url).await?;
+        // Redis first: migrating logs a line, and a failure to start should
+        // be the only line printed where it can be.
         let live: Arc<dyn LiveState> = match &config.live_state {
             LiveStateBackend::InProcess => Arc::new(InProcess::new()),
             LiveStateBackend::Redis { url, prefix } => {
@@ -155,6 +214,7 @@ impl Service {
                 Arc::new(redis)
             }
         };
+        let (db, _) = open_database(&config.database_url, config.database_connect_timeout).await?;
         let metrics = Arc::new(Metrics::default());
         let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
         live.attach_sink(hub.clone());

@@ -87,7 +87,7 @@ fn text(message: &ServerMessage) -> ByteString {
 
 impl Service {
     /// Checks a WebSocket request before the upgrade: a valid, unused token
-    /// (401), a user under the per-instance socket cap (429), a live room
+    /// (401), a user under the per-instance socket cap (429, too many tabs), a live room
     /// (404, or 410 once closed), and a participant (403).
     pub async fn authorize_socket(
         &self,
@@ -102,7 +102,7 @@ impl Service {
             .inner
             .user_sockets
             .take(verified.user, self.inner.config.max_sockets_per_user)
-            .ok_or(ServiceError::RateLimited)?;
+            .ok_or(ServiceError::TooManySockets)?;
         let code = RoomCode::parse(code).map_err(|_| ServiceError::NotFound)?;
         let (room, _) = self.reload(&code).await?;
         if room.status.is_final() {
@@ -195,6 +195,16 @@ impl Service {
             }
         };
         let now = clock::now();
+        // Grace is the database's word; otherwise live presence decides, so a
+        // room whose host never connected (or whose host's instance died
+        // before grace could start) reads "offline", never "online" with
+        // nobody there. The host's own socket is in `members` already.
+        let host_here = members.iter().any(|m| m.user == room.host);
+        let host_status = match room.status {
+            RoomStatus::Grace { .. } => wire::HostStatus::Grace,
+            _ if host_here => wire::HostStatus::Online,
+            _ => wire::HostStatus::Offline,
+        };
         let presence = ServerMessage::Presence {
             users: members
                 .into_iter()
@@ -204,10 +214,7 @@ impl Service {
                     is_host: m.user == room.host,
                 })
                 .collect(),
-            host_status: match room.status {
-                RoomStatus::Grace { .. } => wire::HostStatus::Grace,
-                _ => wire::HostStatus::Online,
-            },
+            host_status,
         };
         // Room for both opening frames, so queueing them cannot fail.
         let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
@@ -219,7 +226,9 @@ impl Service {
         ] {
             let _ = tx.try_send(Outgoing::Text(opening.to_json().into()));
         }
-        inner.hub.add(&room.code, id, tx, too_slow.clone());
+        inner
+            .hub
+            .add(&room.code, id, ticket.user, tx, too_slow.clone());
         inner.metrics.live_sockets.fetch_add(1, Relaxed);
         if first {
             let joined = ServerMessage::UserJoined {
@@ -279,7 +288,7 @@ impl Service {
     }
 
     /// Handles one text frame. Returns a reply for this socket alone
-    /// (`PONG`, `ERROR`); everything the contract says to ignore gives `None`.
+    /// (`PONG`, `ERROR`); everything the protocol says to ignore gives `None`.
     pub async fn on_text(&self, handle: &SocketHandle, frame: &str) -> Option<ByteString> {
         self.inner.metrics.messages_in.fetch_add(1, Relaxed);
         let message = parse_client_message(frame)?;

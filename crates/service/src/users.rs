@@ -112,7 +112,8 @@ impl Service {
             .verify(password.to_owned(), hash)
             .await?;
         match user {
-            Some(user) if ok => {
+            // A disabled account answers exactly like a wrong password.
+            Some(user) if ok && !user.is_disabled => {
                 let (pair_key, _) = &keys[1];
                 live.clear_attempts(pair_key)
                     .await
@@ -134,15 +135,27 @@ impl Service {
         }
     }
 
-    /// The logged-in user; `NotAuthenticated` if the account is gone.
+    /// The logged-in user; `NotAuthenticated` if the account is gone or
+    /// disabled.
     pub async fn me(&self, user: i64) -> Result<User, ServiceError> {
         self.inner
             .db
             .user_by_id(UserId(user))
             .await
             .map_err(store)?
+            .filter(|user| !user.is_disabled)
             .map(user_view)
             .ok_or(ServiceError::NotAuthenticated)
+    }
+
+    /// Whether a session's user may still act: the account exists and no
+    /// operator disabled it. Asked on every request that carries a session.
+    pub async fn is_active(&self, user: i64) -> Result<bool, ServiceError> {
+        match self.me(user).await {
+            Ok(_) => Ok(true),
+            Err(ServiceError::NotAuthenticated) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// A token that opens one WebSocket for this user.

@@ -41,7 +41,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use watchparty::{Application, LogFormat, Settings, Stopper};
+use watchparty::{Application, LogFormat, Secret, Settings, Stopper};
 
 /// How long a helper waits for the server before failing the test.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -201,11 +201,15 @@ impl TestServer {
             database_url,
             redis_url,
             host_grace: Duration::from_secs(2),
-            jwt_secret: b"test-jwt-secret-test-jwt-secret-0123456789".to_vec(),
-            session_key: b"test-session-key-test-session-key-0123456789-abcdefghijklmnop".to_vec(),
+            database_connect_timeout: Duration::from_secs(10),
+            jwt_secret: Secret::from(&b"test-jwt-secret-test-jwt-secret-0123456789"[..]),
+            session_key: Secret::from(
+                &b"test-session-key-test-session-key-0123456789-abcdefghijklmnop"[..],
+            ),
             ws_token_ttl: Duration::from_secs(60),
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            metrics_bind: None,
             // Servers of one test share a prefix (siblings); tests never do.
             redis_prefix: format!(
                 "wpt{}x{}",

@@ -1,4 +1,4 @@
-//! Contract §3: users, sessions and tokens.
+//! docs/protocol.md, accounts, sessions and tokens.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Contract §6: several instances on one PostgreSQL and one Redis behave as
+//! docs/protocol.md, several instances: on one PostgreSQL and one Redis they behave as
 //! one service, directly and behind nginx (`deploy/nginx.conf`). These tests
 //! always run in production mode. Faults (a dying instance, Redis or
 //! PostgreSQL away) are in `faults.rs`.
@@ -328,6 +328,122 @@ async fn behind_nginx_two_instances_are_one() {
         !nginx.access_log().contains("token="),
         "no token in the proxy's log"
     );
+    b.stop().await;
+    a.stop().await;
+}
+
+/// `watchparty user …` / `watchparty room …` on the deployment's database:
+/// (exit code, stdout, stderr).
+fn operator(database_url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(watchparty_testkit::watchparty_binary())
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_disable_accounts_and_close_rooms_on_every_instance() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let database = a.settings().database_url.clone();
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("film").await;
+    let mut host = ana.enter(&code).await;
+    let mut viewer = bob.enter(&code).await;
+    host.recv_type("USER_JOINED").await;
+
+    let (status, listed, _) = operator(&database, &["user", "list"]);
+    assert_eq!(status, Some(0));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[1].starts_with(&format!("{}\t{}\t", bob.id, bob.email)),
+        "{listed}"
+    );
+    assert!(lines[1].ends_with("\tactive"), "{listed}");
+    let (_, first_page, _) = operator(&database, &["user", "list", "--limit", "1"]);
+    assert!(
+        first_page.contains(&format!("--after {}", ana.id)),
+        "a full page says how to get the next: {first_page}"
+    );
+
+    // Disabled on the database: bob's socket on B ends, his sessions end,
+    // and he cannot log in again.
+    let disabled_at = Instant::now();
+    let (status, said, _) = operator(&database, &["user", "disable", &bob.email]);
+    assert_eq!(status, Some(0), "{said}");
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.contains("disabled"), "{said}");
+    let (_, closed) = viewer.drain_for(Duration::from_secs(30)).await;
+    assert_eq!(closed, Some(1008));
+    let took = disabled_at.elapsed();
+    assert!(took < Duration::from_secs(30), "closed after {took:?}");
+    let left = host.recv_type("USER_LEFT").await;
+    assert_eq!(left["user"]["id"], bob.id);
+    for server in [&a, &b] {
+        let (status, _) = bob.on(server).get("/api/auth/me/").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ends");
+        let (status, body) = server
+            .client()
+            .post(
+                "/api/auth/login/",
+                json!({"email": bob.email, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_credentials");
+    }
+    let (_, listed, _) = operator(&database, &["user", "list"]);
+    assert!(listed.contains("\tdisabled"), "{listed}");
+
+    // Enabled again: the right password works.
+    let (status, said, _) = operator(&database, &["user", "enable", &bob.email]);
+    assert_eq!((status, said.lines().count()), (Some(0), 1), "{said}");
+    let (status, _) = b
+        .client()
+        .post(
+            "/api/auth/login/",
+            json!({"email": bob.email, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Unknown email or code: one line, non-zero.
+    for args in [
+        &["user", "disable", "nobody@example.com"][..],
+        &["room", "close", "ZZZZZZZZZZ"],
+    ] {
+        let (status, said, complaint) = operator(&database, args);
+        assert_eq!(status, Some(1), "{args:?}: {said}{complaint}");
+        assert_eq!(complaint.lines().count(), 1, "{complaint}");
+        assert!(said.is_empty());
+    }
+
+    // A room closed by an operator ends as its owner's delete would.
+    let mut viewer = ana.on(&b).enter(&code).await;
+    let (status, said, _) = operator(&database, &["room", "close", &code.to_lowercase()]);
+    assert_eq!((status, said.lines().count()), (Some(0), 1), "{said}");
+    for socket in [&mut host, &mut viewer] {
+        let (seen, closed) = socket.drain_for(Duration::from_secs(30)).await;
+        assert!(
+            seen.iter()
+                .any(|m| m["type"] == "ROOM_CLOSED" && m["reason"] == "deleted"),
+            "{seen:?}"
+        );
+        assert_eq!(closed, Some(4001));
+    }
+    let (status, _) = ana.get(&format!("/api/rooms/{code}/")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = operator(&database, &["room", "close", &code]);
+    assert_eq!(status, Some(1), "a closed room cannot be closed twice");
     b.stop().await;
     a.stop().await;
 }

@@ -1,6 +1,6 @@
 //! The socket's dispatch against a stream of hostile frames from the host and
 //! a viewer at once: the server never closes either socket, sends only what
-//! the contract lists, keeps every position in range, broadcasts exactly the
+//! docs/protocol.md lists, keeps every position in range, broadcasts exactly the
 //! chat it stored, and still works afterwards. Seeded: set
 //! `WATCHPARTY_DISPATCH_SEED` to replay a run.
 #![allow(

@@ -136,7 +136,7 @@ async fn redis_paused_for_30_seconds_bounds_every_wait_and_recovers() {
         for (took, status, body, path) in timed {
             probes += 1;
             worst = worst.max(took);
-            // Readiness answers in a shape of its own (contract §1).
+            // Readiness answers in a shape of its own (docs/protocol.md, for operators).
             let shaped = body["error"]["code"].is_string() || path == "/readyz";
             assert!(
                 status.is_success() || shaped,
@@ -209,7 +209,7 @@ async fn redis_restarted_empty_loses_nothing_stored_and_presence_comes_back() {
 
     redis.stop();
     // While Redis is away: not ready, and requests that need it fail in the
-    // contract's shape instead of hanging.
+    // protocol's error shape instead of hanging.
     let probe = a.client();
     assert_eq!(
         probe.get("/readyz").await.0,
@@ -567,7 +567,7 @@ async fn transcripts_equal_the_database_through_connection_resets() {
                     transcript.live(&message, &mut socket_last);
                 }
                 if socket.is_closed() {
-                    // Too slow a reader is let go (contract §5): reconnect and catch up.
+                    // Too slow a reader is let go (close 1013): reconnect and catch up.
                     transcript.closed_by_server += 1;
                     transcript.at_risk += std::mem::take(&mut transcript.in_flight);
                     socket = reconnect(user, servers, at, code).await;
@@ -801,7 +801,7 @@ async fn slow_lossy_dependencies_leave_no_panic_and_no_stuck_room() {
     let deadline = instant_of(away["grace_expires_at"].as_str().unwrap());
     let late = Instant::now().saturating_duration_since(deadline);
     // Stuck means never closing; how late it closed on this network is the figure
-    // (the contract's 2 s assumes a healthy network to PostgreSQL and Redis).
+    // (the protocol's 2 s assumes a healthy network to PostgreSQL and Redis).
     assert!(
         late < Duration::from_secs(10),
         "closed {late:?} after the deadline"

@@ -1,4 +1,4 @@
-//! Contract §5: broken WebSocket frames close the offending socket with the
+//! docs/protocol.md, closing: broken WebSocket frames close the offending socket with the
 //! right code, and nobody else notices.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 

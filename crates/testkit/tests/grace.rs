@@ -1,4 +1,4 @@
-//! Contract §5, host grace: the room waits for its host, then closes once.
+//! docs/protocol.md, host grace: the room waits for its host, then closes once.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! People acting where they may not, over HTTP: refused in the contract's
+//! People acting where they may not, over HTTP: refused in the protocol's
 //! shape, and the database exactly as it was. And a seeded property: the
 //! public listing never shows a private, deleted or closed room.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -67,7 +67,7 @@ enum Fate {
     Private,
     Deleted,
     /// The host left at this instant: listed during the grace of 1 s, gone
-    /// within 2 s after it, per the contract.
+    /// within 2 s after it, per docs/protocol.md.
     /// The flag says whether it was private.
     Closing(Instant, bool),
 }

@@ -1,4 +1,4 @@
-//! Contract §3 under attack: password guessing from many addresses, probing
+//! Logins under attack (docs/protocol.md): password guessing from many addresses, probing
 //! which emails exist, and a burst of logins, each with its figure
 //! (docs/reliability.md, "HTTP"). The server trusts 127.0.0.1 as a proxy,
 //! so `X-Forwarded-For` plays the part of many client addresses.

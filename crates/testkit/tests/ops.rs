@@ -1,10 +1,10 @@
-//! Contract §1: running it — health, readiness, metrics, settings, SIGTERM.
+//! Running it (docs/configuration.md): health, readiness, metrics, settings, SIGTERM.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use watchparty_testkit::{free_port, StatusCode, TestServer, WsClient};
+use watchparty_testkit::{free_port, Instance, StatusCode, TestServer, WsClient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics() {
@@ -184,4 +184,400 @@ async fn sigterm_closes_sockets_with_1012_and_exits_cleanly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
+}
+
+/// Runs the binary and returns (exit code, stdout, stderr lines, seconds taken).
+fn outcome(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, Vec<String>, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = run(dir.path(), args, env);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr.lines().map(str::to_owned).collect(),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+const SECRETS: [(&str, &str); 2] = [
+    (
+        "WATCHPARTY_JWT_SECRET",
+        "ops-test-jwt-secret-0123456789abcdef-0123",
+    ),
+    (
+        "WATCHPARTY_SESSION_KEY",
+        "ops-test-session-key-0123456789abcdef-0123",
+    ),
+];
+
+#[test]
+fn help_lists_every_setting_and_never_a_configured_value() {
+    let env = [
+        ("DATABASE_URL", "postgres://wp:hunter2@db/wp"),
+        ("REDIS_URL", "redis://:hunter3@cache:6379"),
+        (
+            "WATCHPARTY_JWT_SECRET",
+            "hunter4-hunter4-hunter4-hunter4-hunter4",
+        ),
+        (
+            "WATCHPARTY_SESSION_KEY",
+            "hunter5-hunter5-hunter5-hunter5-hunter5",
+        ),
+    ];
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+    ] {
+        let (code, stdout, _, _) = outcome(args, &env);
+        assert_eq!(code, Some(0), "{args:?}");
+        assert!(
+            !stdout.contains("hunter"),
+            "{args:?} printed a secret:\n{stdout}"
+        );
+        assert!(
+            stdout.contains("docs/configuration.md"),
+            "{args:?}:\n{stdout}"
+        );
+    }
+    let (_, serve_help, _, _) = outcome(&["--help"], &env);
+    for setting in [
+        "WATCHPARTY_BIND",
+        "DATABASE_URL",
+        "WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS",
+        "REDIS_URL",
+        "WATCHPARTY_REDIS_PREFIX",
+        "WATCHPARTY_HOST_GRACE_SECS",
+        "WATCHPARTY_JWT_SECRET",
+        "WATCHPARTY_SESSION_KEY",
+        "WATCHPARTY_WS_TOKEN_TTL_SECS",
+        "WATCHPARTY_ALLOWED_ORIGINS",
+        "WATCHPARTY_TRUSTED_PROXIES",
+        "WATCHPARTY_METRICS_BIND",
+        "WATCHPARTY_LOG_FORMAT",
+    ] {
+        assert!(serve_help.contains(setting), "--help misses {setting}");
+    }
+    // Migrating lists only what migrating uses.
+    let (_, migrate_help, _, _) = outcome(&["migrate", "--help"], &env);
+    assert!(migrate_help.contains("DATABASE_URL"));
+    for serve_only in ["WATCHPARTY_BIND", "REDIS_URL", "WATCHPARTY_JWT_SECRET"] {
+        assert!(
+            !migrate_help.contains(serve_only),
+            "migrate --help lists {serve_only}"
+        );
+    }
+}
+
+/// Accepts connections and never says a word, like a wedged database.
+fn silent_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+/// Arguments, environment, and what the one line must name.
+type FailedStart<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
+#[test]
+fn start_up_failures_are_one_line_naming_the_setting() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap().to_string();
+    let silent = format!("postgres://wp:hunter2@127.0.0.1:{}/wp", silent_port());
+    let refused_db = "postgres://wp:hunter2@127.0.0.1:1/wp";
+    let with_secrets = |extra: (&'static str, &'static str)| -> Vec<(&'static str, &'static str)> {
+        let mut env = SECRETS.to_vec();
+        env.push(extra);
+        env
+    };
+    let cases: Vec<FailedStart> = vec![
+        (
+            &[],
+            vec![("WATCHPARTY_BIND", taken_addr.as_str())],
+            vec!["WATCHPARTY_BIND", taken_addr.as_str()],
+        ),
+        (
+            &[],
+            vec![("DATABASE_URL", refused_db)],
+            vec!["DATABASE_URL", "127.0.0.1"],
+        ),
+        (
+            &["migrate"],
+            vec![("DATABASE_URL", refused_db)],
+            vec!["DATABASE_URL", "127.0.0.1"],
+        ),
+        (
+            &[],
+            vec![
+                ("DATABASE_URL", silent.as_str()),
+                ("WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS", "2"),
+            ],
+            vec![
+                "DATABASE_URL",
+                "WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS",
+                "2 s",
+            ],
+        ),
+        (
+            &["migrate"],
+            vec![
+                ("DATABASE_URL", silent.as_str()),
+                ("WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS", "2"),
+            ],
+            vec!["DATABASE_URL", "WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS"],
+        ),
+        (
+            &[],
+            with_secrets(("REDIS_URL", "redis://:hunter3@127.0.0.1:1")),
+            vec!["REDIS_URL", "127.0.0.1:1"],
+        ),
+        (
+            &[],
+            with_secrets(("REDIS_URL", "redis://127.0.0.1:notaport")),
+            vec!["REDIS_URL", "port"],
+        ),
+        (
+            &[],
+            vec![("WATCHPARTY_METRICS_BIND", "everywhere")],
+            vec!["WATCHPARTY_METRICS_BIND"],
+        ),
+    ];
+    for (args, env, named) in cases {
+        let (code, _, lines, secs) = outcome(args, &env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{args:?} {env:?}: {lines:?}");
+        for name in named {
+            assert!(
+                lines[0].contains(name),
+                "{env:?}: {:?} lacks {name}",
+                lines[0]
+            );
+        }
+        assert!(
+            !lines[0].contains("hunter"),
+            "a password was printed: {}",
+            lines[0]
+        );
+        assert!(secs < 8.0, "{env:?}: took {secs:.1} s");
+    }
+    drop(taken);
+}
+
+#[test]
+fn migrate_needs_only_its_settings_and_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    // A migration job sharing the servers' environment minus the secrets.
+    let env = [
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("WATCHPARTY_BIND", "not an address"),
+    ];
+    let first = run(dir.path(), &["migrate"], &env);
+    assert!(first.status.success(), "{first:?}");
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(said.starts_with("watchparty: applied "), "{said}");
+    assert!(said.contains("sqlite://watchparty.db"), "{said}");
+    let again = run(dir.path(), &["migrate"], &env);
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.contains("is up to date"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_plain_in_a_file_and_clients_cannot_write_errors() {
+    let same = SECRETS[0].1;
+    let instance = Instance::start(&[
+        ("WATCHPARTY_SESSION_KEY", same),
+        ("WATCHPARTY_JWT_SECRET", same),
+        ("WATCHPARTY_ALLOWED_ORIGINS", "*"),
+    ])
+    .await;
+    // A request line no HTTP parser accepts, then a normal request.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", instance.port)).unwrap();
+    std::io::Write::write_all(&mut raw, b"\x01\x02 BROKEN\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut raw, &mut answer);
+    let (status, _) = instance.client().get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = instance.log();
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
+    assert!(
+        !log.lines().any(|l| l.contains(" ERROR ")),
+        "a client wrote an ERROR line:\n{log}"
+    );
+    assert!(
+        log.contains("WATCHPARTY_JWT_SECRET equals WATCHPARTY_SESSION_KEY"),
+        "{log}"
+    );
+    assert!(log.contains("WATCHPARTY_ALLOWED_ORIGINS is *"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_have_an_address_of_their_own() {
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let instance = Instance::start(&[("WATCHPARTY_METRICS_BIND", metrics_addr.as_str())]).await;
+    let (status, _) = instance.client().get("/metrics").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "public port still serves /metrics"
+    );
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("watchparty_live_sockets"), "{text}");
+}
+
+/// Every series the shipped Grafana dashboard queries is one the server exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_queries_only_exported_metrics() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("watchparty_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 6, "the dashboard queries {queried:?}");
+    let server = TestServer::start().await;
+    let exported = server.client().metrics().await;
+    let families: std::collections::BTreeSet<&str> = exported
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for name in &queried {
+        // A histogram's series are its family name plus a suffix.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|base| families.contains(base))
+            .unwrap_or(name);
+        assert!(
+            families.contains(family),
+            "the dashboard queries {name}, which /metrics does not export:\n{exported}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_schema_is_served() {
+    let server = TestServer::start().await;
+    let (status, schema) = server.client().get("/api/ws-schema.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let checked_in: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/ws-schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        schema, checked_in,
+        "the served schema is the checked-in one"
+    );
+    assert!(schema["$defs"]["ClientMessage"]["oneOf"].is_array());
+    server.stop().await;
+}
+
+/// The documentation stands alone: a clone has no `shared/` folder, so no
+/// document may point there, and every relative link leads to a file in the
+/// repository.
+#[test]
+fn the_documentation_stands_alone() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut documents = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    for folder in ["docs", "crates"] {
+        for entry in walk(&root.join(folder)) {
+            if entry.extension().is_some_and(|e| e == "md") {
+                documents.push(entry);
+            }
+        }
+    }
+    assert!(documents.len() > 8, "found only {documents:?}");
+    let mut problems = Vec::new();
+    for document in &documents {
+        let text = std::fs::read_to_string(document).unwrap();
+        let name = document.strip_prefix(root).unwrap_or(document).display();
+        for outside in [
+            "../shared",
+            "shared/spec",
+            "shared/reference",
+            "contract.md",
+        ] {
+            if text.contains(outside) {
+                problems.push(format!("{name} mentions {outside}"));
+            }
+        }
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            let target = target.split('#').next().unwrap_or_default().trim();
+            let external = ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|scheme| target.starts_with(scheme));
+            if target.is_empty() || external {
+                continue;
+            }
+            let resolved = document.parent().unwrap().join(target);
+            if !resolved.exists() {
+                problems.push(format!(
+                    "{name} links to {target}, which is not in the repository"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every file below `dir`, skipping build output and dependencies.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let skipped = ["target", "node_modules", ".git"]
+            .iter()
+            .any(|name| path.file_name().is_some_and(|f| f == *name));
+        if path.is_dir() && !skipped {
+            found.extend(walk(&path));
+        } else if path.is_file() {
+            found.push(path);
+        }
+    }
+    found
 }

@@ -1,4 +1,4 @@
-//! Contract §4: rooms over HTTP.
+//! docs/protocol.md, rooms over HTTP.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;
@@ -200,6 +200,23 @@ async fn host_updates_the_room_and_sockets_hear_it() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["room"]["media_url"], serde_json::Value::Null);
     assert_eq!(body["room"]["name"], "Saturday film");
+    for socket in [&mut host, &mut viewer] {
+        socket.recv_type("ROOM_UPDATED").await;
+        socket.recv_type("PLAYBACK_STATE").await;
+    }
+
+    // A change that changes nothing answers 200 and announces nothing.
+    for unchanged in [
+        json!({}),
+        json!({"name": "Saturday film", "media_url": null}),
+    ] {
+        let (status, body) = ana.patch(&format!("/api/rooms/{code}/"), unchanged).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["room"]["name"], "Saturday film");
+    }
+    for socket in [&mut host, &mut viewer] {
+        socket.expect_silence(Duration::from_millis(300)).await;
+    }
 
     let (status, body) = bob.delete(&format!("/api/rooms/{code}/")).await;
     assert_eq!(

@@ -1,4 +1,4 @@
-//! Contract §5: the room WebSocket.
+//! docs/protocol.md, the room WebSocket.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;
@@ -363,6 +363,27 @@ async fn one_user_holds_a_bounded_number_of_sockets() {
     }
     let refused = ana.connect(&code).await.err();
     assert_eq!(refused, Some(StatusCode::TOO_MANY_REQUESTS));
+    // The refusal says what is wrong (too many tabs), not "too many attempts",
+    // which would read like a login throttle.
+    let token = ana.token().await;
+    let answer = ana
+        .http
+        .get(ana.url(&format!("/ws/rooms/{code}/?token={token}")))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("tabs or windows") && !message.contains("attempts"),
+        "{body}"
+    );
     // Somebody else is not affected.
     let mut other = bob.connect(&code).await.expect("bob's own place");
     other.recv_type("PLAYBACK_STATE").await;

@@ -1,6 +1,6 @@
-// The HTTP half of the contract: JSON in and out, errors in one shape.
+// The HTTP half of the protocol (docs/protocol.md): JSON in and out, errors in one shape.
 
-/** An error answer from the server: `status` and the contract's `code`. */
+/** An error answer from the server: `status` and the protocol's `code`. */
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);

@@ -71,7 +71,7 @@ async function signOut() {
 
 // ---- sign in / sign up --------------------------------------------------------
 
-function authForms(heading) {
+function authForms(heading, lede) {
   const signIn = (() => {
     const email = h("input", { type: "email", required: true, autocomplete: "username", name: "email" });
     const password = h("input", { type: "password", required: true, autocomplete: "current-password", name: "password" });
@@ -120,9 +120,8 @@ function authForms(heading) {
   return h(
     "section",
     { class: "auth", "aria-label": heading },
-    h("h1", { class: "wide" }, heading),
-    h("div", { class: "card" }, signIn),
-    h("div", { class: "card" }, signUp),
+    h("div", { class: "auth-intro" }, h("h1", {}, heading), h("p", { class: "lede" }, lede)),
+    h("div", { class: "auth-forms" }, h("div", { class: "card" }, signIn), h("div", { class: "card" }, signUp)),
   );
 }
 
@@ -143,7 +142,7 @@ async function submit(event, error, call) {
 
 function showAuth(heading) {
   document.title = "Sign in · watchparty";
-  replace(main, authForms(heading));
+  replace(main, authForms(heading, "Sign in, or create an account in a few seconds, and you go straight into the room."));
 }
 
 // ---- home -----------------------------------------------------------------------
@@ -153,7 +152,14 @@ function showHome() {
   const listStatus = h("p", { class: "muted" }, "Loading…");
   const sections = [];
   if (me) sections.push(createRoomForm(), joinForm());
-  else sections.push(authForms("Watch videos together, in sync"));
+  else {
+    sections.push(
+      authForms(
+        "Watch videos together, in sync",
+        "Paste a link to a video file, send your friends the invite, and everyone sees the same frame at the same moment, with chat alongside.",
+      ),
+    );
+  }
   sections.push(
     h(
       "section",
@@ -163,7 +169,7 @@ function showHome() {
       list,
     ),
   );
-  replace(main, h("div", { class: "home" }, sections));
+  replace(main, h("div", { class: me ? "home" : "home signed-out" }, sections));
 
   let stopped = false;
   const refresh = async () => {

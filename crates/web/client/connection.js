@@ -20,9 +20,21 @@ export class RoomConnection {
     this.socket = null;
     this.attempt = 0;
     this.stopped = false;
+    this.suspended = false;
+    this.generation = 0;
     this.timers = new Set();
     this.wake = () => this.retryNow();
     window.addEventListener("online", this.wake);
+    // A page put into the back/forward cache is frozen, not closed: its
+    // socket would stay open and keep its user (a host!) present in a room
+    // they left. So leaving the page closes the socket, and a page restored
+    // from the cache connects again with a fresh token.
+    this.hide = () => this.suspend();
+    this.show = (e) => {
+      if (e.persisted) this.resume();
+    };
+    window.addEventListener("pagehide", this.hide);
+    window.addEventListener("pageshow", this.show);
   }
 
   start() {
@@ -32,10 +44,35 @@ export class RoomConnection {
   stop() {
     this.stopped = true;
     window.removeEventListener("online", this.wake);
+    window.removeEventListener("pagehide", this.hide);
+    window.removeEventListener("pageshow", this.show);
+    this.closeNow();
+  }
+
+  // Closes the socket and forgets every pending timer (retries, pings).
+  closeNow() {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    if (this.socket) this.socket.close(1000);
+    const socket = this.socket;
     this.socket = null;
+    if (socket) socket.close(1000);
+  }
+
+  /** The page is being left: close cleanly, so the server sees us go. */
+  suspend() {
+    if (this.stopped || this.suspended) return;
+    this.suspended = true;
+    this.generation += 1;
+    this.closeNow();
+    this.handlers.onStatus("disconnected");
+  }
+
+  /** The page came back from the back/forward cache: connect afresh. */
+  resume() {
+    if (this.stopped || !this.suspended) return;
+    this.suspended = false;
+    this.attempt = 0;
+    this.connect();
   }
 
   send(message) {
@@ -56,16 +93,19 @@ export class RoomConnection {
   }
 
   async connect() {
-    if (this.stopped) return;
+    if (this.stopped || this.suspended) return;
+    // A suspend while the token is on its way makes this attempt stale.
+    const generation = this.generation;
     this.handlers.onStatus(this.attempt ? "reconnecting…" : "connecting…");
     let token;
     try {
       ({ token } = await api.token());
     } catch (err) {
+      if (generation !== this.generation) return;
       if (err.status === 401) return this.end("signed_out");
       return this.retry();
     }
-    if (this.stopped) return;
+    if (this.stopped || this.suspended || generation !== this.generation) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const url = `${scheme}//${location.host}/ws/rooms/${encodeURIComponent(this.code)}/?token=${encodeURIComponent(token)}`;
     const socket = new WebSocket(url);
@@ -90,7 +130,7 @@ export class RoomConnection {
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      if (this.stopped || ev.code === 4001 || ev.code === 4002) return;
+      if (this.stopped || this.suspended || ev.code === 4001 || ev.code === 4002) return;
       if (opened) this.retry();
       else this.diagnose();
     };
@@ -119,7 +159,7 @@ export class RoomConnection {
   }
 
   retry() {
-    if (this.stopped) return;
+    if (this.stopped || this.suspended) return;
     const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
     const delay = Math.round(base * (0.5 + Math.random() / 2));
     this.attempt += 1;
@@ -128,7 +168,7 @@ export class RoomConnection {
   }
 
   retryNow() {
-    if (this.stopped || this.socket || !this.retryTimer || !this.timers.has(this.retryTimer)) return;
+    if (this.stopped || this.suspended || this.socket || !this.retryTimer || !this.timers.has(this.retryTimer)) return;
     clearTimeout(this.retryTimer);
     this.timers.delete(this.retryTimer);
     this.connect();

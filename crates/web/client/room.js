@@ -9,9 +9,20 @@ import { PlaybackSync } from "./player.js";
 const ENDINGS = {
   deleted: "The host deleted this room.",
   host_timeout: "The host didn't come back in time, so the room closed.",
-  gone: "This room doesn't exist, or it is private.",
+  gone: "This room no longer exists: the host may have deleted it.",
   forbidden: "You are not a participant of this room any more.",
 };
+
+// What the browser's MediaError codes mean to a person, and what to do.
+const MEDIA_PROBLEMS = {
+  // MEDIA_ERR_NETWORK
+  2: "The video stopped loading: the server it is on can't be reached, or it stopped sending it.",
+  // MEDIA_ERR_DECODE
+  3: "The video file is damaged, or it uses a format this browser can't decode.",
+  // MEDIA_ERR_SRC_NOT_SUPPORTED: a web page's address, or a format the browser can't play.
+  4: "This link can't be played: it doesn't lead to a video file this browser can open. It may be a web page (a video site's page, say) rather than the video itself.",
+};
+const WORKING_LINK = "A link that works is a direct link to an MP4 or WebM file: one that plays on its own when opened in a browser tab.";
 
 /** Mounts the room `code` into `root` for `me`; returns an unmount function. */
 export function mountRoom(root, code, me) {
@@ -29,6 +40,8 @@ class RoomView {
     this.messages = new Map(); // id -> ChatMessage
     this.lastMessageId = 0;
     this.people = new Map(); // id -> {id, display_name, is_host}
+    // "online", "grace" or "offline" (the host has not connected yet).
+    this.hostStatus = null;
     this.graceTimer = null;
     this.left = false;
   }
@@ -39,7 +52,7 @@ class RoomView {
     try {
       joined = await api.join(this.code);
     } catch (err) {
-      if (err.status === 404) return this.end("gone");
+      if (err.status === 404) return this.end("not_found");
       if (err.status === 410) return this.end("host_timeout");
       replace(this.root, h("p", { class: "error", role: "alert" }, err.message));
       return;
@@ -73,6 +86,7 @@ class RoomView {
     this.titleEl = h("h1", { id: "room-title" }, this.room.name);
     this.statusEl = h("span", { class: "link-status", "aria-live": "polite" }, "");
     this.bannerEl = h("div", { class: "banner", role: "status", hidden: true, id: "grace-banner" });
+    this.waitingEl = h("div", { class: "banner waiting", role: "status", hidden: true, id: "host-waiting" });
     this.video = h("video", {
       id: "player",
       playsinline: true,
@@ -80,6 +94,8 @@ class RoomView {
       controls: this.isHost,
       "aria-label": "Room video",
     });
+    this.mediaErrorEl = h("div", { class: "media-error", role: "alert", id: "media-error", hidden: true });
+    this.video.addEventListener("error", () => this.mediaFailed());
     this.stageEl = h("div", { class: "stage" });
     this.unmuteEl = h(
       "button",
@@ -140,6 +156,7 @@ class RoomView {
           share,
         ),
         this.bannerEl,
+        this.waitingEl,
         h("div", { class: "room-body" }, h("div", { class: "main" }, this.stageEl, this.isHost ? this.settingsEl : this.viewerControls()), side),
       ),
     );
@@ -152,6 +169,9 @@ class RoomView {
   setMedia(url) {
     this.sync?.stop();
     this.sync = null;
+    this.mediaErrorEl.hidden = true;
+    this.mediaErrorEl.replaceChildren();
+    this.stageEl.classList.remove("failed");
     if (!url) {
       this.video.removeAttribute("src");
       this.video.load();
@@ -166,7 +186,7 @@ class RoomView {
       return;
     }
     this.video.src = url;
-    replace(this.stageEl, this.video, this.unmuteEl);
+    replace(this.stageEl, this.video, this.unmuteEl, this.mediaErrorEl);
     this.sync = new PlaybackSync({
       video: this.video,
       clock: this.clock,
@@ -204,6 +224,30 @@ class RoomView {
     return h("div", { class: "viewer-controls" }, mute, volume, full);
   }
 
+  // The browser gave up on the link: say why, and what kind of link works,
+  // instead of leaving a grey player with dead controls.
+  mediaFailed() {
+    const err = this.video.error;
+    const problem = err && MEDIA_PROBLEMS[err.code];
+    if (!problem || !this.video.getAttribute("src")) return;
+    this.unmuteEl.hidden = true;
+    replace(
+      this.mediaErrorEl,
+      h("p", { class: "media-error-what" }, problem),
+      h("p", {}, WORKING_LINK),
+      h(
+        "p",
+        {},
+        this.isHost
+          ? "Change the video link in the room settings below."
+          : "Only the host can change the link.",
+      ),
+    );
+    this.mediaErrorEl.hidden = false;
+    this.stageEl.classList.add("failed");
+    this.mediaErrorEl.dataset.code = String(err.code);
+  }
+
   unmute() {
     this.video.muted = false;
     this.unmuteEl.hidden = true;
@@ -227,12 +271,17 @@ class RoomView {
       case "PRESENCE":
         this.people = new Map(msg.users.map((u) => [u.id, u]));
         this.renderPeople();
+        this.setHostStatus(msg.host_status);
         if (msg.host_status === "grace") this.showGrace(null);
         else this.hideGrace();
         return;
-      case "USER_JOINED":
-        this.people.set(msg.user.id, { ...msg.user, is_host: msg.user.id === this.room.host.id });
+      case "USER_JOINED": {
+        const isHost = msg.user.id === this.room.host.id;
+        this.people.set(msg.user.id, { ...msg.user, is_host: isHost });
+        // The server announces the host's first socket only this way.
+        if (isHost && this.hostStatus === "offline") this.setHostStatus("online");
         return this.renderPeople();
+      }
       case "USER_LEFT":
         this.people.delete(msg.user.id);
         return this.renderPeople();
@@ -242,8 +291,10 @@ class RoomView {
         this.chatError.textContent = msg.message;
         return;
       case "HOST_DISCONNECTED":
+        this.setHostStatus("grace");
         return this.showGrace(msg.grace_expires_at);
       case "HOST_RECONNECTED":
+        this.setHostStatus("online");
         return this.hideGrace();
       case "ROOM_UPDATED":
         return this.roomUpdated(msg.room);
@@ -293,6 +344,23 @@ class RoomView {
         ),
       ),
     );
+  }
+
+  // ---- the host's presence -------------------------------------------------
+
+  // "offline" means the host has not connected yet: viewers see that they are
+  // early rather than a room that looks live and never starts.
+  setHostStatus(status) {
+    this.hostStatus = status;
+    const waiting = !this.isHost && status === "offline";
+    if (waiting === !this.waitingEl.hidden) return;
+    this.waitingEl.hidden = !waiting;
+    // Filled when shown, so a screen reader announces it then.
+    if (waiting) {
+      this.waitingEl.textContent = `Waiting for the host, ${this.room.host.display_name}, to arrive. You'll watch together as soon as they join.`;
+    } else {
+      this.waitingEl.replaceChildren();
+    }
   }
 
   // ---- grace --------------------------------------------------------------
@@ -361,6 +429,9 @@ class RoomView {
           "li",
           { dataset: { id: m.id } },
           h("span", { class: "who" }, m.user.display_name),
+          // Names are not unique: the badge, from the user id, is what tells
+          // the host's lines from a viewer who took the host's name.
+          m.user.id === this.room.host.id ? h("span", { class: "badge host-badge" }, "host") : null,
           h("time", { datetime: m.created_at }, clockTime(m.created_at)),
           h("p", {}, m.message),
         ),
@@ -472,18 +543,23 @@ class RoomView {
   end(reason, text) {
     this.leave();
     if (reason === "signed_out") return this.signedOut();
-    const heading = h("h1", { tabindex: "-1", id: "room-ended" }, "This room has ended");
+    // A code that never existed is not a room that ended.
+    const unknown = reason === "not_found";
+    const heading = h("h1", { tabindex: "-1", id: "room-ended" }, unknown ? "No such room" : "This room has ended");
+    const body = unknown
+      ? `There is no room with the code ${this.code}. Check the invite link or the code; a room its host deleted is gone too.`
+      : text || ENDINGS[reason] || "The room is closed.";
     replace(
       this.root,
       h(
         "section",
         { class: "card ended", "data-reason": reason },
         heading,
-        h("p", {}, text || ENDINGS[reason] || "The room is closed."),
+        h("p", {}, body),
         h("p", {}, h("a", { href: "/", "data-nav": true }, "Back to the rooms")),
       ),
     );
-    document.title = "Room ended · watchparty";
+    document.title = unknown ? "No such room · watchparty" : "Room ended · watchparty";
     heading.focus();
   }
   // Sessions of a single-node server end with its process: sign in, come back.

@@ -1,4 +1,4 @@
-//! Every failure becomes the contract's `{"error": {"code", "message"}}`, here and only here.
+//! Every failure becomes the protocol's `{"error": {"code", "message"}}`, here and only here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -47,6 +47,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),
             ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ServiceError::TooManySockets => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };

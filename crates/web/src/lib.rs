@@ -2,15 +2,17 @@
 //!
 //! This crate parses requests into intents for [`watchparty_service::Service`]
 //! and renders its answers; it never sees a database or Redis. Errors become
-//! the contract's JSON shape in one place ([`ApiError`]).
+//! the protocol's JSON shape in one place ([`ApiError`]).
 //! It also serves the browser client compiled in from `client/`.
 
+mod accounts;
 mod assets;
 mod client;
 mod edge;
 mod error;
 mod frame_guard;
 mod hang_up;
+mod metrics_server;
 mod routes;
 mod session_store;
 mod ws;
@@ -18,6 +20,7 @@ mod ws;
 pub use client::{ClientInfo, ForwardedHeader, TrustedProxies};
 pub use edge::EdgeConfig;
 pub use error::ApiError;
+pub use metrics_server::serve_metrics;
 pub use session_store::{BoundedStore, MemorySessionStore};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
@@ -54,6 +57,8 @@ pub struct WebConfig {
     pub frame_limit: FrameLimit,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Whether `/metrics` is served here (false when it has an address of its own).
+    pub metrics_on_main: bool,
 }
 
 pub(crate) struct AppState {
@@ -133,7 +138,7 @@ pub async fn start_with_edge(
     }
 }
 
-/// Stops a running server the way the contract asks.
+/// Stops a running server the way docs/protocol.md describes.
 #[derive(Clone)]
 pub struct Shutdown {
     handle: ServerHandle,
@@ -189,7 +194,7 @@ async fn access_log(
 }
 
 /// The session middleware fails the request itself when its store does not
-/// answer in time (Redis away): that failure is a 503 in the contract's
+/// answer in time (Redis away): that failure is a 503 in the protocol's
 /// shape, not actix's bare 500.
 async fn session_store_failures(
     req: ServiceRequest,
@@ -258,6 +263,7 @@ where
     });
     let key = Key::derive_from(&config.session_key);
     let proxies = config.trusted_proxies.clone();
+    let metrics_on_main = config.metrics_on_main;
     let forwarded_header = edge.forwarded_header;
     let edge_state = std::sync::Arc::new(edge::EdgeState {
         body_deadline: edge.body_deadline,
@@ -290,6 +296,8 @@ where
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::validation(e.to_string()).into()),
             )
+            // Inside the session middleware: it reads the loaded session.
+            .wrap(from_fn(accounts::end_disabled_sessions))
             .wrap(session)
             .wrap(from_fn(session_store_failures))
             .wrap(from_fn(secure_cookie))
@@ -322,9 +330,16 @@ where
                     .route(web::get().to(routes::messages)),
             )
             .service(endpoint("/ws/rooms/{code}", "GET").route(web::get().to(ws::room_socket)))
+            .service(
+                endpoint("/api/ws-schema.json", "GET").route(web::get().to(routes::ws_schema)),
+            )
             .service(endpoint("/healthz", "GET").route(web::get().to(routes::healthz)))
             .service(endpoint("/readyz", "GET").route(web::get().to(routes::readyz)))
-            .service(endpoint("/metrics", "GET").route(web::get().to(routes::metrics)))
+            .configure(|app| {
+                if metrics_on_main {
+                    app.service(endpoint("/metrics", "GET").route(web::get().to(routes::metrics)));
+                }
+            })
             .service(endpoint("/", "GET").route(web::get().to(assets::page)))
             .service(endpoint("/r/{code}", "GET").route(web::get().to(assets::page)))
             .service(endpoint("/assets/{name}", "GET").route(web::get().to(assets::file)))

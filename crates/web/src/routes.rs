@@ -1,4 +1,4 @@
-//! The HTTP endpoints of the contract: bodies in, service calls, bodies out.
+//! The HTTP endpoints of docs/protocol.md: bodies in, service calls, bodies out.
 
 use crate::client::ClientInfo;
 use crate::error::ApiError;
@@ -7,9 +7,9 @@ use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges};
+use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
 
-const USER_KEY: &str = "user_id";
+pub(crate) const USER_KEY: &str = "user_id";
 
 /// The logged-in user's id, from the session cookie alone.
 fn logged_in(session: &Session) -> Result<i64, ApiError> {
@@ -252,9 +252,24 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    metrics_text(&state.service)
+}
+
+/// The JSON Schema of every WebSocket message, generated once from the
+/// protocol's types.
+pub(crate) async fn ws_schema() -> HttpResponse {
+    static SCHEMA: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| watchparty_protocol::ws_schema().to_string());
+    HttpResponse::Ok()
+        .content_type("application/schema+json")
+        .body(SCHEMA.as_str())
+}
+
+/// Prometheus text, wherever `/metrics` is served.
+pub(crate) fn metrics_text(service: &Service) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.service.render_metrics())
+        .body(service.render_metrics())
 }
 
 pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {

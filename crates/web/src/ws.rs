@@ -274,7 +274,7 @@ impl Connection {
                     last_heard = Instant::now();
                     match frame {
                         // Past its budget a client's frames are ignored, as
-                        // anything outside the contract is: not an error.
+                        // anything outside the protocol is: not an error.
                         Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Ping(_)))
                             if !budget.take(last_heard) => {}
                         Some(Ok(AggregatedMessage::Text(text))) => {

@@ -1,0 +1,165 @@
+//! What operators do from the command line (`watchparty user …`,
+//! `watchparty room close`), on the database the servers share, and how every
+//! serving instance then carries it out on its own sockets.
+//!
+//! The command line writes the database only: it cannot reach a server's
+//! memory. Each instance looks, every few seconds, at the users and rooms of
+//! its own sockets and ends what the database says has ended.
+
+use crate::error::{store, ServiceError};
+use crate::{clock, open_database, Service, StartupError};
+use std::time::Duration;
+use watchparty_domain::{Command, Email, RoomCode, UserId};
+use watchparty_persistence::{Database, StoredUser};
+use watchparty_protocol as wire;
+use watchparty_realtime_cache::{Broadcast, BroadcastSink};
+
+/// How often an instance checks its sockets against the database; a disabled
+/// account's or a closed room's sockets end within this (well inside 30 s).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+/// The close code for the sockets of an account an operator disabled.
+pub const ACCOUNT_DISABLED_CLOSE: u16 = 1008;
+
+/// An account as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id.
+    pub id: i64,
+    /// Its (normalized) email.
+    pub email: String,
+    /// The name others see.
+    pub display_name: String,
+    /// Whether it is disabled.
+    pub is_disabled: bool,
+}
+
+impl From<StoredUser> for Account {
+    fn from(user: StoredUser) -> Self {
+        Account {
+            id: user.id.0,
+            email: user.email,
+            display_name: user.display_name,
+            is_disabled: user.is_disabled,
+        }
+    }
+}
+
+/// The operator's side: the database and nothing else.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    db: Database,
+}
+
+impl Operator {
+    /// Opens (and migrates) the database the servers use.
+    pub async fn open(database_url: &str, connect_timeout: Duration) -> Result<Self, StartupError> {
+        let (db, _) = open_database(database_url, connect_timeout).await?;
+        Ok(Operator { db })
+    }
+
+    /// Up to `limit` accounts with ids above `after`, by id.
+    pub async fn accounts(&self, after: i64, limit: i64) -> Result<Vec<Account>, ServiceError> {
+        let users = self
+            .db
+            .users_after(UserId(after), limit)
+            .await
+            .map_err(store)?;
+        Ok(users.into_iter().map(Account::from).collect())
+    }
+
+    /// Disables or enables the account with this email: a disabled account
+    /// cannot log in, and its sessions and sockets end. `NotFound` when no
+    /// account has the email.
+    pub async fn set_disabled(&self, email: &str, disabled: bool) -> Result<Account, ServiceError> {
+        let email = Email::parse(email).map_err(|_| ServiceError::NotFound)?;
+        let at = disabled.then(clock::now);
+        match self.db.set_user_disabled(&email, at).await.map_err(store)? {
+            Some(user) => Ok(user.into()),
+            None => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Closes a room for good, as its owner's delete would: the serving
+    /// instances announce `ROOM_CLOSED` `deleted` and close its sockets with
+    /// 4001. `NotFound` for an unknown or already deleted code.
+    pub async fn close_room(&self, code: &str) -> Result<(), ServiceError> {
+        let code = RoomCode::parse(code).map_err(|_| ServiceError::NotFound)?;
+        let (room, _) = self
+            .db
+            .room_by_code(&code)
+            .await
+            .map_err(store)?
+            .ok_or(ServiceError::NotFound)?;
+        let now = clock::now();
+        // The owner's own command, so the room ends exactly as a delete ends it.
+        let outcome = room
+            .apply(
+                Command::Delete { actor: room.host },
+                now,
+                watchparty_domain::HostGrace::from_secs(0),
+            )
+            .map_err(|_| ServiceError::NotFound)?;
+        if self
+            .db
+            .save_room(&room, &outcome.room, now)
+            .await
+            .map_err(store)?
+        {
+            Ok(())
+        } else {
+            // Someone changed the room meanwhile (a host, the sweeper): the
+            // operator asks again and sees the room as it is now.
+            Err(ServiceError::Unavailable)
+        }
+    }
+}
+
+impl Service {
+    /// Ends, on this instance, the sockets of disabled accounts and of rooms
+    /// deleted behind its back (by `watchparty room close`), every
+    /// [`RECONCILE_EVERY`], until `stop` is cancelled.
+    pub async fn run_reconciler(&self, stop: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(RECONCILE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = self.reconcile().await {
+                tracing::warn!(error = %e, "cannot check sockets against the database");
+            }
+        }
+    }
+
+    async fn reconcile(&self) -> Result<(), ServiceError> {
+        let inner = &self.inner;
+        let users = inner.hub.local_users();
+        if !users.is_empty() {
+            for user in inner.db.inactive_users_among(users).await.map_err(store)? {
+                tracing::info!(user = user.0, "closing the sockets of a disabled account");
+                inner.hub.close_user(user, ACCOUNT_DISABLED_CLOSE);
+            }
+        }
+        let rooms = inner.hub.local_rooms();
+        if !rooms.is_empty() {
+            let closed = wire::ServerMessage::RoomClosed {
+                reason: wire::CloseReason::Deleted,
+            };
+            for code in inner.db.deleted_rooms_among(rooms).await.map_err(store)? {
+                tracing::info!(room = %code, "closing the sockets of a room closed by an operator");
+                // This instance's sockets only: every instance does its own.
+                inner.hub.deliver(
+                    &code,
+                    &Broadcast {
+                        payload: closed.to_json().into(),
+                        except: None,
+                        then_close: Some(wire::CloseReason::Deleted.close_code()),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
