@@ -330,9 +330,7 @@ where
                     .route(web::get().to(routes::messages)),
             )
             .service(endpoint("/ws/rooms/{code}", "GET").route(web::get().to(ws::room_socket)))
-            .service(
-                endpoint("/api/ws-schema.json", "GET").route(web::get().to(routes::ws_schema)),
-            )
+            .service(endpoint("/api/ws-schema.json", "GET").route(web::get().to(routes::ws_schema)))
             .service(endpoint("/healthz", "GET").route(web::get().to(routes::healthz)))
             .service(endpoint("/readyz", "GET").route(web::get().to(routes::readyz)))
             .configure(|app| {
