@@ -51,12 +51,18 @@ impl Http {
         account: Option<&Account>,
         body: Option<Value>,
     ) -> Result<(reqwest::StatusCode, Option<String>, Value)> {
-        let mut req = self.client.request(method, url.as_str());
+        let mut req = self.client.request(method.clone(), url.as_str());
         if let Some(account) = account {
             req = req.header(reqwest::header::COOKIE, &account.cookie);
         }
-        if let Some(body) = body {
-            req = req.json(&body);
+        match body {
+            Some(body) => req = req.json(&body),
+            // The server refuses a body-less state change that does not say
+            // JSON (its guard against cross-site form posts).
+            None if method != reqwest::Method::GET => {
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
+            None => {}
         }
         let res = req.send().await.with_context(|| url.clone())?;
         let status = res.status();

@@ -336,6 +336,8 @@ impl TestServer {
     }
 }
 
+const JSON: &str = "application/json";
+
 /// HTTP with a cookie jar, answering `(status, JSON body)`.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -389,9 +391,12 @@ impl ApiClient {
         .await
     }
 
-    /// POST without a body.
+    /// POST without a body. Like the web client it says `Content-Type:
+    /// application/json`: a state-changing request without it (or a
+    /// same-origin `Origin`) is refused as possibly cross-site.
     pub async fn post_empty(&self, path: &str) -> (StatusCode, Value) {
-        answer(self.http.post(self.url(path)).send().await.unwrap()).await
+        let request = self.http.post(self.url(path)).header("content-type", JSON);
+        answer(request.send().await.unwrap()).await
     }
 
     /// PATCH with a JSON body.
@@ -407,9 +412,13 @@ impl ApiClient {
         .await
     }
 
-    /// DELETE.
+    /// DELETE, with `Content-Type: application/json` as [`ApiClient::post_empty`].
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        answer(self.http.delete(self.url(path)).send().await.unwrap()).await
+        let request = self
+            .http
+            .delete(self.url(path))
+            .header("content-type", JSON);
+        answer(request.send().await.unwrap()).await
     }
 
     /// The same client (same cookie jar) talking to another instance.

@@ -39,6 +39,7 @@ fn rss_kib(pid: u32) -> u64 {
 pub struct Instance {
     child: Child,
     env: Vec<(String, String)>,
+    file_limit: Option<u64>,
     dir: TempDir,
     endpoint: Endpoint,
 }
@@ -74,6 +75,13 @@ impl Instance {
     /// Starts the binary with only `env` (plus the test secrets) set, on a
     /// free port, and waits until it answers `/healthz`.
     pub async fn start(env: &[(&str, &str)]) -> Instance {
+        Instance::start_with_file_limit(env, None).await
+    }
+
+    /// [`Instance::start`] with the process's soft limit on open files set
+    /// to `file_limit` (as `ulimit -Sn`), such as the 1 024 many systems
+    /// default to, whatever the test runner's own limit is.
+    pub async fn start_with_file_limit(env: &[(&str, &str)], file_limit: Option<u64>) -> Instance {
         let env: Vec<(String, String)> = SECRETS
             .iter()
             .chain(env)
@@ -81,10 +89,11 @@ impl Instance {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let child = spawn(&env, &dir, port);
+        let child = spawn(&env, &dir, port, file_limit);
         let instance = Instance {
             child,
             env,
+            file_limit,
             dir,
             endpoint: Endpoint { port },
         };
@@ -96,7 +105,7 @@ impl Instance {
     /// same port with the same environment.
     pub async fn restart(&mut self) {
         self.kill();
-        self.child = spawn(&self.env, &self.dir, self.port);
+        self.child = spawn(&self.env, &self.dir, self.port, self.file_limit);
         self.wait_healthy().await;
     }
 
@@ -144,13 +153,24 @@ impl std::ops::Deref for Instance {
 // Where an instance's stdout and stderr go, in its directory, across restarts.
 const LOG_FILE: &str = "server.log";
 
-fn spawn(env: &[(String, String)], dir: &TempDir, port: u16) -> Child {
+fn spawn(env: &[(String, String)], dir: &TempDir, port: u16, file_limit: Option<u64>) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.path().join(LOG_FILE))
         .unwrap();
-    Command::new(watchparty_binary())
+    let mut command = match file_limit {
+        None => Command::new(watchparty_binary()),
+        // The shell lowers its own soft limit and becomes the server.
+        Some(limit) => {
+            let mut sh = Command::new("/bin/sh");
+            sh.args(["-c", r#"ulimit -Sn "$1" && exec "$0""#])
+                .arg(watchparty_binary())
+                .arg(limit.to_string());
+            sh
+        }
+    };
+    command
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("WATCHPARTY_BIND", format!("127.0.0.1:{port}"))

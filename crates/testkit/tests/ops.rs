@@ -156,6 +156,7 @@ async fn sigterm_closes_sockets_with_1012_and_exits_cleanly() {
     let code = room["room"]["code"].as_str().unwrap();
     let token: serde_json::Value = http
         .post(format!("{base}/api/auth/token/"))
+        .header("content-type", "application/json")
         .send()
         .await
         .unwrap()

@@ -40,10 +40,11 @@ export function messageOf(/** @type {unknown} */ err) {
 async function request(method, path, body) {
   /** @type {RequestInit & { headers: Record<string, string> }} */
   const init = { method, headers: {}, credentials: "same-origin" };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+  // Every state-changing request says JSON, body or not: the server refuses
+  // one that does not unless the browser's Origin shows it is same-origin,
+  // and a proxy that rewrites Host would make that check fail.
+  if (method !== "GET") init.headers["Content-Type"] = "application/json";
+  if (body !== undefined) init.body = JSON.stringify(body);
   let res;
   try {
     res = await fetch(path, init);

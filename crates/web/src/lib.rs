@@ -8,6 +8,7 @@
 mod accounts;
 mod assets;
 mod client;
+mod edge;
 mod error;
 mod frame_guard;
 mod hang_up;
@@ -17,7 +18,8 @@ mod routes;
 mod session_store;
 mod ws;
 
-pub use client::{ClientInfo, TrustedProxies};
+pub use client::{ClientInfo, ForwardedHeader, TrustedProxies};
+pub use edge::EdgeConfig;
 pub use error::ApiError;
 pub use metrics_server::serve_metrics;
 pub use request_log::REQUEST_ID_HEADER;
@@ -94,10 +96,21 @@ pub async fn start(
     config: WebConfig,
     sessions: SessionBackend,
 ) -> std::io::Result<(Server, Shutdown)> {
+    start_with_edge(listener, service, config, EdgeConfig::default(), sessions).await
+}
+
+/// [`start`] with the edge's limits given instead of their defaults.
+pub async fn start_with_edge(
+    listener: TcpListener,
+    service: Service,
+    config: WebConfig,
+    edge: EdgeConfig,
+    sessions: SessionBackend,
+) -> std::io::Result<(Server, Shutdown)> {
     match sessions {
         SessionBackend::InProcess => {
             let store = BoundedStore::new(MemorySessionStore::default(), SESSION_STORE_LIMIT);
-            start_with_store(listener, service, config, store)
+            start_with_store(listener, service, config, edge, store)
         }
         SessionBackend::Redis { url, key_prefix } => {
             let build = actix_session::storage::RedisSessionStore::builder(url)
@@ -120,6 +133,7 @@ pub async fn start(
                 listener,
                 service,
                 config,
+                edge,
                 BoundedStore::new(store, SESSION_STORE_LIMIT),
             )
         }
@@ -206,8 +220,9 @@ async fn secure_cookie(
     Ok(res)
 }
 
-fn endpoint(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(routes::method_not_allowed))
+/// A path whose other methods answer 405 with `Allow: allow`.
+fn endpoint(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || routes::method_not_allowed(allow)))
 }
 
 /// Binds the routes to `listener` with any session store.
@@ -215,6 +230,7 @@ pub fn start_with_store<S>(
     listener: TcpListener,
     service: Service,
     config: WebConfig,
+    edge: EdgeConfig,
     sessions: S,
 ) -> std::io::Result<(Server, Shutdown)>
 where
@@ -231,6 +247,14 @@ where
     let key = Key::derive_from(&config.session_key);
     let proxies = config.trusted_proxies.clone();
     let metrics_on_main = config.metrics_on_main;
+    let forwarded_header = edge.forwarded_header;
+    let edge_state = std::sync::Arc::new(edge::EdgeState {
+        body_deadline: edge.body_deadline,
+        forwarded_requests: edge::Budget::new(edge.max_requests_per_forwarded_client),
+    });
+    let connections = edge::Budget::new(edge.max_connections_per_address);
+    let proxies_for_accept = config.trusted_proxies.clone();
+    let workers = config.workers.max(1);
     let server = HttpServer::new(move || {
         let session = SessionMiddleware::builder(sessions.clone(), key.clone())
             .cookie_name(SESSION_COOKIE.to_owned())
@@ -243,6 +267,8 @@ where
         App::new()
             .app_data(state.clone())
             .app_data(proxies.clone())
+            .app_data(forwarded_header)
+            .app_data(edge_state.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(MAX_MESSAGE_BYTES)
@@ -259,41 +285,56 @@ where
             .wrap(from_fn(session_store_failures))
             .wrap(from_fn(secure_cookie))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
+            .wrap(from_fn(edge::bounded_body))
+            .wrap(from_fn(edge::same_site_only))
+            .wrap(from_fn(edge::forwarded_requests))
+            .wrap(from_fn(edge::response_headers))
             .wrap(from_fn(request_log::record))
-            .service(endpoint("/api/auth/register").route(web::post().to(routes::register)))
-            .service(endpoint("/api/auth/login").route(web::post().to(routes::login)))
-            .service(endpoint("/api/auth/logout").route(web::post().to(routes::logout)))
-            .service(endpoint("/api/auth/me").route(web::get().to(routes::me)))
-            .service(endpoint("/api/auth/token").route(web::post().to(routes::token)))
-            .service(endpoint("/api/rooms").route(web::post().to(routes::create_room)))
-            .service(endpoint("/api/rooms/public").route(web::get().to(routes::public_rooms)))
+            .service(endpoint("/api/auth/register", "POST").route(web::post().to(routes::register)))
+            .service(endpoint("/api/auth/login", "POST").route(web::post().to(routes::login)))
+            .service(endpoint("/api/auth/logout", "POST").route(web::post().to(routes::logout)))
+            .service(endpoint("/api/auth/me", "GET").route(web::get().to(routes::me)))
+            .service(endpoint("/api/auth/token", "POST").route(web::post().to(routes::token)))
+            .service(endpoint("/api/rooms", "POST").route(web::post().to(routes::create_room)))
             .service(
-                endpoint("/api/rooms/{code}")
+                endpoint("/api/rooms/public", "GET").route(web::get().to(routes::public_rooms)),
+            )
+            .service(
+                endpoint("/api/rooms/{code}", "GET, PATCH, DELETE")
                     .route(web::get().to(routes::get_room))
                     .route(web::patch().to(routes::update_room))
                     .route(web::delete().to(routes::delete_room)),
             )
-            .service(endpoint("/api/rooms/{code}/join").route(web::post().to(routes::join_room)))
-            .service(endpoint("/api/rooms/{code}/messages").route(web::get().to(routes::messages)))
-            .service(endpoint("/ws/rooms/{code}").route(web::get().to(ws::room_socket)))
-            .service(endpoint("/api/ws-schema.json").route(web::get().to(routes::ws_schema)))
-            .service(endpoint("/healthz").route(web::get().to(routes::healthz)))
-            .service(endpoint("/readyz").route(web::get().to(routes::readyz)))
+            .service(
+                endpoint("/api/rooms/{code}/join", "POST").route(web::post().to(routes::join_room)),
+            )
+            .service(
+                endpoint("/api/rooms/{code}/messages", "GET")
+                    .route(web::get().to(routes::messages)),
+            )
+            .service(endpoint("/ws/rooms/{code}", "GET").route(web::get().to(ws::room_socket)))
+            .service(endpoint("/api/ws-schema.json", "GET").route(web::get().to(routes::ws_schema)))
+            .service(endpoint("/healthz", "GET").route(web::get().to(routes::healthz)))
+            .service(endpoint("/readyz", "GET").route(web::get().to(routes::readyz)))
             .configure(|app| {
                 if metrics_on_main {
-                    app.service(endpoint("/metrics").route(web::get().to(routes::metrics)));
+                    app.service(endpoint("/metrics", "GET").route(web::get().to(routes::metrics)));
                 }
             })
-            .service(endpoint("/").route(web::get().to(assets::page)))
-            .service(endpoint("/r/{code}").route(web::get().to(assets::page)))
-            .service(endpoint("/assets/{name}").route(web::get().to(assets::file)))
+            .service(endpoint("/", "GET").route(web::get().to(assets::page)))
+            .service(endpoint("/r/{code}", "GET").route(web::get().to(assets::page)))
+            .service(endpoint("/assets/{name}", "GET").route(web::get().to(assets::file)))
             .default_service(web::to(routes::not_found))
     })
-    .on_connect(cap_send_buffer)
+    .on_connect(edge::on_connect(connections, proxies_for_accept))
     // Events are small and must leave at once: Nagle would hold a frame back
     // until the previous one is acknowledged.
     .tcp_nodelay(true)
-    .workers(config.workers.max(1))
+    .workers(workers)
+    .max_connections(edge::max_connections_per_worker(workers))
+    .keep_alive(edge.keep_alive)
+    .client_request_timeout(edge.request_head_timeout)
+    .client_disconnect_timeout(edge.disconnect_timeout)
     .disable_signals()
     .shutdown_timeout(10)
     .listen(listener)?
@@ -304,18 +345,4 @@ where
         service,
     };
     Ok((server, shutdown))
-}
-
-/// The kernel send buffer of an accepted connection (Linux doubles it).
-const SEND_BUFFER_BYTES: usize = 32 * 1024;
-
-/// Caps every accepted connection's kernel send buffer. Left to autotuning,
-/// a client that stops reading parks megabytes in the kernel, and minutes
-/// of events, before its outbox overflows and it is closed.
-fn cap_send_buffer(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES) {
-            tracing::debug!(error = %e, "send buffer left as the kernel set it");
-        }
-    }
 }

@@ -49,15 +49,10 @@ impl AllowedOrigins {
         {
             return true;
         }
-        // Same origin: the Origin's host[:port] is the Host the request went to.
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
-        let origin_host = origin
-            .split_once("://")
-            .map(|(_, rest)| rest.trim_end_matches('/'));
-        matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+        // Same origin: the scheme the request came over, and the Host it
+        // went to. `ftp://host:port` or `https://` on a plain-HTTP request
+        // is another origin.
+        ClientInfo::of(req).is_same_origin(origin, req)
     }
 }
 
