@@ -11,7 +11,9 @@
 # production mode (PostgreSQL + Redis); the load generator runs every benchmark
 # scenario for a few seconds and must lose nothing. The web client's JavaScript
 # is type-checked by tsc against the definitions generated from the protocol
-# crate (crates/protocol/tests/typescript.rs keeps them current).
+# crate (crates/protocol/tests/typescript.rs keeps them current), and the
+# checked-in OpenAPI document (kept current by crates/web/src/openapi.rs's
+# tests) is validated against the OpenAPI schema.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -93,6 +95,8 @@ grep -h "^|" "$work/bench-smoke.log" | head -n 40 || true
 
 echo "== the web client's types: tsc --checkJs against the generated crates/web/client/protocol.d.ts"
 (cd browser-tests && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck) || status=1
+echo "== the OpenAPI document: docs/openapi.json against the OpenAPI 3.1 schema (@apidevtools/swagger-parser)"
+(cd browser-tests && npm run --silent openapi) || status=1
 echo "== the web client in Chromium (playwright-core)"
 (cd browser-tests && npm test) || status=1
 exit $status

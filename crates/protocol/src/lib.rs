@@ -5,15 +5,18 @@
 //! protocol says to ignore. [`ServerMessage`] is everything the server sends.
 //! The HTTP bodies share the same shapes ([`Room`], [`PublicUser`], ...).
 
+pub mod http;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
 
 /// A user as the user themself sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct User {
     /// Stable id.
     pub id: i64,
@@ -24,7 +27,7 @@ pub struct User {
 }
 
 /// A user as everyone else sees it: never an email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct PublicUser {
     /// Stable id.
     pub id: i64,
@@ -33,7 +36,7 @@ pub struct PublicUser {
 }
 
 /// A room as listed and fetched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct Room {
     /// Public code, upper case.
     pub code: String,
@@ -56,7 +59,7 @@ pub struct Room {
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct Playback {
     /// Whether it plays.
     pub is_playing: bool,
@@ -67,7 +70,7 @@ pub struct Playback {
 }
 
 /// A user's membership of a room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct Participant {
     /// Who.
     pub user: PublicUser,
@@ -80,7 +83,7 @@ pub struct Participant {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct ChatMessage {
     /// Grows in delivery order within a room.
     pub id: i64,
@@ -337,12 +340,13 @@ pub fn typescript_definitions() -> String {
     // output does not depend on the environment.
     let cfg = ts_rs::Config::new().with_large_int("number");
     let mut out = String::from(
-        "// Generated from crates/protocol/src/lib.rs by ts-rs: do not edit by hand.\n\
-         // Regenerate with\n\
+        "// Generated from crates/protocol/src/lib.rs and http.rs by ts-rs: do not\n\
+         // edit by hand. Regenerate with\n\
          //   WATCHPARTY_BLESS=1 cargo test -p watchparty-protocol --test typescript\n\
-         // The WebSocket messages of docs/protocol.md and the JSON shapes the HTTP\n\
-         // bodies share. Times are seconds (`time`) or ms since the Unix epoch\n\
-         // (`server_time`); ids are JSON numbers.\n",
+         // The WebSocket messages of docs/protocol.md, the JSON shapes they share\n\
+         // with the HTTP bodies, and the HTTP request and answer bodies. Times are\n\
+         // seconds (`time`) or ms since the Unix epoch (`server_time`); ids are\n\
+         // JSON numbers.\n",
     );
     let mut declare = |docs: Option<String>, decl: String| {
         out.push('\n');
@@ -365,5 +369,34 @@ pub fn typescript_definitions() -> String {
     declare(PresentUser::docs(), PresentUser::decl(&cfg));
     declare(HostStatus::docs(), HostStatus::decl(&cfg));
     declare(CloseReason::docs(), CloseReason::decl(&cfg));
+    // The HTTP bodies (docs/protocol.md, "Accounts and tokens" and "Rooms").
+    declare(
+        http::RegisterRequest::docs(),
+        http::RegisterRequest::decl(&cfg),
+    );
+    declare(http::LoginRequest::docs(), http::LoginRequest::decl(&cfg));
+    declare(http::UserResponse::docs(), http::UserResponse::decl(&cfg));
+    declare(http::TokenResponse::docs(), http::TokenResponse::decl(&cfg));
+    declare(
+        http::CreateRoomRequest::docs(),
+        http::CreateRoomRequest::decl(&cfg),
+    );
+    declare(
+        http::UpdateRoomRequest::docs(),
+        http::UpdateRoomRequest::decl(&cfg),
+    );
+    declare(http::RoomResponse::docs(), http::RoomResponse::decl(&cfg));
+    declare(
+        http::RoomWithPlayback::docs(),
+        http::RoomWithPlayback::decl(&cfg),
+    );
+    declare(http::RoomList::docs(), http::RoomList::decl(&cfg));
+    declare(http::JoinResponse::docs(), http::JoinResponse::decl(&cfg));
+    declare(http::MessageList::docs(), http::MessageList::decl(&cfg));
+    declare(http::PageQuery::docs(), http::PageQuery::decl(&cfg));
+    declare(http::MessagesQuery::docs(), http::MessagesQuery::decl(&cfg));
+    declare(http::Status::docs(), http::Status::decl(&cfg));
+    declare(http::ErrorBody::docs(), http::ErrorBody::decl(&cfg));
+    declare(http::ErrorDetail::docs(), http::ErrorDetail::decl(&cfg));
     out
 }

@@ -3,7 +3,7 @@
 
 use ts_rs::{Config, TS};
 use watchparty_protocol::{
-    typescript_definitions, ChatMessage, ClientMessage, Participant, Room, ServerMessage,
+    http, typescript_definitions, ChatMessage, ClientMessage, Participant, Room, ServerMessage,
 };
 
 const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/client/protocol.d.ts");
@@ -47,6 +47,11 @@ fn every_referenced_type_is_declared() {
     referenced.extend(Room::dependencies(&cfg));
     referenced.extend(Participant::dependencies(&cfg));
     referenced.extend(ChatMessage::dependencies(&cfg));
+    referenced.extend(http::UserResponse::dependencies(&cfg));
+    referenced.extend(http::RoomWithPlayback::dependencies(&cfg));
+    referenced.extend(http::JoinResponse::dependencies(&cfg));
+    referenced.extend(http::MessageList::dependencies(&cfg));
+    referenced.extend(http::ErrorBody::dependencies(&cfg));
     // The walk itself sees the shapes the messages carry.
     for shape in [
         "PublicUser",
@@ -54,6 +59,10 @@ fn every_referenced_type_is_declared() {
         "HostStatus",
         "Room",
         "CloseReason",
+        "User",
+        "Playback",
+        "Participant",
+        "ErrorDetail",
     ] {
         assert!(
             referenced.iter().any(|d| d.ts_name == shape),

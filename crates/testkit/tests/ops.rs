@@ -501,6 +501,57 @@ async fn the_websocket_schema_is_served() {
     server.stop().await;
 }
 
+/// `/api/openapi.json` answers the checked-in document (which CI validates
+/// against the OpenAPI schema), and the running router agrees with it path
+/// by path: a method no path documents answers 405 whose `Allow` lists
+/// exactly the documented methods. (The route table and the document are
+/// compared both ways in crates/web/src/openapi.rs; this checks the server
+/// that actually runs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_matches_the_router() {
+    let server = TestServer::start().await;
+    let (status, doc) = server.client().get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let checked_in: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc, checked_in, "the served document is the checked-in one");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 16, "{:?}", paths.keys());
+    let http = reqwest::Client::new();
+    for (path, item) in paths {
+        let documented: std::collections::BTreeSet<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| ["get", "post", "patch", "delete", "put"].contains(&k.as_str()))
+            .map(|k| k.to_uppercase())
+            .collect();
+        assert!(!documented.is_empty(), "{path}");
+        let concrete = path.replace("{code}", "ABCDEFGHJK");
+        let answer = http
+            .request(reqwest::Method::OPTIONS, server.url(&concrete))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        let allow: std::collections::BTreeSet<String> = answer.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(", ")
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(allow, documented, "{path}");
+    }
+    server.stop().await;
+}
+
 /// The documentation stands alone: a clone has no `shared/` folder, so no
 /// document may point there, and every relative link leads to a file in the
 /// repository.

@@ -1,7 +1,7 @@
 // The HTTP half of the protocol (docs/protocol.md): JSON in and out, errors in one shape.
 
 /**
- * @import { CreateRoomRequest, ErrorBody, JoinBody, MessagesBody, MessagesQuery, RoomBody, RoomsBody, RoomWithPlaybackBody, TokenBody, UpdateRoomRequest, UserBody } from "./api-types"
+ * @import { CreateRoomRequest, ErrorBody, JoinResponse, MessageList, MessagesQuery, RoomList, RoomResponse, RoomWithPlayback, TokenResponse, UpdateRoomRequest, UserResponse } from "./protocol"
  */
 
 /** An error answer from the server: `status` and the protocol's `code`. */
@@ -30,7 +30,7 @@ export function messageOf(/** @type {unknown} */ err) {
 
 /**
  * The parsed answer body: each method of `api` below declares its shape
- * (api-types.d.ts), and a 204 answers `null`.
+ * (protocol.d.ts, generated from the server's types), and a 204 answers `null`.
  *
  * @param {string} method
  * @param {string} path
@@ -69,47 +69,47 @@ async function request(method, path, body) {
 const room = (/** @type {string} */ code) => `/api/rooms/${encodeURIComponent(code)}/`;
 
 export const api = {
-  /** @returns {Promise<UserBody>} */
+  /** @returns {Promise<UserResponse>} */
   me: () => request("GET", "/api/auth/me/"),
   /**
    * @param {string} email
    * @param {string} password
    * @param {string} [display_name] empty or absent: the server picks one
-   * @returns {Promise<UserBody>}
+   * @returns {Promise<UserResponse>}
    */
   register: (email, password, display_name) =>
     request("POST", "/api/auth/register/", { email, password, display_name: display_name || undefined }),
   /**
    * @param {string} email
    * @param {string} password
-   * @returns {Promise<UserBody>}
+   * @returns {Promise<UserResponse>}
    */
   login: (email, password) => request("POST", "/api/auth/login/", { email, password }),
   /** @returns {Promise<null>} */
   logout: () => request("POST", "/api/auth/logout/"),
-  /** @returns {Promise<TokenBody>} */
+  /** @returns {Promise<TokenResponse>} */
   token: () => request("POST", "/api/auth/token/"),
-  /** @returns {Promise<RoomsBody>} */
+  /** @returns {Promise<RoomList>} */
   publicRooms: (limit = 50) => request("GET", `/api/rooms/public/?limit=${limit}`),
   /**
    * @param {CreateRoomRequest} fields
-   * @returns {Promise<RoomBody>}
+   * @returns {Promise<RoomResponse>}
    */
   createRoom: (fields) => request("POST", "/api/rooms/", fields),
   /**
    * @param {string} code
-   * @returns {Promise<RoomWithPlaybackBody>}
+   * @returns {Promise<RoomWithPlayback>}
    */
   room: (code) => request("GET", room(code)),
   /**
    * @param {string} code
-   * @returns {Promise<JoinBody>}
+   * @returns {Promise<JoinResponse>}
    */
   join: (code) => request("POST", `${room(code)}join/`),
   /**
    * @param {string} code
    * @param {UpdateRoomRequest} changes
-   * @returns {Promise<RoomBody>}
+   * @returns {Promise<RoomResponse>}
    */
   updateRoom: (code, changes) => request("PATCH", room(code), changes),
   /**
@@ -120,7 +120,7 @@ export const api = {
   /**
    * @param {string} code
    * @param {MessagesQuery} query
-   * @returns {Promise<MessagesBody>}
+   * @returns {Promise<MessageList>}
    */
   // URLSearchParams turns the numbers into text, as the query wants them.
   messages: (code, query) =>

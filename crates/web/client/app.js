@@ -5,8 +5,7 @@ import { h, replace, field, errorLine } from "./dom.js";
 import { mountRoom } from "./room.js";
 
 /**
- * @import { Room, User } from "./protocol"
- * @import { UserBody } from "./api-types"
+ * @import { Room, User, UserResponse } from "./protocol"
  */
 
 // index.html has both.
@@ -143,7 +142,7 @@ function authForms(heading, lede) {
  *
  * @param {SubmitEvent} event
  * @param {HTMLElement} error where a refusal is said
- * @param {() => Promise<UserBody>} call
+ * @param {() => Promise<UserResponse>} call
  */
 async function submit(event, error, call) {
   event.preventDefault();

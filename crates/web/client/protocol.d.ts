@@ -1,9 +1,10 @@
-// Generated from crates/protocol/src/lib.rs by ts-rs: do not edit by hand.
-// Regenerate with
+// Generated from crates/protocol/src/lib.rs and http.rs by ts-rs: do not
+// edit by hand. Regenerate with
 //   WATCHPARTY_BLESS=1 cargo test -p watchparty-protocol --test typescript
-// The WebSocket messages of docs/protocol.md and the JSON shapes the HTTP
-// bodies share. Times are seconds (`time`) or ms since the Unix epoch
-// (`server_time`); ids are JSON numbers.
+// The WebSocket messages of docs/protocol.md, the JSON shapes they share
+// with the HTTP bodies, and the HTTP request and answer bodies. Times are
+// seconds (`time`) or ms since the Unix epoch (`server_time`); ids are
+// JSON numbers.
 
 /**
  * What a client may send over the room socket.
@@ -287,3 +288,220 @@ export type HostStatus = "online" | "grace" | "offline";
  * Why a room closed.
  */
 export type CloseReason = "deleted" | "host_timeout";
+
+/**
+ * `POST /api/auth/register/`.
+ */
+export type RegisterRequest = {
+/**
+ * `local@domain`, at most 254 characters; blanks around it and letter case are ignored.
+ */
+email: string,
+/**
+ * 8 to 1024 characters, taken exactly as typed.
+ */
+password: string,
+/**
+ * 1 to 50 characters; defaults to the part of the email before the `@`.
+ */
+display_name?: string, };
+
+/**
+ * `POST /api/auth/login/`.
+ */
+export type LoginRequest = {
+/**
+ * The account's email, matched like at registration.
+ */
+email: string,
+/**
+ * The password.
+ */
+password: string, };
+
+/**
+ * `POST /api/auth/register/`, `POST /api/auth/login/`, `GET /api/auth/me/`:
+ * the logged-in user.
+ */
+export type UserResponse = {
+/**
+ * The user, email included.
+ */
+user: User, };
+
+/**
+ * `POST /api/auth/token/`: a token that opens one room socket.
+ */
+export type TokenResponse = {
+/**
+ * Opaque text for `/ws/rooms/{code}/?token=`.
+ */
+token: string,
+/**
+ * Seconds the token stays good for.
+ */
+expires_in: number, };
+
+/**
+ * `POST /api/rooms/`: absent fields take the defaults (public, chat on, no video).
+ */
+export type CreateRoomRequest = {
+/**
+ * 1 to 100 characters after trimming.
+ */
+name: string,
+/**
+ * Unlisted and for participants only; false by default.
+ */
+is_private?: boolean,
+/**
+ * Whether chat is on; true by default.
+ */
+is_chat_enabled?: boolean,
+/**
+ * An `http://` or `https://` URL of at most 2048 characters, or null for none.
+ */
+media_url?: string | null, };
+
+/**
+ * `PATCH /api/rooms/{code}/`: only the fields present change.
+ */
+export type UpdateRoomRequest = {
+/**
+ * 1 to 100 characters after trimming.
+ */
+name?: string,
+/**
+ * Unlisted and for participants only.
+ */
+is_private?: boolean,
+/**
+ * Whether chat is on.
+ */
+is_chat_enabled?: boolean,
+/**
+ * A new video URL, or null to remove the video; absent leaves it as it
+ * is. (In Rust an explicit null is `Some(None)`, absence `None`.)
+ */
+media_url?: string | null, };
+
+/**
+ * `POST /api/rooms/`, `PATCH /api/rooms/{code}/`: the room afterwards.
+ */
+export type RoomResponse = {
+/**
+ * The room.
+ */
+room: Room, };
+
+/**
+ * `GET /api/rooms/{code}/`: the room and where its playback is.
+ */
+export type RoomWithPlayback = {
+/**
+ * The room.
+ */
+room: Room,
+/**
+ * Playback as of now.
+ */
+playback: Playback, };
+
+/**
+ * `GET /api/rooms/public/`: open and grace rooms that are not private.
+ */
+export type RoomList = {
+/**
+ * Rooms with live viewers first (most viewers, then newest), then the others, newest first.
+ */
+rooms: Array<Room>, };
+
+/**
+ * `POST /api/rooms/{code}/join/`: the room and one's membership of it.
+ */
+export type JoinResponse = {
+/**
+ * The room.
+ */
+room: Room,
+/**
+ * The caller as a participant (the same one when joining again).
+ */
+participant: Participant, };
+
+/**
+ * `GET /api/rooms/{code}/messages/`: chat history, oldest first.
+ */
+export type MessageList = {
+/**
+ * Oldest first.
+ */
+messages: Array<ChatMessage>, };
+
+/**
+ * The query of `GET /api/rooms/public/`.
+ */
+export type PageQuery = {
+/**
+ * 1 to 100; 50 by default.
+ */
+limit?: number,
+/**
+ * At least 0; 0 by default.
+ */
+offset?: number, };
+
+/**
+ * The query of `GET /api/rooms/{code}/messages/`: at most one of `before`
+ * and `after`; neither gives the newest messages.
+ */
+export type MessagesQuery = {
+/**
+ * 1 to 100; 50 by default.
+ */
+limit?: number,
+/**
+ * Only messages with a smaller id (the page before).
+ */
+before?: number,
+/**
+ * Only messages with a larger id (what one missed since that id).
+ */
+after?: number, };
+
+/**
+ * `GET /healthz` and `GET /readyz`.
+ */
+export type Status = {
+/**
+ * `ok` (healthz), `ready` or `unavailable` (readyz).
+ */
+status: string, };
+
+/**
+ * Every failure's body.
+ */
+export type ErrorBody = {
+/**
+ * What went wrong.
+ */
+error: ErrorDetail, };
+
+/**
+ * What went wrong: `code` is for programs, `message` for people.
+ */
+export type ErrorDetail = {
+/**
+ * Stable: one of the codes of docs/protocol.md's Errors table.
+ */
+code: string,
+/**
+ * For people; may change.
+ */
+message: string,
+/**
+ * Names this request in the server's log (also the `X-Request-Id`
+ * header). The handler leaves it out and the request log adds it to
+ * every answer, so clients always see it.
+ */
+request_id?: string, };

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use watchparty_protocol::http::ErrorBody;
 use watchparty_service::ServiceError;
 
 /// An HTTP failure: a status, a stable code, and text for humans.
@@ -61,7 +61,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(json!({"error": {"code": self.code, "message": self.message}}))
+        // The request log adds `request_id` on the way out.
+        HttpResponse::build(self.status).json(ErrorBody::new(self.code, self.message.clone()))
     }
 }

@@ -9,10 +9,12 @@ mod accounts;
 mod assets;
 mod client;
 mod edge;
+mod endpoints;
 mod error;
 mod frame_guard;
 mod hang_up;
 mod metrics_server;
+mod openapi;
 mod request_log;
 mod routes;
 mod session_store;
@@ -220,11 +222,6 @@ async fn secure_cookie(
     Ok(res)
 }
 
-/// A path whose other methods answer 405 with `Allow: allow`.
-fn endpoint(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || routes::method_not_allowed(allow)))
-}
-
 /// Binds the routes to `listener` with any session store.
 pub fn start_with_store<S>(
     listener: TcpListener,
@@ -290,40 +287,7 @@ where
             .wrap(from_fn(edge::forwarded_requests))
             .wrap(from_fn(edge::response_headers))
             .wrap(from_fn(request_log::record))
-            .service(endpoint("/api/auth/register", "POST").route(web::post().to(routes::register)))
-            .service(endpoint("/api/auth/login", "POST").route(web::post().to(routes::login)))
-            .service(endpoint("/api/auth/logout", "POST").route(web::post().to(routes::logout)))
-            .service(endpoint("/api/auth/me", "GET").route(web::get().to(routes::me)))
-            .service(endpoint("/api/auth/token", "POST").route(web::post().to(routes::token)))
-            .service(endpoint("/api/rooms", "POST").route(web::post().to(routes::create_room)))
-            .service(
-                endpoint("/api/rooms/public", "GET").route(web::get().to(routes::public_rooms)),
-            )
-            .service(
-                endpoint("/api/rooms/{code}", "GET, PATCH, DELETE")
-                    .route(web::get().to(routes::get_room))
-                    .route(web::patch().to(routes::update_room))
-                    .route(web::delete().to(routes::delete_room)),
-            )
-            .service(
-                endpoint("/api/rooms/{code}/join", "POST").route(web::post().to(routes::join_room)),
-            )
-            .service(
-                endpoint("/api/rooms/{code}/messages", "GET")
-                    .route(web::get().to(routes::messages)),
-            )
-            .service(endpoint("/ws/rooms/{code}", "GET").route(web::get().to(ws::room_socket)))
-            .service(endpoint("/api/ws-schema.json", "GET").route(web::get().to(routes::ws_schema)))
-            .service(endpoint("/healthz", "GET").route(web::get().to(routes::healthz)))
-            .service(endpoint("/readyz", "GET").route(web::get().to(routes::readyz)))
-            .configure(|app| {
-                if metrics_on_main {
-                    app.service(endpoint("/metrics", "GET").route(web::get().to(routes::metrics)));
-                }
-            })
-            .service(endpoint("/", "GET").route(web::get().to(assets::page)))
-            .service(endpoint("/r/{code}", "GET").route(web::get().to(assets::page)))
-            .service(endpoint("/assets/{name}", "GET").route(web::get().to(assets::file)))
+            .configure(|app| endpoints::register(app, metrics_on_main))
             .default_service(web::to(routes::not_found))
     })
     .on_connect(edge::on_connect(connections, proxies_for_accept))

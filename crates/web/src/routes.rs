@@ -5,8 +5,11 @@ use crate::error::ApiError;
 use crate::AppState;
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Deserializer};
-use serde_json::json;
+use watchparty_protocol::http::{
+    CreateRoomRequest, JoinResponse, LoginRequest, MessageList, MessagesQuery, PageQuery,
+    RegisterRequest, RoomList, RoomResponse, RoomWithPlayback, Status, TokenResponse,
+    UpdateRoomRequest, UserResponse,
+};
 use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
 
 /// The session entry naming the logged-in user (the session store reads it too).
@@ -49,61 +52,23 @@ fn session_id(state: &AppState, session: &Session) -> Result<String, ApiError> {
     Ok(id)
 }
 
-// `Some(None)` for an explicit null, `None` when the field is absent.
-fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RegisterBody {
-    email: String,
-    password: String,
-    display_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct LoginBody {
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CreateRoomBody {
-    name: String,
-    is_private: Option<bool>,
-    is_chat_enabled: Option<bool>,
-    media_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PatchRoomBody {
-    name: Option<String>,
-    is_private: Option<bool>,
-    is_chat_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "explicit")]
-    media_url: Option<Option<String>>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PageQuery {
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct HistoryParams {
-    limit: Option<i64>,
-    before: Option<i64>,
-    after: Option<i64>,
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/auth/register/",
+    tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account exists and the client is logged in: the answer sets the session cookie", body = UserResponse,
+            headers(("Set-Cookie" = String, description = "`watchparty_session`, a new session"))),
+        (status = 409, description = "`email_taken`: the email already has an account"),
+        (status = 429, description = "`rate_limited`: more than 100 registrations from this address within the hour"),
+    )
+)]
 pub(crate) async fn register(
     state: web::Data<AppState>,
     session: Session,
     client: ClientInfo,
-    body: web::Json<RegisterBody>,
+    body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let user = state
@@ -116,23 +81,44 @@ pub(crate) async fn register(
         )
         .await?;
     start_session(&state, &session, user.id)?;
-    Ok(HttpResponse::Created().json(json!({ "user": user })))
+    Ok(HttpResponse::Created().json(UserResponse { user }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/login/",
+    tag = "accounts",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in: the answer sets the session cookie", body = UserResponse,
+            headers(("Set-Cookie" = String, description = "`watchparty_session`, a new session"))),
+        (status = 401, description = "`invalid_credentials`: an unknown email or a wrong password (one answer for both)"),
+        (status = 429, description = "`rate_limited`: too many failed logins for this address or email (login throttling)"),
+    )
+)]
 pub(crate) async fn login(
     state: web::Data<AppState>,
     session: Session,
     client: ClientInfo,
-    body: web::Json<LoginBody>,
+    body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state
         .service
         .login(&body.email, &body.password, &client.ip)
         .await?;
     start_session(&state, &session, user.id)?;
-    Ok(HttpResponse::Ok().json(json!({ "user": user })))
+    Ok(HttpResponse::Ok().json(UserResponse { user }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout/",
+    tag = "accounts",
+    security((), ("session" = [])),
+    responses(
+        (status = 204, description = "Logged out, or there was no session: the session and the WebSocket tokens issued to it end everywhere"),
+    )
+)]
 /// Ends the session here and the WebSocket tokens issued to it everywhere.
 /// If that cannot be recorded, the session is kept so that a retry can.
 pub(crate) async fn logout(
@@ -146,14 +132,34 @@ pub(crate) async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/auth/me/",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The logged-in user", body = UserResponse),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+    )
+)]
 pub(crate) async fn me(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
     let user = state.service.me(logged_in(&session)?).await?;
-    Ok(HttpResponse::Ok().json(json!({ "user": user })))
+    Ok(HttpResponse::Ok().json(UserResponse { user }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/auth/token/",
+    tag = "accounts",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "A token that opens one room socket within `expires_in` seconds", body = TokenResponse),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+    )
+)]
 pub(crate) async fn token(
     state: web::Data<AppState>,
     session: Session,
@@ -163,13 +169,27 @@ pub(crate) async fn token(
         .service
         .issue_ws_token(user, Some(&session_id(&state, &session)?))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "token": issued.token, "expires_in": issued.expires_in })))
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        token: issued.token,
+        expires_in: issued.expires_in,
+    }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/rooms/",
+    tag = "rooms",
+    security(("session" = [])),
+    request_body = CreateRoomRequest,
+    responses(
+        (status = 201, description = "The room; the creator is its host and a participant", body = RoomResponse),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+    )
+)]
 pub(crate) async fn create_room(
     state: web::Data<AppState>,
     session: Session,
-    body: web::Json<CreateRoomBody>,
+    body: web::Json<CreateRoomRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = logged_in(&session)?;
     let body = body.into_inner();
@@ -180,9 +200,19 @@ pub(crate) async fn create_room(
         media_url: body.media_url,
     };
     let room = state.service.create_room(user, request).await?;
-    Ok(HttpResponse::Created().json(json!({ "room": room })))
+    Ok(HttpResponse::Created().json(RoomResponse { room }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/rooms/public/",
+    tag = "rooms",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "The open and grace rooms that are not private, a page of them", body = RoomList),
+        (status = 400, description = "`validation_error`: `limit` or `offset` out of range or not a number"),
+    )
+)]
 pub(crate) async fn public_rooms(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
@@ -191,9 +221,22 @@ pub(crate) async fn public_rooms(
         .service
         .list_public(query.limit.unwrap_or(50), query.offset.unwrap_or(0))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "rooms": rooms })))
+    Ok(HttpResponse::Ok().json(RoomList { rooms }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/rooms/{code}/",
+    tag = "rooms",
+    security(("session" = [])),
+    params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
+    responses(
+        (status = 200, description = "The room and its playback now", body = RoomWithPlayback),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+        (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
+        (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
+    )
+)]
 pub(crate) async fn get_room(
     state: web::Data<AppState>,
     session: Session,
@@ -204,9 +247,23 @@ pub(crate) async fn get_room(
         .service
         .get_room(logged_in(&session)?, &code, &client.ip)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "room": room, "playback": playback })))
+    Ok(HttpResponse::Ok().json(RoomWithPlayback { room, playback }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/rooms/{code}/join/",
+    tag = "rooms",
+    security(("session" = [])),
+    params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
+    responses(
+        (status = 200, description = "The room and one's membership (the same one when joining again)", body = JoinResponse),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+        (status = 404, description = "`not_found`: no such room, or a deleted one"),
+        (status = 410, description = "`room_closed`: the host's grace ran out"),
+        (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
+    )
+)]
 pub(crate) async fn join_room(
     state: web::Data<AppState>,
     session: Session,
@@ -217,15 +274,31 @@ pub(crate) async fn join_room(
         .service
         .join_room(logged_in(&session)?, &code, &client.ip)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "room": room, "participant": participant })))
+    Ok(HttpResponse::Ok().json(JoinResponse { room, participant }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/rooms/{code}/",
+    tag = "rooms",
+    security(("session" = [])),
+    params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
+    request_body = UpdateRoomRequest,
+    responses(
+        (status = 200, description = "The room afterwards; live sockets get `ROOM_UPDATED` when something changed", body = RoomResponse),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+        (status = 403, description = "`not_host`: only the host may change the room"),
+        (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
+        (status = 410, description = "`room_closed`: the host's grace ran out"),
+        (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
+    )
+)]
 pub(crate) async fn update_room(
     state: web::Data<AppState>,
     session: Session,
     client: ClientInfo,
     code: web::Path<String>,
-    body: web::Json<PatchRoomBody>,
+    body: web::Json<UpdateRoomRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = logged_in(&session)?;
     let body = body.into_inner();
@@ -239,9 +312,23 @@ pub(crate) async fn update_room(
         .service
         .update_room(user, &code, changes, &client.ip)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "room": room })))
+    Ok(HttpResponse::Ok().json(RoomResponse { room }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/rooms/{code}/",
+    tag = "rooms",
+    security(("session" = [])),
+    params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
+    responses(
+        (status = 204, description = "Deleted: live sockets get `ROOM_CLOSED` `deleted` and close with 4001"),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+        (status = 403, description = "`not_host`: only the host may delete the room"),
+        (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
+        (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
+    )
+)]
 pub(crate) async fn delete_room(
     state: web::Data<AppState>,
     session: Session,
@@ -255,12 +342,27 @@ pub(crate) async fn delete_room(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/rooms/{code}/messages/",
+    tag = "rooms",
+    security(("session" = [])),
+    params(("code" = String, Path, description = "The room's code, matched case-insensitively"), MessagesQuery),
+    responses(
+        (status = 200, description = "Chat history, oldest first", body = MessageList),
+        (status = 400, description = "`validation_error`: `limit` out of range, both `before` and `after`, or not a number"),
+        (status = 401, description = "`not_authenticated`: no logged-in session"),
+        (status = 403, description = "`forbidden`: a public room one has not joined"),
+        (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
+        (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
+    )
+)]
 pub(crate) async fn messages(
     state: web::Data<AppState>,
     session: Session,
     client: ClientInfo,
     code: web::Path<String>,
-    query: web::Query<HistoryParams>,
+    query: web::Query<MessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery {
         limit: query.limit,
@@ -271,25 +373,59 @@ pub(crate) async fn messages(
         .service
         .history(logged_in(&session)?, &code, query, &client.ip)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "messages": messages })))
+    Ok(HttpResponse::Ok().json(MessageList { messages }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process serves: `{\"status\": \"ok\"}`", body = Status))
+)]
 pub(crate) async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Status {
+        status: "ok".into(),
+    })
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database (and Redis, when configured) answer: `{\"status\": \"ready\"}`", body = Status),
+        (status = 503, description = "Not ready: `{\"status\": \"unavailable\"}`", body = Status),
+    )
+)]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.service.ready().await {
-        HttpResponse::Ok().json(json!({ "status": "ready" }))
+        HttpResponse::Ok().json(Status {
+            status: "ready".into(),
+        })
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable" }))
+        HttpResponse::ServiceUnavailable().json(Status {
+            status: "unavailable".into(),
+        })
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    description = "Served on the listen address unless `WATCHPARTY_METRICS_BIND` gives it an address of its own.",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain; version=0.0.4"))
+)]
 pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     metrics_text(&state.service)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/ws-schema.json",
+    tag = "operations",
+    responses((status = 200, description = "The JSON Schema (draft 2020-12) of every WebSocket message (docs/ws-schema.json)", body = Object, content_type = "application/schema+json"))
+)]
 /// The JSON Schema of every WebSocket message, generated once from the
 /// protocol's types.
 pub(crate) async fn ws_schema() -> HttpResponse {
@@ -298,6 +434,22 @@ pub(crate) async fn ws_schema() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/schema+json")
         .body(SCHEMA.as_str())
+}
+
+/// This document: the OpenAPI 3.1 description of every HTTP endpoint,
+/// generated once from the handlers' attributes.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of every HTTP endpoint (docs/openapi.json)", body = Object, content_type = "application/json"))
+)]
+pub(crate) async fn openapi() -> HttpResponse {
+    static DOCUMENT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| crate::openapi::document().to_string());
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT.as_str())
 }
 
 /// Prometheus text, wherever `/metrics` is served.
@@ -312,7 +464,9 @@ pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// 405 with the methods the path does accept (RFC 9110 requires `Allow`).
-pub(crate) async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+pub(crate) async fn method_not_allowed(
+    allow: actix_web::http::header::HeaderValue,
+) -> HttpResponse {
     use actix_web::ResponseError;
     let mut res = ApiError::new(
         actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -320,9 +474,7 @@ pub(crate) async fn method_not_allowed(allow: &'static str) -> HttpResponse {
         "this endpoint does not accept that method",
     )
     .error_response();
-    res.headers_mut().insert(
-        actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static(allow),
-    );
+    res.headers_mut()
+        .insert(actix_web::http::header::ALLOW, allow);
     res
 }

@@ -91,6 +91,30 @@ fn close_code_for(error: &ProtocolError) -> Option<u16> {
     }
 }
 
+/// The room socket: an HTTP GET that upgrades to a WebSocket.
+#[utoipa::path(
+    get,
+    path = "/ws/rooms/{code}/",
+    tag = "realtime",
+    description = "Opens the room's WebSocket (RFC 6455 upgrade: `Upgrade: websocket`). \
+        The messages both ways are described by /api/ws-schema.json and docs/protocol.md. \
+        The session cookie opens no socket: the token from `POST /api/auth/token/` does. \
+        A refusal comes before the upgrade, as an ordinary HTTP answer; the checks run in \
+        the order of the codes below.",
+    params(
+        ("code" = String, Path, description = "The room's code, matched case-insensitively"),
+        ("token" = String, Query, description = "A token from `POST /api/auth/token/`: good for one socket, for `expires_in` seconds"),
+    ),
+    responses(
+        (status = 101, description = "Switching Protocols: the socket is open and first gets `PLAYBACK_STATE`, then `PRESENCE`"),
+        (status = 400, description = "`validation_error`: the request is not a WebSocket upgrade"),
+        (status = 401, description = "`not_authenticated`: no token, a bad or expired one, or one that opened a socket already"),
+        (status = 403, description = "`forbidden`: a browser `Origin` that is not allowed, or a public room one has not joined (join over HTTP first)"),
+        (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
+        (status = 410, description = "`room_closed`: the host's grace ran out"),
+        (status = 429, description = "`rate_limited`: more than 20 sockets of one user on this instance, or too many lookups of rooms that do not exist"),
+    )
+)]
 pub(crate) async fn room_socket(
     req: HttpRequest,
     body: web::Payload,
