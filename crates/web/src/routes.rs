@@ -55,6 +55,7 @@ fn session_id(state: &AppState, session: &Session) -> Result<String, ApiError> {
 #[utoipa::path(
     post,
     path = "/api/auth/register/",
+    summary = "Create an account and log in",
     tag = "accounts",
     request_body = RegisterRequest,
     responses(
@@ -87,6 +88,7 @@ pub(crate) async fn register(
 #[utoipa::path(
     post,
     path = "/api/auth/login/",
+    summary = "Log in",
     tag = "accounts",
     request_body = LoginRequest,
     responses(
@@ -113,6 +115,7 @@ pub(crate) async fn login(
 #[utoipa::path(
     post,
     path = "/api/auth/logout/",
+    summary = "Log out",
     tag = "accounts",
     security((), ("session" = [])),
     responses(
@@ -135,6 +138,7 @@ pub(crate) async fn logout(
 #[utoipa::path(
     get,
     path = "/api/auth/me/",
+    summary = "The logged-in user",
     tag = "accounts",
     security(("session" = [])),
     responses(
@@ -153,6 +157,7 @@ pub(crate) async fn me(
 #[utoipa::path(
     post,
     path = "/api/auth/token/",
+    summary = "A one-socket WebSocket token",
     tag = "accounts",
     security(("session" = [])),
     responses(
@@ -178,6 +183,7 @@ pub(crate) async fn token(
 #[utoipa::path(
     post,
     path = "/api/rooms/",
+    summary = "Create a room",
     tag = "rooms",
     security(("session" = [])),
     request_body = CreateRoomRequest,
@@ -206,6 +212,7 @@ pub(crate) async fn create_room(
 #[utoipa::path(
     get,
     path = "/api/rooms/public/",
+    summary = "List public rooms",
     tag = "rooms",
     params(PageQuery),
     responses(
@@ -227,6 +234,7 @@ pub(crate) async fn public_rooms(
 #[utoipa::path(
     get,
     path = "/api/rooms/{code}/",
+    summary = "A room and its playback",
     tag = "rooms",
     security(("session" = [])),
     params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
@@ -253,6 +261,7 @@ pub(crate) async fn get_room(
 #[utoipa::path(
     post,
     path = "/api/rooms/{code}/join/",
+    summary = "Join a room",
     tag = "rooms",
     security(("session" = [])),
     params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
@@ -280,6 +289,7 @@ pub(crate) async fn join_room(
 #[utoipa::path(
     patch,
     path = "/api/rooms/{code}/",
+    summary = "Change a room (host)",
     tag = "rooms",
     security(("session" = [])),
     params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
@@ -318,6 +328,7 @@ pub(crate) async fn update_room(
 #[utoipa::path(
     delete,
     path = "/api/rooms/{code}/",
+    summary = "Delete a room (host)",
     tag = "rooms",
     security(("session" = [])),
     params(("code" = String, Path, description = "The room's code, matched case-insensitively")),
@@ -345,6 +356,7 @@ pub(crate) async fn delete_room(
 #[utoipa::path(
     get,
     path = "/api/rooms/{code}/messages/",
+    summary = "Chat history",
     tag = "rooms",
     security(("session" = [])),
     params(("code" = String, Path, description = "The room's code, matched case-insensitively"), MessagesQuery),
@@ -379,6 +391,7 @@ pub(crate) async fn messages(
 #[utoipa::path(
     get,
     path = "/healthz",
+    summary = "Liveness",
     tag = "operations",
     responses((status = 200, description = "The process serves: `{\"status\": \"ok\"}`", body = Status))
 )]
@@ -391,6 +404,7 @@ pub(crate) async fn healthz() -> HttpResponse {
 #[utoipa::path(
     get,
     path = "/readyz",
+    summary = "Readiness",
     tag = "operations",
     responses(
         (status = 200, description = "The database (and Redis, when configured) answer: `{\"status\": \"ready\"}`", body = Status),
@@ -412,6 +426,7 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(
     get,
     path = "/metrics",
+    summary = "Prometheus metrics",
     tag = "operations",
     description = "Served on the listen address unless `WATCHPARTY_METRICS_BIND` gives it an address of its own.",
     responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain; version=0.0.4"))
@@ -423,6 +438,7 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(
     get,
     path = "/api/ws-schema.json",
+    summary = "The WebSocket messages as JSON Schema",
     tag = "operations",
     responses((status = 200, description = "The JSON Schema (draft 2020-12) of every WebSocket message (docs/ws-schema.json)", body = Object, content_type = "application/schema+json"))
 )]
@@ -441,6 +457,7 @@ pub(crate) async fn ws_schema() -> HttpResponse {
 #[utoipa::path(
     get,
     path = "/api/openapi.json",
+    summary = "This document",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document of every HTTP endpoint (docs/openapi.json)", body = Object, content_type = "application/json"))
 )]

@@ -95,6 +95,7 @@ fn close_code_for(error: &ProtocolError) -> Option<u16> {
 #[utoipa::path(
     get,
     path = "/ws/rooms/{code}/",
+    summary = "Open the room's WebSocket",
     tag = "realtime",
     description = "Opens the room's WebSocket (RFC 6455 upgrade: `Upgrade: websocket`). \
         The messages both ways are described by /api/ws-schema.json and docs/protocol.md. \
