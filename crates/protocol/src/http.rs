@@ -188,7 +188,7 @@ pub struct MessagesQuery {
 
 /// `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
-pub struct Status {
+pub struct HealthStatus {
     /// `ok` (healthz), `ready` or `unavailable` (readyz).
     pub status: String,
 }

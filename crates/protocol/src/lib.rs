@@ -395,7 +395,7 @@ pub fn typescript_definitions() -> String {
     declare(http::MessageList::docs(), http::MessageList::decl(&cfg));
     declare(http::PageQuery::docs(), http::PageQuery::decl(&cfg));
     declare(http::MessagesQuery::docs(), http::MessagesQuery::decl(&cfg));
-    declare(http::Status::docs(), http::Status::decl(&cfg));
+    declare(http::HealthStatus::docs(), http::HealthStatus::decl(&cfg));
     declare(http::ErrorBody::docs(), http::ErrorBody::decl(&cfg));
     declare(http::ErrorDetail::docs(), http::ErrorDetail::decl(&cfg));
     out

@@ -472,7 +472,7 @@ after?: number, };
 /**
  * `GET /healthz` and `GET /readyz`.
  */
-export type Status = {
+export type HealthStatus = {
 /**
  * `ok` (healthz), `ready` or `unavailable` (readyz).
  */

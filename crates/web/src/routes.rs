@@ -6,8 +6,8 @@ use crate::AppState;
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use watchparty_protocol::http::{
-    CreateRoomRequest, JoinResponse, LoginRequest, MessageList, MessagesQuery, PageQuery,
-    RegisterRequest, RoomList, RoomResponse, RoomWithPlayback, Status, TokenResponse,
+    CreateRoomRequest, HealthStatus, JoinResponse, LoginRequest, MessageList, MessagesQuery,
+    PageQuery, RegisterRequest, RoomList, RoomResponse, RoomWithPlayback, TokenResponse,
     UpdateRoomRequest, UserResponse,
 };
 use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
@@ -393,10 +393,10 @@ pub(crate) async fn messages(
     path = "/healthz",
     summary = "Liveness",
     tag = "operations",
-    responses((status = 200, description = "The process serves: `{\"status\": \"ok\"}`", body = Status))
+    responses((status = 200, description = "The process serves: `{\"status\": \"ok\"}`", body = HealthStatus))
 )]
 pub(crate) async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Status {
+    HttpResponse::Ok().json(HealthStatus {
         status: "ok".into(),
     })
 }
@@ -407,17 +407,17 @@ pub(crate) async fn healthz() -> HttpResponse {
     summary = "Readiness",
     tag = "operations",
     responses(
-        (status = 200, description = "The database (and Redis, when configured) answer: `{\"status\": \"ready\"}`", body = Status),
-        (status = 503, description = "Not ready: `{\"status\": \"unavailable\"}`", body = Status),
+        (status = 200, description = "The database (and Redis, when configured) answer: `{\"status\": \"ready\"}`", body = HealthStatus),
+        (status = 503, description = "Not ready: `{\"status\": \"unavailable\"}`", body = HealthStatus),
     )
 )]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.service.ready().await {
-        HttpResponse::Ok().json(Status {
+        HttpResponse::Ok().json(HealthStatus {
             status: "ready".into(),
         })
     } else {
-        HttpResponse::ServiceUnavailable().json(Status {
+        HttpResponse::ServiceUnavailable().json(HealthStatus {
             status: "unavailable".into(),
         })
     }
