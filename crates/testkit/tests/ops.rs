@@ -552,6 +552,209 @@ async fn the_openapi_document_is_served_and_matches_the_router() {
     server.stop().await;
 }
 
+/// One request as a browser-less client sends it (JSON type on every
+/// request, so the cross-site guard lets bodiless POSTs through); the
+/// answer's body whole, `request_id` included.
+async fn exchange(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = http
+        .request(method, url)
+        .header("Content-Type", "application/json");
+    if let Some(body) = body {
+        request = request.body(body.to_string());
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status();
+    let text = answer.text().await.unwrap();
+    let body = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, body)
+}
+
+/// Whether `body` is what the document promises for `method path` answering
+/// `status`: the response's JSON schema, validated as JSON Schema 2020-12
+/// (OpenAPI 3.1's dialect) with the document's components beside it.
+fn conforms(
+    doc: &serde_json::Value,
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    body: &serde_json::Value,
+) -> Result<(), String> {
+    let response = &doc["paths"][path][method]["responses"][status.as_str()];
+    assert!(
+        response.is_object(),
+        "{method} {path}: {status} is not documented"
+    );
+    if status == StatusCode::NO_CONTENT {
+        assert!(response.get("content").is_none() && body.is_null());
+        return Ok(());
+    }
+    let mut schema = response["content"]["application/json"]["schema"].clone();
+    assert!(
+        schema.is_object(),
+        "{method} {path} {status}: no JSON body documented"
+    );
+    schema["components"] = doc["components"].clone();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{method} {path} {status}: {body} does not conform: {errors:?}"
+        ))
+    }
+}
+
+/// Answers have the documented shapes: every body of this walk through the
+/// API, successes and refusals, validates against the schema the OpenAPI
+/// document gives for its path, method and status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_conform_to_the_openapi_document() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let (_, doc) = server.client().get("/api/openapi.json").await;
+    let cookies = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap()
+    };
+    let (ana, bob) = (cookies(), cookies());
+    let url = |path: &str| server.url(path);
+    let mut checked = 0;
+    let mut step = |method: Method, path: &str, status: StatusCode, body: &serde_json::Value| {
+        conforms(&doc, &method.as_str().to_lowercase(), path, status, body).unwrap();
+        checked += 1;
+    };
+
+    for (who, name) in [(&ana, "ana"), (&bob, "bob")] {
+        let body = json!({"email": format!("{name}@example.com"), "password": "long enough"});
+        let (status, answer) =
+            exchange(who, Method::POST, url("/api/auth/register/"), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED);
+        step(Method::POST, "/api/auth/register/", status, &answer);
+    }
+    let taken = json!({"email": "ana@example.com", "password": "long enough"});
+    let (status, answer) =
+        exchange(&bob, Method::POST, url("/api/auth/register/"), Some(taken)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    step(Method::POST, "/api/auth/register/", status, &answer);
+    let wrong = json!({"email": "ana@example.com", "password": "not the one"});
+    let (status, answer) = exchange(&bob, Method::POST, url("/api/auth/login/"), Some(wrong)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    step(Method::POST, "/api/auth/login/", status, &answer);
+    let (status, answer) = exchange(&ana, Method::GET, url("/api/auth/me/"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    step(Method::GET, "/api/auth/me/", status, &answer);
+    let (status, answer) = exchange(&ana, Method::POST, url("/api/auth/token/"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    step(Method::POST, "/api/auth/token/", status, &answer);
+
+    let room = json!({"name": "film", "media_url": "https://example.com/v.mp4"});
+    let (status, answer) = exchange(&ana, Method::POST, url("/api/rooms/"), Some(room)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    step(Method::POST, "/api/rooms/", status, &answer);
+    let code = answer["room"]["code"].as_str().unwrap().to_owned();
+    let (status, answer) = exchange(&ana, Method::POST, url("/api/rooms/"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    step(Method::POST, "/api/rooms/", status, &answer);
+    let (status, answer) =
+        exchange(&bob, Method::GET, url("/api/rooms/public/?limit=5"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["rooms"].as_array().unwrap().len(), 1);
+    step(Method::GET, "/api/rooms/public/", status, &answer);
+    let (status, answer) =
+        exchange(&bob, Method::GET, url("/api/rooms/public/?limit=0"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    step(Method::GET, "/api/rooms/public/", status, &answer);
+    let room_path = format!("/api/rooms/{code}/");
+    let (status, answer) =
+        exchange(&bob, Method::POST, url(&format!("{room_path}join/")), None).await;
+    assert_eq!(status, StatusCode::OK);
+    step(Method::POST, "/api/rooms/{code}/join/", status, &answer);
+    let (status, answer) = exchange(&bob, Method::GET, url(&room_path), None).await;
+    assert_eq!(status, StatusCode::OK);
+    step(Method::GET, "/api/rooms/{code}/", status, &answer);
+    let (status, answer) = exchange(
+        &bob,
+        Method::PATCH,
+        url(&room_path),
+        Some(json!({"name": "mine"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    step(Method::PATCH, "/api/rooms/{code}/", status, &answer);
+    let (status, answer) = exchange(
+        &ana,
+        Method::PATCH,
+        url(&room_path),
+        Some(json!({"media_url": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(answer["room"]["media_url"].is_null());
+    step(Method::PATCH, "/api/rooms/{code}/", status, &answer);
+    let (status, answer) = exchange(
+        &bob,
+        Method::GET,
+        url(&format!("{room_path}messages/")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    step(Method::GET, "/api/rooms/{code}/messages/", status, &answer);
+    let (status, answer) = exchange(&bob, Method::GET, url("/api/rooms/ABCDEFGHJK/"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    step(Method::GET, "/api/rooms/{code}/", status, &answer);
+    let (status, answer) = exchange(&ana, Method::DELETE, url(&room_path), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    step(Method::DELETE, "/api/rooms/{code}/", status, &answer);
+    let (status, answer) = exchange(&ana, Method::POST, url("/api/auth/logout/"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    step(Method::POST, "/api/auth/logout/", status, &answer);
+    let (status, answer) = exchange(&ana, Method::GET, url("/api/auth/me/"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    step(Method::GET, "/api/auth/me/", status, &answer);
+    let (status, answer) =
+        exchange(&ana, Method::GET, url(&format!("/ws/rooms/{code}/")), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not an upgrade");
+    step(Method::GET, "/ws/rooms/{code}/", status, &answer);
+    for path in ["/healthz", "/readyz"] {
+        let (status, answer) = exchange(&ana, Method::GET, url(path), None).await;
+        assert_eq!(status, StatusCode::OK);
+        step(Method::GET, path, status, &answer);
+    }
+    assert_eq!(checked, 22);
+    // The check can fail: a body off its schema is refused.
+    let off = json!({"user": {"id": "7", "email": "a@example.com", "display_name": "a"}});
+    assert!(conforms(&doc, "get", "/api/auth/me/", StatusCode::OK, &off).is_err());
+    let bare = json!({"error": {"code": "not_found", "message": "not found"}});
+    assert!(
+        conforms(
+            &doc,
+            "get",
+            "/api/rooms/{code}/",
+            StatusCode::NOT_FOUND,
+            &bare
+        )
+        .is_err(),
+        "an error without its request_id is refused"
+    );
+    server.stop().await;
+}
+
 /// The documentation stands alone: a clone has no `shared/` folder, so no
 /// document may point there, and every relative link leads to a file in the
 /// repository.
