@@ -209,8 +209,8 @@ pub struct ErrorDetail {
     /// For people; may change.
     pub message: String,
     /// Names this request in the server's log (also the `X-Request-Id`
-    /// header). The handler leaves it out and the request log adds it to
-    /// every answer, so clients always see it.
+    /// header): every error answer of the server carries it. Optional in
+    /// Rust only because the web crate may add it after building the body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(type = "string")]
     #[schema(required = true, value_type = String)]
@@ -218,13 +218,17 @@ pub struct ErrorDetail {
 }
 
 impl ErrorBody {
-    /// A body without its request id (added on the way out).
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// The body of a refusal; `request_id` is left out when `None`.
+    pub fn new(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        request_id: Option<String>,
+    ) -> Self {
         ErrorBody {
             error: ErrorDetail {
                 code: code.into(),
                 message: message.into(),
-                request_id: None,
+                request_id,
             },
         }
     }

@@ -501,7 +501,7 @@ code: string,
 message: string,
 /**
  * Names this request in the server's log (also the `X-Request-Id`
- * header). The handler leaves it out and the request log adds it to
- * every answer, so clients always see it.
+ * header): every error answer of the server carries it. Optional in
+ * Rust only because the web crate may add it after building the body.
  */
 request_id?: string, };

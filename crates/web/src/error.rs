@@ -62,6 +62,6 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         // The request log adds `request_id` on the way out.
-        HttpResponse::build(self.status).json(ErrorBody::new(self.code, self.message.clone()))
+        HttpResponse::build(self.status).json(ErrorBody::new(self.code, self.message.clone(), None))
     }
 }
