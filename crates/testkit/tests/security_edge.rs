@@ -319,12 +319,12 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
     for _ in 0..IN_FLIGHT {
         let mut stream = connect_from("127.0.0.1", port).await.unwrap();
         stream
-            .write_all(stalled_login(port, "X-Forwarded-For: 203.0.113.9\r\n").as_bytes())
+            .write_all(stalled_login(port, "X-Forwarded-For: [2001:db8::9]:5000\r\n").as_bytes())
             .await
             .unwrap();
         stalled.push(stream);
     }
-    // Let the server take them all in.
+    // Let the server take them all in: 256 requests of 2001:db8::9 in flight.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let health = |address: &'static str| {
         let client = server.client();
@@ -343,15 +343,22 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
             )
         }
     };
-    let (status, body) = health("203.0.113.9").await;
+    // IPv6 clients count per /64: one host has a whole one.
+    let (status, body) = health("2001:db8::10").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "rate_limited");
-    let (status, _) = health("203.0.113.10").await;
-    assert_eq!(status, StatusCode::OK, "another client behind the proxy");
+    for other in ["203.0.113.10", "2001:db8:0:1::9"] {
+        let (status, _) = health(other).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{other}, another client behind the proxy"
+        );
+    }
     drop(stalled);
     let started = Instant::now();
     loop {
-        let (status, _) = health("203.0.113.9").await;
+        let (status, _) = health("2001:db8::9").await;
         if status == StatusCode::OK {
             break;
         }
@@ -729,6 +736,53 @@ async fn socket_origins_must_match_the_scheme() {
     assert_eq!(
         connect(format!("http://127.0.0.1:{port}")).await,
         StatusCode::FORBIDDEN
+    );
+    server.stop().await;
+}
+
+/// Issue 19, item 1: connections that send nothing cost only bounded time —
+/// one idle after its answer (keep-alive), one that never sends a head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_silent_connections_are_closed() {
+    let server = TestServer::start().await;
+    let port = server.port;
+    let idle = async {
+        let mut stream = connect_from("127.0.0.1", port).await.unwrap();
+        stream
+            .write_all(
+                format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        let answered = Instant::now();
+        // The rest of the answer, then the end of the connection.
+        read_answer(&mut stream, Duration::from_secs(15)).await;
+        answered.elapsed()
+    };
+    let silent = async {
+        let mut stream = connect_from("127.0.0.1", port).await.unwrap();
+        let opened = Instant::now();
+        let answer = read_answer(&mut stream, Duration::from_secs(15)).await;
+        (answer.unwrap_or_default(), opened.elapsed())
+    };
+    let (idle_for, (silent_answer, silent_for)) = tokio::join!(idle, silent);
+    println!(
+        "FIGURE an idle keep-alive connection closed after {:.1} s; a connection without a \
+         request head after {:.1} s ({:?})",
+        idle_for.as_secs_f64(),
+        silent_for.as_secs_f64(),
+        silent_answer.lines().next().unwrap_or("nothing")
+    );
+    assert!(
+        idle_for < Duration::from_secs(8),
+        "idle for {idle_for:?} and still open"
+    );
+    assert!(
+        silent_for < Duration::from_secs(8),
+        "silent for {silent_for:?} and still open"
     );
     server.stop().await;
 }

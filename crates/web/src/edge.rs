@@ -175,7 +175,7 @@ pub(crate) fn on_connect(
         if trusted.trusts(ip) {
             return;
         }
-        match connections.acquire(ip) {
+        match connections.acquire(address_key(ip)) {
             Some(slot) => {
                 extensions.insert(slot);
             }
@@ -187,6 +187,18 @@ pub(crate) fn on_connect(
                 let _ = socket.shutdown(std::net::Shutdown::Both);
             }
         }
+    }
+}
+
+/// What one client is, for the caps: its IPv4 address, or its IPv6 /64 (one
+/// household or host gets a whole /64, so per /128 would be no cap at all).
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+        v4 => v4,
     }
 }
 
@@ -239,6 +251,10 @@ pub(crate) async fn forwarded_requests(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let client = ClientInfo::of(req.request()).ip;
+    let client = match client.parse::<IpAddr>() {
+        Ok(ip) => address_key(ip).to_string(),
+        Err(_) => client,
+    };
     let Some(_slot) = budget.acquire(client) else {
         return Ok(refuse(
             req,
@@ -507,6 +523,16 @@ mod tests {
         drop((b, c));
         assert_eq!(budget.held(&"x"), 0);
         assert!(budget.held.lock().unwrap().is_empty(), "no key left behind");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let key = |s: &str| address_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
     }
 
     #[test]
