@@ -285,9 +285,16 @@ async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
         "{}",
         during.report("during")
     );
+    let log = server.log();
     assert!(
-        !server.log().contains("Too many open files"),
+        !log.contains("Too many open files"),
         "the server ran out of files"
+    );
+    // The operator hears of it, without a line per refusal.
+    let warnings = log.matches("refusing connections").count();
+    assert!(
+        (1..=3).contains(&warnings),
+        "{warnings} warnings about refused connections"
     );
 }
 

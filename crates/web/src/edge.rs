@@ -48,7 +48,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Limits of the HTTP edge. The defaults are what the binary uses.
 #[derive(Debug, Clone)]
@@ -158,6 +158,9 @@ pub(crate) fn on_connect(
     connections: Arc<Budget<IpAddr>>,
     trusted: TrustedProxies,
 ) -> impl Fn(&dyn std::any::Any, &mut Extensions) + Send + Sync + 'static {
+    // Refusals come by the thousand under attack: the log says so at most
+    // once every 10 s rather than once each.
+    let last_warning: Mutex<Option<Instant>> = Mutex::new(None);
     move |connection, extensions| {
         let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
             return;
@@ -180,7 +183,16 @@ pub(crate) fn on_connect(
                 extensions.insert(slot);
             }
             None => {
-                tracing::debug!(client = %ip, "refused a connection: too many from this address");
+                let mut last = last_warning.lock().unwrap_or_else(PoisonError::into_inner);
+                if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                    *last = Some(Instant::now());
+                    tracing::warn!(
+                        client = %ip,
+                        limit = connections.limit,
+                        "refusing connections: too many open from one address"
+                    );
+                }
+                drop(last);
                 // A fresh socket's send buffer is empty: this never blocks,
                 // and a partial write only shortens the courtesy.
                 let _ = socket.send(TOO_MANY_CONNECTIONS);
