@@ -50,6 +50,9 @@ trap cleanup EXIT
 export WATCHPARTY_JWT_SECRET=bench-jwt-secret-bench-jwt-secret-0123
 export WATCHPARTY_SESSION_KEY=bench-session-key-bench-session-key-0123456789-0123456789-abcdef
 export RUST_LOG=${RUST_LOG:-info}
+# The generator registers every simulated user from this one address; the
+# server allows 100 registrations an hour per address by default.
+export WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR=${WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR:-1000000000}
 servers=()
 
 # start_server DATABASE_URL [REDIS_URL]: one instance, logging to $work.

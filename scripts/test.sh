@@ -9,7 +9,9 @@
 # and Redis are started on free ports in a temp dir and stopped afterwards.
 # The integration suite runs three times: on SQLite, on PostgreSQL, and in
 # production mode (PostgreSQL + Redis); the load generator runs every benchmark
-# scenario for a few seconds and must lose nothing.
+# scenario for a few seconds and must lose nothing. The web client's JavaScript
+# is type-checked by tsc against the definitions generated from the protocol
+# crate (crates/protocol/tests/typescript.rs keeps them current).
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -89,6 +91,8 @@ echo "== the load generator against real servers, for seconds (scripts/bench.sh 
 scripts/bench.sh smoke >"$work/bench-smoke.log" 2>&1 || { cat "$work/bench-smoke.log"; status=1; }
 grep -h "^|" "$work/bench-smoke.log" | head -n 40 || true
 
+echo "== the web client's types: tsc --checkJs against the generated crates/web/client/protocol.d.ts"
+(cd browser-tests && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck) || status=1
 echo "== the web client in Chromium (playwright-core)"
-(cd browser-tests && npm ci --no-audit --no-fund --loglevel=error && npm test) || status=1
+(cd browser-tests && npm test) || status=1
 exit $status

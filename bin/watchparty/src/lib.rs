@@ -44,24 +44,27 @@ pub enum StartupError {
 
 /// Applies the database migrations (`watchparty migrate`) and returns the
 /// one line that says what was done.
-pub async fn migrate(database: &DatabaseSettings) -> Result<String, StartupError> {
+pub async fn migrate(on: &DatabaseCommandArgs) -> Result<Vec<String>, OperatorError> {
+    let database = on.database.settings().map_err(StartupError::from)?;
     let Migrations { applied, total } =
-        watchparty_service::migrate(&database.url, database.connect_timeout).await?;
+        watchparty_service::migrate(&database.url, database.connect_timeout)
+            .await
+            .map_err(StartupError::from)?;
     let url = redact_password(&database.url);
     let migrations = |n: usize| if n == 1 { "migration" } else { "migrations" };
-    Ok(if applied.is_empty() {
+    Ok(vec![if applied.is_empty() {
         format!(
-            "{url} is up to date: {total} {} applied, none pending",
+            "watchparty: {url} is up to date: {total} {} applied, none pending",
             migrations(total)
         )
     } else {
         format!(
-            "applied {} of {total} {} to {url}: {}",
+            "watchparty: applied {} of {total} {} to {url}: {}",
             applied.len(),
             migrations(total),
             applied.join(", ")
         )
-    })
+    }])
 }
 
 /// Why an operator's command failed.
@@ -143,8 +146,8 @@ pub async fn user_command(command: &UserCommand) -> Result<Vec<String>, Operator
 
 /// Runs `watchparty room …` and returns the line to print.
 pub async fn room_command(command: &RoomCommand) -> Result<Vec<String>, OperatorError> {
-    let RoomCommand::Close { code, on } = command;
-    match operator(on).await?.close_room(code).await {
+    let RoomCommand::Close { code, .. } = command;
+    match operator(command.database()).await?.close_room(code).await {
         Ok(()) => Ok(vec![format!(
             "watchparty: closed room {}: its sockets get ROOM_CLOSED and close within {} s on every instance",
             code.trim().to_ascii_uppercase(),
@@ -217,6 +220,10 @@ impl Application {
             sweep_interval: settings.sweep_interval,
             chat_limit: settings.chat_limit,
             max_sockets_per_user: settings.max_sockets_per_user,
+            limits: watchparty_service::Limits {
+                registrations_per_address: settings.max_registrations_per_hour,
+                ..watchparty_service::Limits::default()
+            },
         })
         .await?;
         let port = listener.local_addr()?.port();

@@ -4,8 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use watchparty::telemetry::{self, Verbosity};
 use watchparty::{
-    Application, Cli, Command, LogFormat, OperatorError, RoomCommand, SettingError, Settings,
-    StartupError,
+    Application, Cli, Command, DatabaseCommandArgs, OperatorError, Settings, StartupError,
 };
 
 /// Every start-up failure: one line that names the setting and the cause.
@@ -28,26 +27,6 @@ fn main() -> ExitCode {
         }
     };
     match cli.into_command() {
-        Command::Migrate(args) => {
-            let (database, format) = match (args.database.settings(), args.log.format()) {
-                (Ok(database), Ok(format)) => (database, format),
-                (Err(e), _) | (_, Err(e)) => return refuse(&e),
-            };
-            telemetry::init(format, Verbosity::Command);
-            run(async move {
-                let done = watchparty::migrate(&database).await?;
-                println!("watchparty: {done}");
-                Ok(())
-            })
-        }
-        Command::User(command) => operate(
-            command.database().log.format(),
-            watchparty::user_command(&command),
-        ),
-        Command::Room(command) => {
-            let RoomCommand::Close { on, .. } = &command;
-            operate(on.log.format(), watchparty::room_command(&command))
-        }
         Command::Serve(args) => match args.settings() {
             Ok(settings) => {
                 telemetry::init(settings.log_format, Verbosity::Serving);
@@ -55,15 +34,19 @@ fn main() -> ExitCode {
             }
             Err(e) => refuse(&e),
         },
+        Command::Migrate(on) => operate(&on, watchparty::migrate(&on)),
+        Command::User(command) => operate(command.database(), watchparty::user_command(&command)),
+        Command::Room(command) => operate(command.database(), watchparty::room_command(&command)),
     }
 }
 
-/// An operator's command: its lines on stdout; an unknown email or code exits 1.
+/// A one-shot command on the database (`migrate`, `user`, `room`): its lines
+/// on stdout; an unknown email or code exits 1.
 fn operate(
-    format: Result<LogFormat, SettingError>,
+    on: &DatabaseCommandArgs,
     command: impl std::future::Future<Output = Result<Vec<String>, OperatorError>>,
 ) -> ExitCode {
-    match format {
+    match on.log.format() {
         Ok(format) => telemetry::init(format, Verbosity::Command),
         Err(e) => return refuse(&e),
     }

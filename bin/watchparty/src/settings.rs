@@ -127,6 +127,14 @@ impl UserCommand {
     }
 }
 
+impl RoomCommand {
+    /// The database and log arguments.
+    pub fn database(&self) -> &DatabaseCommandArgs {
+        let RoomCommand::Close { on, .. } = self;
+        on
+    }
+}
+
 /// A page size for `watchparty user list`.
 pub fn page_size(raw: &str) -> Result<i64, SettingError> {
     match raw.trim().parse::<i64>() {
@@ -235,6 +243,13 @@ pub struct ServeArgs {
     /// Serve /metrics on this address only (unset: on the main address).
     #[arg(long, env = "WATCHPARTY_METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// Registrations one address (one IPv6 /64) may attempt per hour.
+    #[arg(
+        long,
+        env = "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR",
+        default_value = "100"
+    )]
+    pub max_registrations_per_hour: String,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub log: LogArgs,
@@ -324,6 +339,8 @@ pub struct Settings {
     pub chat_limit: ChatLimit,
     /// Room sockets one user may hold open on one instance.
     pub max_sockets_per_user: usize,
+    /// Registrations one address may attempt per hour.
+    pub max_registrations_per_hour: u64,
     /// HTTP worker threads.
     pub workers: usize,
     /// Which secrets were generated because none was configured.
@@ -592,6 +609,18 @@ impl ServeArgs {
             .filter(|s| !s.trim().is_empty())
             .map(|raw| address("WATCHPARTY_METRICS_BIND (--metrics-bind)", raw))
             .transpose()?;
+        let max_registrations_per_hour = match self.max_registrations_per_hour.trim().parse() {
+            Ok(n) if (1..=1_000_000_000).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR (--max-registrations-per-hour)",
+                    format!(
+                        "must be a whole number from 1 to 1000000000, got {:?}",
+                        self.max_registrations_per_hour
+                    ),
+                ))
+            }
+        };
         if metrics_bind == Some(bind) {
             return Err(bad(
                 "WATCHPARTY_METRICS_BIND (--metrics-bind)",
@@ -620,6 +649,7 @@ impl ServeArgs {
             chat_limit: ChatLimit::default(),
             // Many tabs and devices; not thousands of connections from one script.
             max_sockets_per_user: 20,
+            max_registrations_per_hour,
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             generated_secrets: generated,
         })

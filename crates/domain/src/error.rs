@@ -21,6 +21,11 @@ pub enum ValidationError {
     /// A playback position outside 0..=1,000,000 seconds, or not a finite number.
     #[error("time must be a finite number of seconds between 0 and 1000000")]
     Position,
+    /// Text with a control character (other than a line break or tab where
+    /// text has lines) or an invisible format character other than the
+    /// joiners; the field is named.
+    #[error("{0} must not contain control characters or invisible formatting characters (such as U+0000, U+202E or U+200B)")]
+    Characters(&'static str),
     /// A chat message longer than the limit.
     #[error("Message is too long (at most 2000 characters)")]
     ChatTooLong,

@@ -13,8 +13,92 @@ pub const CHAT_TEXT_MAX_CHARS: usize = 2000;
 /// The largest playback position, in seconds.
 pub const MAX_POSITION: f64 = 1_000_000.0;
 
-fn has_control(s: &str) -> bool {
-    s.chars().any(char::is_control)
+/// Zero width non-joiner: kept, Persian, Indic and other scripts need it.
+pub const ZWNJ: char = '\u{200C}';
+/// Zero width joiner: kept, emoji sequences and Indic scripts need it.
+pub const ZWJ: char = '\u{200D}';
+// Waving black flag: the base of the emoji tag sequences (England, Scotland, Wales).
+const BLACK_FLAG: char = '\u{1F3F4}';
+const CANCEL_TAG: char = '\u{E007F}';
+
+/// Unicode's format characters, general category Cf (Unicode 16): invisible
+/// characters that change how text around them is shown (U+202E turns it
+/// right to left, U+200B is an invisible space).
+const FORMAT_CHARACTERS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+fn is_format(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&c))
+}
+
+fn is_tag(c: char) -> bool {
+    ('\u{E0020}'..='\u{E007E}').contains(&c)
+}
+
+/// Whether text may hold a line break and a tab (chat), or is one line (names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    One,
+    Many,
+}
+
+/// The one rule for text people show each other (chat, display names, room
+/// names), the same whatever the database: no control characters (NUL
+/// included), except a line break (`\n`) and a tab where text has lines;
+/// no U+2028/U+2029 line separators; no format characters (category Cf),
+/// except the joiners ZWNJ and ZWJ and the tag characters of an emoji tag
+/// sequence (a black flag, tag letters, a cancel tag).
+fn allowed_text(text: &str, lines: Lines) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let fine = match c {
+            '\n' | '\t' => lines == Lines::Many,
+            '\u{2028}' | '\u{2029}' => false,
+            ZWNJ | ZWJ => true,
+            BLACK_FLAG => {
+                if chars.peek().copied().is_some_and(is_tag) {
+                    while chars.next_if(|t| is_tag(*t)).is_some() {}
+                    chars.next() == Some(CANCEL_TAG)
+                } else {
+                    true
+                }
+            }
+            c => !c.is_control() && !is_format(c),
+        };
+        if !fine {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether text shows anything: not only blanks and joiners.
+fn visible(text: &str) -> bool {
+    text.chars()
+        .any(|c| !c.is_whitespace() && c != ZWNJ && c != ZWJ)
 }
 
 /// A room's public code, always stored and shown upper case.
@@ -72,7 +156,9 @@ impl Email {
             (parts.next(), parts.next(), parts.next()),
             (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty()
         );
-        let clean = !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        let clean = !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_format(c));
         if well_formed && clean && email.chars().count() <= 254 {
             Ok(Email(email))
         } else {
@@ -123,11 +209,14 @@ impl fmt::Debug for Password {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    /// Accepts 1 to 50 characters after trimming, without control characters.
+    /// Accepts 1 to 50 characters after trimming, on one line, without
+    /// control or format characters (see [`ValidationError::Characters`]).
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let name = raw.trim();
         let len = name.chars().count();
-        if (1..=50).contains(&len) && !has_control(name) {
+        if !allowed_text(name, Lines::One) {
+            Err(ValidationError::Characters("display_name"))
+        } else if (1..=50).contains(&len) && visible(name) {
             Ok(DisplayName(name.to_owned()))
         } else {
             Err(ValidationError::DisplayName)
@@ -150,11 +239,14 @@ impl DisplayName {
 pub struct RoomName(String);
 
 impl RoomName {
-    /// Accepts 1 to 100 characters after trimming, without control characters.
+    /// Accepts 1 to 100 characters after trimming, on one line, without
+    /// control or format characters (see [`ValidationError::Characters`]).
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let name = raw.trim();
         let len = name.chars().count();
-        if (1..=100).contains(&len) && !has_control(name) {
+        if !allowed_text(name, Lines::One) {
+            Err(ValidationError::Characters("name"))
+        } else if (1..=100).contains(&len) && visible(name) {
             Ok(RoomName(name.to_owned()))
         } else {
             Err(ValidationError::RoomName)
@@ -197,15 +289,20 @@ impl MediaUrl {
     }
 }
 
-/// A chat message's text: trimmed, non-empty, at most 2000 characters.
+/// A chat message's text: trimmed, non-empty, at most 2000 characters; it
+/// may have several lines and tabs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatText(String);
 
 impl ChatText {
-    /// `Ok(None)` for a blank message (ignored by the rules), an error when too long.
+    /// `Ok(None)` for a blank message (ignored by the rules), an error when
+    /// too long or when it holds characters the text rule refuses
+    /// ([`ValidationError::Characters`]), NUL among them.
     pub fn parse(raw: &str) -> Result<Option<Self>, ValidationError> {
         let text = raw.trim();
-        if text.is_empty() {
+        if !allowed_text(text, Lines::Many) {
+            Err(ValidationError::Characters("Message"))
+        } else if !visible(text) {
             Ok(None)
         } else if text.chars().count() > CHAT_TEXT_MAX_CHARS {
             Err(ValidationError::ChatTooLong)
@@ -324,6 +421,111 @@ mod tests {
         assert!(MediaUrl::parse("javascript:alert(1)").is_err());
         assert!(MediaUrl::parse("https://").is_err());
         assert!(MediaUrl::parse("https://example.com/v.mp4").is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_except_lines_and_tabs_in_chat() {
+        for bad in [
+            "a\u{0}b",
+            "a\rb",
+            "a\u{1b}[31mb",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a\u{2028}b",
+        ] {
+            assert_eq!(
+                ChatText::parse(bad),
+                Err(ValidationError::Characters("Message")),
+                "{bad:?}"
+            );
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+            assert!(RoomName::parse(bad).is_err(), "{bad:?}");
+        }
+        let lines = ChatText::parse("one\n\ttwo").unwrap().unwrap();
+        assert_eq!(lines.as_str(), "one\n\ttwo");
+        for one_line in ["ana\nbob", "ana\tbob"] {
+            assert_eq!(
+                DisplayName::parse(one_line),
+                Err(ValidationError::Characters("display_name"))
+            );
+            assert_eq!(
+                RoomName::parse(one_line),
+                Err(ValidationError::Characters("name"))
+            );
+        }
+        // NUL reaches no database: refused at the edge of every text value.
+        assert!(Email::parse("a\u{0}@x.io").is_err());
+        assert!(MediaUrl::parse("https://x.io/\u{0}").is_err());
+    }
+
+    #[test]
+    fn invisible_format_characters_are_refused_except_the_joiners() {
+        for bad in [
+            "admin\u{202E}nimda",
+            "ana\u{200B}",
+            "\u{2066}ana\u{2069}",
+            "ana\u{200F}",
+            "\u{FEFF}ana",
+            "ad\u{00AD}min",
+            "ana\u{2060}",
+            "ana\u{E0041}\u{E0042}",
+            // Tag characters outside a flag, or a flag sequence left open.
+            "\u{1F3F4}\u{E0067}\u{E0062}",
+        ] {
+            assert_eq!(
+                DisplayName::parse(bad),
+                Err(ValidationError::Characters("display_name")),
+                "{bad:?}"
+            );
+            assert!(RoomName::parse(bad).is_err(), "{bad:?}");
+            assert!(ChatText::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            // Family: man, ZWJ, woman, ZWJ, girl.
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+            // Persian "mi-khaham" needs ZWNJ.
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
+            // Devanagari half forms use ZWJ.
+            "\u{0915}\u{094D}\u{200D}\u{0937}",
+            // The flag of Scotland: black flag, tags g b s c t, cancel tag.
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+            "\u{1F3F4} a plain black flag",
+            "שלום עולם",
+        ] {
+            assert_eq!(DisplayName::parse(good).unwrap().as_str(), good);
+            assert_eq!(RoomName::parse(good).unwrap().as_str(), good);
+            assert_eq!(ChatText::parse(good).unwrap().unwrap().as_str(), good);
+        }
+        // Joiners alone show nothing: not a name, and a blank message.
+        assert_eq!(
+            DisplayName::parse("\u{200D}\u{200C}"),
+            Err(ValidationError::DisplayName)
+        );
+        assert_eq!(ChatText::parse(" \u{200D} "), Ok(None));
+        assert!(Email::parse("ana\u{202E}@example.com").is_err());
+    }
+
+    #[test]
+    fn the_format_table_is_category_cf() {
+        // Spot checks against Unicode's data, one from each end of the table.
+        for cf in [
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{200B}',
+            '\u{202E}',
+            '\u{FEFF}',
+            '\u{E0001}',
+            '\u{E007F}',
+        ] {
+            assert!(is_format(cf), "{cf:?}");
+        }
+        for not_cf in ['a', ' ', '\u{0300}', '\u{FE0F}', '\u{2028}', '\u{1F3F4}'] {
+            assert!(!is_format(not_cf), "{not_cf:?}");
+        }
+        let sorted = FORMAT_CHARACTERS
+            .windows(2)
+            .all(|w| w[0].0 <= w[0].1 && w[0].1 < w[1].0);
+        assert!(sorted);
     }
 
     #[test]

@@ -30,3 +30,18 @@ pub fn create_postgres_database(admin_url: &str) -> Result<String, PersistenceEr
         .ok_or_else(|| PersistenceError::UnsupportedUrl(admin_url.to_owned()))?;
     Ok(format!("{base}/{name}"))
 }
+
+/// A port on 127.0.0.1 that accepts connections and never says a word, like
+/// a wedged database server: for tests of connect timeouts. The listener
+/// lives, holding every connection, until the process ends.
+pub fn silent_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    Ok(port)
+}

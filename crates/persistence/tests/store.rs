@@ -232,15 +232,7 @@ async fn bad_urls_say_what_is_wrong() {
 /// connection gives up after the configured timeout, and says so.
 #[tokio::test]
 async fn a_silent_server_times_out() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    // Accept and hold every connection without a word.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    let port = scratch::silent_port().unwrap();
     let started = Instant::now();
     let err = Database::connect(
         &format!("postgres://wp:hunter2@127.0.0.1:{port}/wp"),

@@ -7,12 +7,13 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
 
 /// A user as the user themself sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct User {
     /// Stable id.
     pub id: i64,
@@ -23,7 +24,7 @@ pub struct User {
 }
 
 /// A user as everyone else sees it: never an email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct PublicUser {
     /// Stable id.
     pub id: i64,
@@ -32,7 +33,7 @@ pub struct PublicUser {
 }
 
 /// A room as listed and fetched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct Room {
     /// Public code, upper case.
     pub code: String,
@@ -55,7 +56,7 @@ pub struct Room {
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct Playback {
     /// Whether it plays.
     pub is_playing: bool,
@@ -66,7 +67,7 @@ pub struct Playback {
 }
 
 /// A user's membership of a room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct Participant {
     /// Who.
     pub user: PublicUser,
@@ -79,7 +80,7 @@ pub struct Participant {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct ChatMessage {
     /// Grows in delivery order within a room.
     pub id: i64,
@@ -92,7 +93,7 @@ pub struct ChatMessage {
 }
 
 /// One entry of a `PRESENCE` list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 pub struct PresentUser {
     /// User id.
     pub id: i64,
@@ -103,7 +104,7 @@ pub struct PresentUser {
 }
 
 /// Whether the room waits for its host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum HostStatus {
     /// At least one of the host's sockets is live.
@@ -116,7 +117,7 @@ pub enum HostStatus {
 }
 
 /// Why a room closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// The host deleted it (socket closed with 4001).
@@ -136,7 +137,7 @@ impl CloseReason {
 }
 
 /// What a client may send over the room socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClientMessage {
     /// Host: play from `time`.
@@ -193,7 +194,7 @@ pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
 }
 
 /// Everything the server sends over the room socket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServerMessage {
     /// Where playback is; first on every connection.
@@ -323,4 +324,46 @@ pub fn ws_schema() -> serde_json::Value {
         "oneOf": [client, server],
         "$defs": defs,
     })
+}
+
+/// The TypeScript declarations of every message and shape above, derived
+/// with `ts-rs` as one module for the web client: checked in as
+/// `crates/web/client/protocol.d.ts`, whose JavaScript is type-checked
+/// against it (docs/web-client.md).
+pub fn typescript_definitions() -> String {
+    // JSON numbers reach JavaScript as `number`, whatever their Rust width:
+    // ts-rs would otherwise declare i64 / u64 as `bigint`, which `JSON.parse`
+    // never produces. Set here rather than read from TS_RS_LARGE_INT so the
+    // output does not depend on the environment.
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from crates/protocol/src/lib.rs by ts-rs: do not edit by hand.\n\
+         // Regenerate with\n\
+         //   WATCHPARTY_BLESS=1 cargo test -p watchparty-protocol --test typescript\n\
+         // The WebSocket messages of docs/protocol.md and the JSON shapes the HTTP\n\
+         // bodies share. Times are seconds (`time`) or ms since the Unix epoch\n\
+         // (`server_time`); ids are JSON numbers.\n",
+    );
+    let mut declare = |docs: Option<String>, decl: String| {
+        out.push('\n');
+        out.push_str(&docs.unwrap_or_default());
+        // ts-rs leaves a space after each field's separator; trimming keeps
+        // the checked-in file free of trailing whitespace.
+        for line in format!("export {decl}").lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    };
+    declare(ClientMessage::docs(), ClientMessage::decl(&cfg));
+    declare(ServerMessage::docs(), ServerMessage::decl(&cfg));
+    declare(User::docs(), User::decl(&cfg));
+    declare(PublicUser::docs(), PublicUser::decl(&cfg));
+    declare(Room::docs(), Room::decl(&cfg));
+    declare(Playback::docs(), Playback::decl(&cfg));
+    declare(Participant::docs(), Participant::decl(&cfg));
+    declare(ChatMessage::docs(), ChatMessage::decl(&cfg));
+    declare(PresentUser::docs(), PresentUser::decl(&cfg));
+    declare(HostStatus::docs(), HostStatus::decl(&cfg));
+    declare(CloseReason::docs(), CloseReason::decl(&cfg));
+    out
 }

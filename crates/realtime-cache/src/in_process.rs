@@ -1,7 +1,7 @@
 //! Live state in this process: the single-instance default, and for tests.
 
 use crate::{
-    Broadcast, BroadcastSink, CacheError, Claims, Departed, Fanout, HostStatus, LiveRooms,
+    Broadcast, BroadcastSink, CacheError, Claims, Counter, Departed, Fanout, HostStatus, LiveRooms,
     LiveState, LockToken, Member, Presence, RoomCache,
 };
 use async_trait::async_trait;
@@ -281,6 +281,50 @@ impl Claims for InProcess {
         Ok(())
     }
 
+    async fn reserve(
+        &self,
+        counters: &[Counter<'_>],
+        window: Duration,
+    ) -> Result<Option<usize>, CacheError> {
+        let now = Instant::now();
+        // One lock for the check and the counting: that is the atomicity.
+        let mut inner = self.lock();
+        if inner.attempts.len() > SWEEP_ABOVE {
+            inner.attempts.retain(|_, (_, ends)| *ends > now);
+        }
+        let current = |inner: &Inner, key: &str| match inner.attempts.get(key) {
+            Some((count, ends)) if *ends > now => *count,
+            _ => 0,
+        };
+        if let Some(full) = counters
+            .iter()
+            .position(|c| c.limit.is_some_and(|limit| current(&inner, c.key) >= limit))
+        {
+            return Ok(Some(full));
+        }
+        for counter in counters {
+            let entry = inner
+                .attempts
+                .entry(counter.key.to_owned())
+                .or_insert((0, now + window));
+            if entry.1 <= now {
+                *entry = (0, now + window);
+            }
+            entry.0 += 1;
+        }
+        Ok(None)
+    }
+
+    async fn release(&self, keys: &[&str]) -> Result<(), CacheError> {
+        let mut inner = self.lock();
+        for key in keys {
+            if let Some(entry) = inner.attempts.get_mut(*key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
     async fn lock(
         &self,
         _key: &str,
@@ -379,5 +423,59 @@ mod tests {
         assert_eq!(live.attempts("k").await.unwrap(), 2);
         live.clear_attempts("k").await.unwrap();
         assert_eq!(live.attempts("k").await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_reservation_counts_every_key_or_none() {
+        let live = InProcess::new();
+        let window = Duration::from_secs(60);
+        let counters = [
+            Counter {
+                key: "wide",
+                limit: None,
+            },
+            Counter {
+                key: "narrow",
+                limit: Some(2),
+            },
+        ];
+        assert_eq!(live.reserve(&counters, window).await.unwrap(), None);
+        assert_eq!(live.reserve(&counters, window).await.unwrap(), None);
+        // Full: the second counter refuses and neither counts.
+        assert_eq!(live.reserve(&counters, window).await.unwrap(), Some(1));
+        assert_eq!(live.attempts("wide").await.unwrap(), 2);
+        assert_eq!(live.attempts("narrow").await.unwrap(), 2);
+        live.release(&["narrow", "narrow", "narrow"]).await.unwrap();
+        assert_eq!(
+            live.attempts("narrow").await.unwrap(),
+            0,
+            "never below zero"
+        );
+        assert_eq!(live.reserve(&counters, window).await.unwrap(), None);
+        assert_eq!(live.attempts("wide").await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn racing_reservations_never_pass_the_limit() {
+        let live = Arc::new(InProcess::new());
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let live = Arc::clone(&live);
+                tokio::spawn(async move {
+                    let counters = [Counter {
+                        key: "k",
+                        limit: Some(5),
+                    }];
+                    live.reserve(&counters, Duration::from_secs(60)).await
+                })
+            })
+            .collect();
+        let mut granted = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap().is_none() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 5);
     }
 }

@@ -13,6 +13,7 @@
 //! - `P:room:{CODE}:events` — the room's pub/sub channel
 //! - `P:instance:{ID}` — an instance's lease, renewed while it lives
 //! - `P:claim:{KEY}`, `P:attempts:{KEY}` — single-use claims and rate counters
+//!   (`P:attempts:logout:{SESSION}` marks a logged-out session for a token's lifetime)
 //! - `P:lock:{KEY}` — short cross-instance locks (a room's chat order)
 //! - `P:session:{KEY}` — HTTP sessions (written by actix-session's Redis store)
 

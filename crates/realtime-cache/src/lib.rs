@@ -171,6 +171,20 @@ pub trait Claims: Send + Sync {
     async fn attempts(&self, key: &str) -> Result<u64, CacheError>;
     /// Forgets the attempts under `key`.
     async fn clear_attempts(&self, key: &str) -> Result<(), CacheError>;
+    /// Counts one attempt under every key at once, before the attempt's
+    /// work is done, so that a limit holds however many attempts race: if a
+    /// key with a limit already counts that many, nothing is counted and
+    /// `Some(index)` names the first such key. Windows are as in
+    /// [`Claims::count_attempt`]. The check and the counting are one atomic
+    /// step, across instances too.
+    async fn reserve(
+        &self,
+        counters: &[Counter<'_>],
+        window: Duration,
+    ) -> Result<Option<usize>, CacheError>;
+    /// Takes back one attempt under each key (an attempt that turned out not
+    /// to count, such as a correct password); never below zero.
+    async fn release(&self, keys: &[&str]) -> Result<(), CacheError>;
     /// Takes `key` exclusively across instances for at most `ttl`, waiting
     /// up to `wait`; `None` if another holder kept it that long. Within one
     /// process the caller's own lock already serializes, so the in-process
@@ -183,6 +197,16 @@ pub trait Claims: Send + Sync {
     ) -> Result<Option<LockToken>, CacheError>;
     /// Releases a lock taken with [`Claims::lock`], if still held by `token`.
     async fn unlock(&self, key: &str, token: LockToken) -> Result<(), CacheError>;
+}
+
+/// One counter of a [`Claims::reserve`]: its key, and the count at which it
+/// refuses (`None`: counted, never refusing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter<'a> {
+    /// The counter's key.
+    pub key: &'a str,
+    /// Attempts allowed per window.
+    pub limit: Option<u64>,
 }
 
 /// Proof of holding a lock from [`Claims::lock`].

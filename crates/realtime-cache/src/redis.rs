@@ -11,7 +11,7 @@
 use crate::keys::Keys;
 use crate::LockToken;
 use crate::{
-    Broadcast, BroadcastSink, CacheError, Claims, Departed, Fanout, HostStatus, LiveRooms,
+    Broadcast, BroadcastSink, CacheError, Claims, Counter, Departed, Fanout, HostStatus, LiveRooms,
     LiveState, Member, Presence, RoomCache,
 };
 use async_trait::async_trait;
@@ -68,6 +68,27 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
+// Counts an attempt under every key, unless one with a limit is full: the
+// check and the counting in one step, so racing attempts cannot all pass.
+// KEYS: counters. ARGV: window (ms), then each key's limit (-1: none).
+// Returns 0 when counted, else the 1-based index of the first full key.
+const RESERVE: &str = r"
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i + 1])
+  if limit >= 0 and tonumber(redis.call('GET', key) or '0') >= limit then return i end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+end
+return 0";
+
+// Takes one attempt back under each key, never below zero.
+const RELEASE: &str = r"
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0";
+
 // Releases a lock only for the holder that took it.
 const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -102,6 +123,8 @@ struct Shared {
     add: Script,
     remove: Script,
     count: Script,
+    reserve: Script,
+    release: Script,
     unlock: Script,
     next_token: std::sync::atomic::AtomicU64,
 }
@@ -223,6 +246,8 @@ impl RedisLiveState {
             add: Script::from_lua(ADD),
             remove: Script::from_lua(REMOVE),
             count: Script::from_lua(COUNT),
+            reserve: Script::from_lua(RESERVE),
+            release: Script::from_lua(RELEASE),
             unlock: Script::from_lua(UNLOCK),
             next_token: std::sync::atomic::AtomicU64::new(1),
         });
@@ -754,6 +779,43 @@ impl Claims for RedisLiveState {
         self.shared
             .client
             .del::<(), _>(self.shared.keys.attempts(key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn reserve(
+        &self,
+        counters: &[Counter<'_>],
+        window: Duration,
+    ) -> Result<Option<usize>, CacheError> {
+        let shared = &self.shared;
+        let keys: Vec<String> = counters
+            .iter()
+            .map(|c| shared.keys.attempts(c.key))
+            .collect();
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let args: Vec<String> = std::iter::once(ms.to_string())
+            .chain(counters.iter().map(|c| match c.limit {
+                Some(limit) => limit.to_string(),
+                None => "-1".to_owned(),
+            }))
+            .collect();
+        let full: i64 = shared
+            .reserve
+            .evalsha_with_reload(&shared.client, keys, args)
+            .await
+            .map_err(unavailable)?;
+        Ok(usize::try_from(full)
+            .ok()
+            .and_then(|index| index.checked_sub(1)))
+    }
+
+    async fn release(&self, keys: &[&str]) -> Result<(), CacheError> {
+        let shared = &self.shared;
+        let keys: Vec<String> = keys.iter().map(|k| shared.keys.attempts(k)).collect();
+        shared
+            .release
+            .evalsha_with_reload::<(), _, _>(&shared.client, keys, Vec::<String>::new())
             .await
             .map_err(unavailable)
     }

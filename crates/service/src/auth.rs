@@ -153,7 +153,9 @@ fn matches(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
 
 const ISSUER: &str = "watchparty";
 const AUDIENCE: &str = "watchparty-ws";
-const LEEWAY_SECS: u64 = 5;
+/// How far in the future a token's `iat` may be: clocks of instances differ
+/// a little. There is no leeway on `exp` (docs/protocol.md, "WebSocket tokens").
+const IAT_LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -163,12 +165,26 @@ struct Claims {
     iss: String,
     aud: String,
     jti: String,
+    /// The login session the token was issued to: logging out refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// The process that issued it, in single-instance mode, where the
+    /// single-use ledger lives in that process and dies with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boot: Option<String>,
 }
 
 /// A token verified by signature and times, not yet claimed.
 pub(crate) struct VerifiedToken {
     pub(crate) user: UserId,
     pub(crate) jti: String,
+    pub(crate) session: Option<String>,
+}
+
+/// Single-instance mode: which process this is, and when it started.
+struct Boot {
+    id: String,
+    started_secs: u64,
 }
 
 /// Issues and verifies the short-lived tokens that open one WebSocket each.
@@ -177,38 +193,79 @@ pub(crate) struct Tokens {
     decoding: DecodingKey,
     validation: Validation,
     pub(crate) ttl: Duration,
+    boot: Option<Boot>,
+}
+
+fn secs(at: Millis) -> u64 {
+    u64::try_from(at.0 / 1000).unwrap_or(0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `sub` is a user id written the one way `i64` writes it: no sign,
+/// no leading zero, no blank, so one user has one spelling.
+fn canonical_user(sub: &str) -> Option<UserId> {
+    let id: i64 = sub.parse().ok()?;
+    (id >= 0 && id.to_string() == sub).then_some(UserId(id))
 }
 
 impl Tokens {
-    /// Fails if the crypto backend cannot sign and verify: better at start-up than on first use.
-    pub(crate) fn new(secret: &[u8], ttl: Duration) -> Result<Self, ServiceError> {
+    /// `started` is given in single-instance mode (the ledger of spent tokens
+    /// is in memory): tokens of an earlier process are refused. Fails if the
+    /// crypto backend cannot sign and verify: better at start-up than on first use.
+    pub(crate) fn new(
+        secret: &[u8],
+        ttl: Duration,
+        started: Option<Millis>,
+    ) -> Result<Self, ServiceError> {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "aud", "iss"]);
-        validation.leeway = LEEWAY_SECS;
+        // `exp` is checked by `verify` against the service's clock, without leeway.
+        validation.validate_exp = false;
+        validation.leeway = 0;
         validation.validate_nbf = true;
+        let boot = match started {
+            Some(at) => Some(Boot {
+                id: hex(&os_random::<16>()?),
+                started_secs: secs(at),
+            }),
+            None => None,
+        };
         let tokens = Tokens {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
+            boot,
         };
-        let probe = tokens.issue(UserId(0), crate::clock::now())?;
-        tokens.verify(&probe).map_err(|_| ServiceError::Internal)?;
+        let now = crate::clock::now();
+        let probe = tokens.issue(UserId(0), None, now)?;
+        tokens
+            .verify(&probe, now)
+            .map_err(|_| ServiceError::Internal)?;
         Ok(tokens)
     }
 
-    pub(crate) fn issue(&self, user: UserId, now: Millis) -> Result<String, ServiceError> {
-        let iat = u64::try_from(now.0 / 1000).unwrap_or(0);
-        let jti: [u8; 16] = os_random()?;
+    pub(crate) fn issue(
+        &self,
+        user: UserId,
+        session: Option<&str>,
+        now: Millis,
+    ) -> Result<String, ServiceError> {
+        let iat = secs(now);
         let claims = Claims {
             sub: user.0.to_string(),
             iat,
             exp: iat + self.ttl.as_secs(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
-            jti: jti.iter().map(|b| format!("{b:02x}")).collect(),
+            jti: hex(&os_random::<16>()?),
+            sid: session.map(str::to_owned),
+            boot: self.boot.as_ref().map(|b| b.id.clone()),
         };
         encode(
             &Header::new(jsonwebtoken::Algorithm::HS256),
@@ -221,27 +278,46 @@ impl Tokens {
         })
     }
 
-    pub(crate) fn verify(&self, token: &str) -> Result<VerifiedToken, ServiceError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ServiceError::NotAuthenticated)?;
-        let user = data
-            .claims
-            .sub
-            .parse()
-            .map(UserId)
-            .map_err(|_| ServiceError::NotAuthenticated)?;
-        if data.claims.jti.is_empty() {
-            return Err(ServiceError::NotAuthenticated);
+    /// Checks the signature and every claim at `now`. The checks beyond the
+    /// signature matter only if the secret leaked or a bug issued a bad
+    /// token: defence in depth.
+    pub(crate) fn verify(&self, token: &str, now: Millis) -> Result<VerifiedToken, ServiceError> {
+        let refused = ServiceError::NotAuthenticated;
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ServiceError::NotAuthenticated)?
+            .claims;
+        let now = secs(now);
+        let lifetime = claims.exp.checked_sub(claims.iat);
+        if claims.exp <= now
+            || claims.iat > now + IAT_LEEWAY_SECS
+            || lifetime.is_none_or(|l| l > self.ttl.as_secs())
+            || claims.jti.is_empty()
+        {
+            return Err(refused);
         }
+        if let Some(boot) = &self.boot {
+            // Ours carry the process's id; one without it (only someone with
+            // the secret makes those) must at least postdate the start.
+            let earlier = match &claims.boot {
+                Some(id) => *id != boot.id,
+                None => claims.iat < boot.started_secs,
+            };
+            if earlier {
+                return Err(refused);
+            }
+        }
+        let user = canonical_user(&claims.sub).ok_or(refused)?;
         Ok(VerifiedToken {
             user,
-            jti: data.claims.jti,
+            jti: claims.jti,
+            session: claims.sid,
         })
     }
 
-    /// How long a claimed jti must be remembered: as long as its token could verify.
+    /// How long a claimed jti (or a logged-out session) must be remembered:
+    /// as long as a token could verify.
     pub(crate) fn claim_ttl(&self) -> Duration {
-        self.ttl + Duration::from_secs(LEEWAY_SECS + 1)
+        self.ttl + Duration::from_secs(IAT_LEEWAY_SECS + 1)
     }
 }
 
@@ -277,6 +353,122 @@ mod tests {
         assert!(!ok("correct horse", "not a phc string").await.unwrap());
         // An unknown user never matches, even with the dummy's password.
         assert!(!passwords.verify("x".to_owned(), None).await.unwrap());
+    }
+
+    const SECRET: &[u8] = b"unit-test-jwt-secret-unit-test-jwt-secret";
+    const NOW: Millis = Millis(1_800_000_000_500);
+    const NOW_SECS: u64 = 1_800_000_000;
+
+    fn tokens(started: Option<Millis>) -> Tokens {
+        Tokens::new(SECRET, Duration::from_secs(60), started).unwrap()
+    }
+
+    /// A token signed with the real secret from claims that start valid.
+    fn signed(change: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut claims = serde_json::json!({
+            "sub": "42", "iat": NOW_SECS, "exp": NOW_SECS + 60,
+            "iss": ISSUER, "aud": AUDIENCE, "jti": "j1",
+        });
+        change(&mut claims);
+        encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_hand_signed_control_token_verifies() {
+        let verified = tokens(None).verify(&signed(|_| {}), NOW).unwrap();
+        assert_eq!(verified.user, UserId(42));
+        assert_eq!(verified.session, None);
+        let issued = tokens(None).issue(UserId(7), Some("s1"), NOW).unwrap();
+        let verified = tokens(None).verify(&issued, NOW).unwrap();
+        assert_eq!(
+            (verified.user, verified.session.as_deref()),
+            (UserId(7), Some("s1"))
+        );
+    }
+
+    #[test]
+    fn lifetimes_beyond_the_configured_one_are_refused() {
+        let tokens = tokens(None);
+        for (what, token) in [
+            (
+                "far-future exp",
+                signed(|c| c["exp"] = (NOW_SECS + 3600).into()),
+            ),
+            (
+                "one second too long",
+                signed(|c| c["exp"] = (NOW_SECS + 61).into()),
+            ),
+            (
+                "exp before iat",
+                signed(|c| c["exp"] = (NOW_SECS - 1).into()),
+            ),
+            (
+                "iat in the future",
+                signed(|c| {
+                    c["iat"] = (NOW_SECS + 30).into();
+                    c["exp"] = (NOW_SECS + 90).into();
+                }),
+            ),
+        ] {
+            assert!(tokens.verify(&token, NOW).is_err(), "{what}");
+        }
+        // A clock a few seconds ahead is tolerated.
+        let skewed = signed(|c| {
+            c["iat"] = (NOW_SECS + 5).into();
+            c["exp"] = (NOW_SECS + 65).into();
+        });
+        assert!(tokens.verify(&skewed, NOW).is_ok());
+    }
+
+    #[test]
+    fn exp_has_no_leeway() {
+        let tokens = tokens(None);
+        let token = signed(|_| {});
+        assert!(tokens.verify(&token, Millis(NOW.0 + 59_499)).is_ok());
+        assert!(tokens.verify(&token, Millis(NOW.0 + 59_500)).is_err());
+        assert!(tokens.verify(&token, Millis(NOW.0 + 64_000)).is_err());
+    }
+
+    #[test]
+    fn the_subject_must_be_a_canonical_integer() {
+        let tokens = tokens(None);
+        for sub in [
+            "+42", "042", " 42", "42 ", "-42", "-0", "4_2", "42.0", "", "ana",
+        ] {
+            let token = signed(|c| c["sub"] = sub.into());
+            assert!(tokens.verify(&token, NOW).is_err(), "{sub:?}");
+        }
+        assert!(tokens
+            .verify(&signed(|c| c["sub"] = "0".into()), NOW)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_single_instance_refuses_tokens_of_an_earlier_process() {
+        let earlier = tokens(Some(Millis(NOW.0 - 10_000)));
+        let token = earlier
+            .issue(UserId(1), None, Millis(NOW.0 - 5_000))
+            .unwrap();
+        assert!(earlier.verify(&token, NOW).is_ok());
+        let restarted = tokens(Some(Millis(NOW.0 - 1_000)));
+        assert!(
+            restarted.verify(&token, NOW).is_err(),
+            "another process's id"
+        );
+        // Without a process id (hand-signed with the secret), iat decides.
+        let before_start = signed(|c| {
+            c["iat"] = (NOW_SECS - 2).into();
+            c["exp"] = (NOW_SECS + 58).into();
+        });
+        assert!(restarted.verify(&before_start, NOW).is_err());
+        assert!(restarted.verify(&signed(|_| {}), NOW).is_ok());
+        // With shared live state (Redis) every process accepts every token.
+        assert!(tokens(None).verify(&token, NOW).is_ok());
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ mod auth;
 mod clock;
 mod error;
 mod hub;
+mod limits;
 mod metrics;
 mod operator;
 mod rooms;
@@ -15,6 +16,7 @@ mod users;
 
 pub use error::ServiceError;
 pub use hub::Outgoing;
+pub use limits::Limits;
 pub use metrics::Metrics;
 pub use operator::{Account, Operator, ACCOUNT_DISABLED_CLOSE, RECONCILE_EVERY};
 pub use rooms::{HistoryQuery, NewRoomRequest, RoomChanges};
@@ -55,6 +57,8 @@ pub struct Config {
     pub chat_limit: ChatLimit,
     /// Room sockets one user may hold open on this instance.
     pub max_sockets_per_user: usize,
+    /// What one client address may do (registrations).
+    pub limits: Limits,
 }
 
 /// Where presence, cached room state and fan-out live.
@@ -183,6 +187,7 @@ struct Inner {
     hub: Arc<LocalHub>,
     passwords: auth::Passwords,
     tokens: auth::Tokens,
+    limits: Limits,
     grace: HostGrace,
     config: Config,
     metrics: Arc<Metrics>,
@@ -197,6 +202,7 @@ impl Service {
     /// Opens and migrates the database, sets up live state, and checks that
     /// token signing and the OS random source work.
     pub async fn start(config: Config) -> Result<Self, StartupError> {
+        let started = clock::now();
         // Redis first: migrating logs a line, and a failure to start should
         // be the only line printed where it can be.
         let live: Arc<dyn LiveState> = match &config.live_state {
@@ -223,7 +229,13 @@ impl Service {
             inner: Arc::new(Inner {
                 db,
                 passwords: auth::Passwords::new().await?,
-                tokens: auth::Tokens::new(&config.jwt_secret, config.ws_token_ttl)?,
+                tokens: auth::Tokens::new(
+                    &config.jwt_secret,
+                    config.ws_token_ttl,
+                    // In process, spent tokens are forgotten with the process.
+                    (config.live_state == LiveStateBackend::InProcess).then_some(started),
+                )?,
+                limits: config.limits,
                 grace: HostGrace::from_secs(config.host_grace.as_secs()),
                 live,
                 hub,

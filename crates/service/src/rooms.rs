@@ -4,6 +4,7 @@
 use crate::auth::os_random;
 use crate::clock::{self, rfc3339};
 use crate::error::{invalid, live, store, ServiceError};
+use crate::limits::network;
 use crate::Service;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use watchparty_domain::{
 };
 use watchparty_persistence::{MessagePage, NewRoom, PersistenceError, StoredParticipant};
 use watchparty_protocol as wire;
-use watchparty_realtime_cache::{Broadcast, HostStatus};
+use watchparty_realtime_cache::{Broadcast, Counter, HostStatus};
 
 // Probing for codes that do not exist: misses allowed per window.
 const PROBE_WINDOW: Duration = Duration::from_secs(60);
@@ -394,7 +395,7 @@ impl Service {
 
     /// A room `user` may see: unknown, deleted and private-to-others answer
     /// alike (404), and too many such misses answer 429.
-    async fn visible_room(
+    pub(crate) async fn visible_room(
         &self,
         user: UserId,
         code: &str,
@@ -403,6 +404,13 @@ impl Service {
         self.find_room_for(user, code, client, false).await
     }
 
+    /// Finds a room for `user` within the probing budget. The user's budget
+    /// is reserved before the lookup and given back on a hit, so parallel
+    /// guesses cannot outrun it; the address's is checked before and counted
+    /// on a miss, and a miss past it answers 429 too. (Reserving the
+    /// address's would refuse many users behind one address who open rooms
+    /// at the same moment; one user's parallel guesses are what the user's
+    /// reservation stops.)
     async fn find_room_for(
         &self,
         user: UserId,
@@ -410,52 +418,69 @@ impl Service {
         client: &str,
         joining: bool,
     ) -> Result<(Room, String, Option<StoredParticipant>), ServiceError> {
-        let keys = [
-            (format!("probe:user:{}", user.0), MAX_MISSES_PER_USER),
-            (format!("probe:addr:{client}"), MAX_MISSES_PER_ADDRESS),
-        ];
-        for (key, limit) in &keys {
-            if self.inner.live.attempts(key).await.map_err(live)? >= *limit {
-                return Err(ServiceError::RateLimited);
-            }
+        let live_state = &self.inner.live;
+        let user_key = format!("probe:user:{}", user.0);
+        let addr_key = format!("probe:addr:{}", network(client));
+        if live_state.attempts(&addr_key).await.map_err(live)? >= MAX_MISSES_PER_ADDRESS {
+            return Err(ServiceError::RateLimited);
         }
+        let reservation = [Counter {
+            key: &user_key,
+            limit: Some(MAX_MISSES_PER_USER),
+        }];
+        if live_state
+            .reserve(&reservation, PROBE_WINDOW)
+            .await
+            .map_err(live)?
+            .is_some()
+        {
+            return Err(ServiceError::RateLimited);
+        }
+        let found = self.lookup(user, code, joining).await;
+        if !matches!(found, Err(ServiceError::NotFound)) {
+            // A hit, or a failure that says nothing about the code: not a miss.
+            live_state.release(&[&user_key]).await.map_err(live)?;
+            return found;
+        }
+        let misses = live_state
+            .count_attempt(&addr_key, PROBE_WINDOW)
+            .await
+            .map_err(live)?;
+        if misses > MAX_MISSES_PER_ADDRESS {
+            return Err(ServiceError::RateLimited);
+        }
+        Err(ServiceError::NotFound)
+    }
+
+    /// The room as `user` may see it, settled; `NotFound` for an unknown
+    /// code, a deleted room, and a private room to a non-participant who is
+    /// not joining.
+    async fn lookup(
+        &self,
+        user: UserId,
+        code: &str,
+        joining: bool,
+    ) -> Result<(Room, String, Option<StoredParticipant>), ServiceError> {
         let found = match RoomCode::parse(code) {
             Ok(code) => self.inner.db.room_by_code(&code).await.map_err(store)?,
             Err(_) => None,
         };
-        let visible = match found {
-            Some((room, host_name)) if room.status != RoomStatus::Deleted => {
-                let participant = self
-                    .inner
-                    .db
-                    .participant(room.id, user)
-                    .await
-                    .map_err(store)?;
-                // The code is the invitation: a private room can be joined, not peeked at.
-                (joining || !room.settings.is_private || participant.is_some()).then_some((
-                    room,
-                    host_name,
-                    participant,
-                ))
-            }
-            _ => None,
+        let Some((room, host_name)) = found.filter(|(room, _)| room.status != RoomStatus::Deleted)
+        else {
+            return Err(ServiceError::NotFound);
         };
-        match visible {
-            Some((room, host_name, participant)) => {
-                let room = self.settle(room, &host_name).await?;
-                Ok((room, host_name, participant))
-            }
-            None => {
-                for (key, _) in &keys {
-                    self.inner
-                        .live
-                        .count_attempt(key, PROBE_WINDOW)
-                        .await
-                        .map_err(live)?;
-                }
-                Err(ServiceError::NotFound)
-            }
+        let participant = self
+            .inner
+            .db
+            .participant(room.id, user)
+            .await
+            .map_err(store)?;
+        // The code is the invitation: a private room can be joined, not peeked at.
+        if room.settings.is_private && participant.is_none() && !joining {
+            return Err(ServiceError::NotFound);
         }
+        let room = self.settle(room, &host_name).await?;
+        Ok((room, host_name, participant))
     }
 
     /// The stored room with its host's name, fresh and settled; 404 once deleted.

@@ -7,6 +7,7 @@ use crate::rooms::{playback_view, public_user, rejection_error, Transition};
 use crate::slots::SocketSlot;
 use crate::Service;
 use bytestring::ByteString;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,34 +88,35 @@ fn text(message: &ServerMessage) -> ByteString {
 
 impl Service {
     /// Checks a WebSocket request before the upgrade: a valid, unused token
-    /// (401), a user under the per-instance socket cap (429, too many tabs), a live room
-    /// (404, or 410 once closed), and a participant (403).
+    /// whose session has not logged out (401), a user under the per-instance
+    /// socket cap (429, too many tabs), a room the user may see (404 like an
+    /// unknown code, counted as a miss in the same budget as HTTP lookups: 429
+    /// once spent; 410 once closed), and a participant (403).
     pub async fn authorize_socket(
         &self,
         token: Option<&str>,
         code: &str,
+        client: &str,
     ) -> Result<SocketTicket, ServiceError> {
         let verified = self
             .inner
             .tokens
-            .verify(token.ok_or(ServiceError::NotAuthenticated)?)?;
+            .verify(token.ok_or(ServiceError::NotAuthenticated)?, clock::now())?;
+        if let Some(session) = &verified.session {
+            if self.logged_out(session).await? {
+                return Err(ServiceError::NotAuthenticated);
+            }
+        }
         let slot = self
             .inner
             .user_sockets
             .take(verified.user, self.inner.config.max_sockets_per_user)
             .ok_or(ServiceError::TooManySockets)?;
-        let code = RoomCode::parse(code).map_err(|_| ServiceError::NotFound)?;
-        let (room, _) = self.reload(&code).await?;
+        let (room, _, participant) = self.visible_room(verified.user, code, client).await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
-        let participant = self
-            .inner
-            .db
-            .participant(room.id, verified.user)
-            .await
-            .map_err(store)?
-            .ok_or(ServiceError::Forbidden)?;
+        let participant = participant.ok_or(ServiceError::Forbidden)?;
         let claim_key = format!("jti:{}", verified.jti);
         if !self
             .inner
@@ -129,7 +131,7 @@ impl Service {
             user: verified.user,
             display_name: participant.display_name,
             is_host: room.host == verified.user,
-            room: code,
+            room: room.code,
             slot: Arc::new(slot),
         })
     }
@@ -309,14 +311,14 @@ impl Service {
                 // author hears so instead of waiting for an echo that never comes.
                 self.chat(handle, &message).await.or_else(|e| {
                     tracing::warn!(room = %handle.room, error = %e, "chat message not stored");
-                    Ok(Some(CHAT_NOT_STORED))
+                    Ok(Some(Cow::Borrowed(CHAT_NOT_STORED)))
                 })
             }
         };
         match result {
             Ok(reply) => reply.map(|message| {
                 text(&ServerMessage::Error {
-                    message: message.to_owned(),
+                    message: message.into_owned(),
                 })
             }),
             Err(e) => {
@@ -331,7 +333,7 @@ impl Service {
         handle: &SocketHandle,
         time: f64,
         action: fn(Position) -> PlaybackAction,
-    ) -> Result<Option<&'static str>, ServiceError> {
+    ) -> Result<Option<Cow<'static, str>>, ServiceError> {
         // Non-hosts are ignored before any work: no reply, no lock, no query.
         let (true, Ok(position)) = (handle.is_host, Position::new(time)) else {
             return Ok(None);
@@ -351,11 +353,12 @@ impl Service {
         &self,
         handle: &SocketHandle,
         raw: &str,
-    ) -> Result<Option<&'static str>, ServiceError> {
+    ) -> Result<Option<Cow<'static, str>>, ServiceError> {
         let text = match ChatText::parse(raw) {
             Ok(Some(text)) => text,
             Ok(None) => return Ok(None),
-            Err(_) => return Ok(Some("Message is too long (at most 2000 characters)")),
+            // Too long, or characters no backend may store (NUL among them).
+            Err(refused) => return Ok(Some(Cow::Owned(refused.to_string()))),
         };
         let key = format!("chat:{}", handle.user.0);
         let limit = self.inner.config.chat_limit;
@@ -367,7 +370,7 @@ impl Service {
             .map_err(live)?
             > limit.messages
         {
-            return Ok(Some(CHAT_TOO_FAST));
+            return Ok(Some(Cow::Borrowed(CHAT_TOO_FAST)));
         }
         // Stored and published under the room's lock: ids grow in delivery order.
         let _guard = self.inner.room_locks.lock(&handle.room).await;
@@ -378,7 +381,7 @@ impl Service {
             self.inner.grace,
         ) {
             Ok(_) => {}
-            Err(Rejection::ChatDisabled) => return Ok(Some(CHAT_DISABLED)),
+            Err(Rejection::ChatDisabled) => return Ok(Some(Cow::Borrowed(CHAT_DISABLED))),
             Err(_) => return Ok(None),
         }
         // Other instances store this room's messages too: the lock spans
@@ -390,7 +393,7 @@ impl Service {
             .await
             .map_err(live)?
         else {
-            return Ok(Some(CHAT_BUSY));
+            return Ok(Some(Cow::Borrowed(CHAT_BUSY)));
         };
         let sent = self
             .store_and_send(handle, &room.code, room.id, &text)

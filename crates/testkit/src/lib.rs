@@ -224,6 +224,7 @@ impl TestServer {
             frame_limit: watchparty::settings::FrameLimit::default(),
             chat_limit: watchparty::settings::ChatLimit::default(),
             max_sockets_per_user: 20,
+            max_registrations_per_hour: 100,
             workers: 2,
             generated_secrets: Vec::new(),
         };

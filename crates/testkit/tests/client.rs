@@ -59,6 +59,11 @@ async fn an_unchanged_file_answers_304_and_unknown_files_404() {
     for path in [
         "/assets/nope.js",
         "/assets/../Cargo.toml",
+        // The type declarations and the checker's config sit beside the
+        // scripts for tsc only: never compiled in, never served.
+        "/assets/protocol.d.ts",
+        "/assets/api-types.d.ts",
+        "/assets/tsconfig.json",
         "/r/",
         "/r/ABC/extra",
     ] {

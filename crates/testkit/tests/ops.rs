@@ -255,6 +255,7 @@ fn help_lists_every_setting_and_never_a_configured_value() {
         "WATCHPARTY_ALLOWED_ORIGINS",
         "WATCHPARTY_TRUSTED_PROXIES",
         "WATCHPARTY_METRICS_BIND",
+        "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR",
         "WATCHPARTY_LOG_FORMAT",
     ] {
         assert!(serve_help.contains(setting), "--help misses {setting}");
@@ -270,19 +271,6 @@ fn help_lists_every_setting_and_never_a_configured_value() {
     }
 }
 
-/// Accepts connections and never says a word, like a wedged database.
-fn silent_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    port
-}
-
 /// Arguments, environment, and what the one line must name.
 type FailedStart<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, Vec<&'a str>);
 
@@ -290,7 +278,10 @@ type FailedStart<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, Vec<&'a str>);
 fn start_up_failures_are_one_line_naming_the_setting() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_addr = taken.local_addr().unwrap().to_string();
-    let silent = format!("postgres://wp:hunter2@127.0.0.1:{}/wp", silent_port());
+    let silent = format!(
+        "postgres://wp:hunter2@127.0.0.1:{}/wp",
+        watchparty_persistence::scratch::silent_port().unwrap()
+    );
     let refused_db = "postgres://wp:hunter2@127.0.0.1:1/wp";
     let with_secrets = |extra: (&'static str, &'static str)| -> Vec<(&'static str, &'static str)> {
         let mut env = SECRETS.to_vec();
@@ -580,4 +571,42 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     found
+}
+
+/// Every answer carries a request id; an error body carries the same one,
+/// and the server's log line for that request names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_the_request_id_of_their_log_line() {
+    let instance = Instance::single_node().await;
+    let http = reqwest::Client::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for path in ["/api/rooms/ZZZZZZZZZZ/", "/api/auth/me/", "/nowhere"] {
+        let response = http.get(instance.url(path)).send().await.unwrap();
+        let header = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .expect("an X-Request-Id header");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["request_id"],
+            header.as_str(),
+            "{path}: {body}"
+        );
+        assert!(body["error"]["code"].is_string(), "{body}");
+        ids.insert(header);
+    }
+    assert_eq!(ids.len(), 3, "one id per request");
+    let ok = http.get(instance.url("/healthz")).send().await.unwrap();
+    assert!(ok.headers().contains_key("x-request-id"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = instance.log();
+    for id in &ids {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(id.as_str()) && l.contains("watchparty::access")),
+            "no log line names {id}:\n{log}"
+        );
+    }
 }

@@ -1,16 +1,24 @@
 // The page shell: who is signed in, which view shows, and the home page.
 
-import { api } from "./api.js";
+import { api, messageOf } from "./api.js";
 import { h, replace, field, errorLine } from "./dom.js";
 import { mountRoom } from "./room.js";
 
-const main = document.getElementById("main");
-const account = document.getElementById("account");
+/**
+ * @import { Room, User } from "./protocol"
+ * @import { UserBody } from "./api-types"
+ */
+
+// index.html has both.
+const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+const account = /** @type {HTMLElement} */ (document.getElementById("account"));
+/** @type {User | null} */
 let me = null;
 let unmount = () => {};
 
 const ROOM_PATH = /^\/r\/([A-Za-z0-9]+)\/?$/;
 
+/** @param {string} path */
 function navigate(path) {
   if (path !== location.pathname) history.pushState(null, "", path);
   show();
@@ -18,10 +26,11 @@ function navigate(path) {
 
 // Links marked data-nav stay inside the page.
 document.addEventListener("click", (e) => {
-  const a = e.target.closest("a[data-nav]");
+  // A click's target is an element; every data-nav link has an href.
+  const a = /** @type {Element} */ (e.target).closest("a[data-nav]");
   if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
   e.preventDefault();
-  navigate(a.getAttribute("href"));
+  navigate(/** @type {string} */ (a.getAttribute("href")));
 });
 window.addEventListener("popstate", show);
 
@@ -71,6 +80,10 @@ async function signOut() {
 
 // ---- sign in / sign up --------------------------------------------------------
 
+/**
+ * @param {string} heading
+ * @param {string} lede
+ */
 function authForms(heading, lede) {
   const signIn = (() => {
     const email = h("input", { type: "email", required: true, autocomplete: "username", name: "email" });
@@ -81,7 +94,7 @@ function authForms(heading, lede) {
       {
         id: "sign-in",
         "aria-labelledby": "sign-in-h",
-        onsubmit: (e) => submit(e, error, () => api.login(email.value, password.value)),
+        onsubmit: (/** @type {SubmitEvent} */ e) => submit(e, error, () => api.login(email.value, password.value)),
       },
       h("h2", { id: "sign-in-h" }, "Sign in"),
       field("Email", email),
@@ -107,7 +120,7 @@ function authForms(heading, lede) {
       {
         id: "sign-up",
         "aria-labelledby": "sign-up-h",
-        onsubmit: (e) => submit(e, error, () => api.register(email.value, password.value, name.value.trim())),
+        onsubmit: (/** @type {SubmitEvent} */ e) => submit(e, error, () => api.register(email.value, password.value, name.value.trim())),
       },
       h("h2", { id: "sign-up-h" }, "New here? Sign up"),
       field("Email", email),
@@ -125,21 +138,31 @@ function authForms(heading, lede) {
   );
 }
 
+/**
+ * Sends a sign-in or sign-up form; on success the page shows as signed in.
+ *
+ * @param {SubmitEvent} event
+ * @param {HTMLElement} error where a refusal is said
+ * @param {() => Promise<UserBody>} call
+ */
 async function submit(event, error, call) {
   event.preventDefault();
-  const button = event.target.querySelector("button[type=submit]");
+  // Both forms have one.
+  const form = /** @type {HTMLFormElement} */ (event.target);
+  const button = /** @type {HTMLButtonElement} */ (form.querySelector("button[type=submit]"));
   error.textContent = "";
   button.disabled = true;
   try {
     ({ user: me } = await call());
     show();
   } catch (err) {
-    error.textContent = err.message;
+    error.textContent = messageOf(err);
   } finally {
     button.disabled = false;
   }
 }
 
+/** @param {string} heading */
 function showAuth(heading) {
   document.title = "Sign in · watchparty";
   replace(main, authForms(heading, "Sign in, or create an account in a few seconds, and you go straight into the room."));
@@ -179,7 +202,7 @@ function showHome() {
       listStatus.textContent = rooms.length ? "" : "No public rooms right now. Start one!";
       replace(list, rooms.map(roomItem));
     } catch (err) {
-      if (!stopped) listStatus.textContent = `Couldn't load the rooms: ${err.message}`;
+      if (!stopped) listStatus.textContent = `Couldn't load the rooms: ${messageOf(err)}`;
     }
   };
   refresh();
@@ -190,6 +213,7 @@ function showHome() {
   };
 }
 
+/** @param {Room} room */
 function roomItem(room) {
   const viewers = room.viewer_count === 1 ? "1 watching" : `${room.viewer_count} watching`;
   return h(
@@ -208,7 +232,7 @@ function createRoomForm() {
   const isPrivate = h("input", { type: "checkbox", id: "room-private" });
   const chat = h("input", { type: "checkbox", id: "room-chat", checked: true });
   const error = errorLine();
-  const create = async (e) => {
+  const create = async (/** @type {SubmitEvent} */ e) => {
     e.preventDefault();
     error.textContent = "";
     try {
@@ -220,7 +244,7 @@ function createRoomForm() {
       });
       navigate(`/r/${room.code}`);
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = messageOf(err);
     }
   };
   return h(
@@ -239,7 +263,7 @@ function createRoomForm() {
 function joinForm() {
   const code = h("input", { type: "text", required: true, id: "join-code", autocomplete: "off" });
   const error = errorLine();
-  const join = (e) => {
+  const join = (/** @type {SubmitEvent} */ e) => {
     e.preventDefault();
     const text = code.value.trim();
     const match = /\/r\/([A-Za-z0-9]+)/.exec(text) || /^([A-Za-z0-9]+)$/.exec(text);

@@ -14,11 +14,18 @@ export function localNow() {
  */
 export class ServerClock {
   constructor() {
+    /** @type {{ rtt: number, offset: number }[]} */
     this.samples = [];
     this.offset = 0;
   }
 
-  /** Records a PONG that answered a PING sent at `clientTime`. */
+  /**
+   * Records a PONG that answered a PING sent at `clientTime`.
+   *
+   * @param {number} clientTime the PING's `client_time`, echoed
+   * @param {number} serverTime the PONG's `server_time`
+   * @param {number} [receivedAt] when the PONG arrived, by {@link localNow}
+   */
   addSample(clientTime, serverTime, receivedAt = localNow()) {
     const rtt = receivedAt - clientTime;
     if (!(rtt >= 0) || !Number.isFinite(serverTime)) return;

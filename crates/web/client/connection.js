@@ -1,7 +1,24 @@
 // The room socket: a fresh token per connect, reconnects with backoff.
 
-import { api } from "./api.js";
+import { api, statusOf } from "./api.js";
 import { localNow } from "./clock.js";
+
+/** @import { ClientMessage, ServerMessage } from "./protocol" */
+
+/**
+ * Why a connection gave up for good: the room closed ("deleted",
+ * "host_timeout"), is gone, or we may no longer be in it.
+ *
+ * @typedef {"deleted" | "host_timeout" | "gone" | "signed_out" | "forbidden"} EndReason
+ */
+
+/**
+ * @typedef {object} ConnectionHandlers
+ * @property {(msg: ServerMessage) => void} onMessage
+ * @property {(text: string) => void} onStatus
+ * @property {() => void} onOpen
+ * @property {(reason: EndReason) => void} onEnd
+ */
 
 const MAX_BACKOFF_MS = 15000;
 const PING_EVERY_MS = 20000;
@@ -14,15 +31,25 @@ const FIRST_PINGS = 5;
  * "deleted", "host_timeout", "gone", "signed_out" or "forbidden".
  */
 export class RoomConnection {
+  /**
+   * @param {string} code the room's code
+   * @param {ConnectionHandlers} handlers
+   */
   constructor(code, { onMessage, onStatus, onOpen, onEnd }) {
     this.code = code;
     this.handlers = { onMessage, onStatus, onOpen, onEnd };
+    /** @type {WebSocket | null} */
     this.socket = null;
     this.attempt = 0;
     this.stopped = false;
     this.suspended = false;
     this.generation = 0;
+    /** @type {Set<number>} */
     this.timers = new Set();
+    /** @type {number | undefined} */
+    this.pingTimer = undefined;
+    /** @type {number | undefined} */
+    this.retryTimer = undefined;
     this.wake = () => this.retryNow();
     window.addEventListener("online", this.wake);
     // A page put into the back/forward cache is frozen, not closed: its
@@ -30,7 +57,7 @@ export class RoomConnection {
     // they left. So leaving the page closes the socket, and a page restored
     // from the cache connects again with a fresh token.
     this.hide = () => this.suspend();
-    this.show = (e) => {
+    this.show = (/** @type {PageTransitionEvent} */ e) => {
       if (e.persisted) this.resume();
     };
     window.addEventListener("pagehide", this.hide);
@@ -75,6 +102,11 @@ export class RoomConnection {
     this.connect();
   }
 
+  /**
+   * Sends `message` if the socket is open; false when it is not.
+   *
+   * @param {ClientMessage} message
+   */
   send(message) {
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify(message));
@@ -83,6 +115,10 @@ export class RoomConnection {
     return false;
   }
 
+  /**
+   * @param {number} ms
+   * @param {() => void} fn
+   */
   later(ms, fn) {
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -102,7 +138,7 @@ export class RoomConnection {
       ({ token } = await api.token());
     } catch (err) {
       if (generation !== this.generation) return;
-      if (err.status === 401) return this.end("signed_out");
+      if (statusOf(err) === 401) return this.end("signed_out");
       return this.retry();
     }
     if (this.stopped || this.suspended || generation !== this.generation) return;
@@ -119,13 +155,15 @@ export class RoomConnection {
       for (let i = 0; i < FIRST_PINGS; i++) this.later(i * 300, () => this.ping());
     };
     socket.onmessage = (ev) => {
+      /** @type {any} */
       let msg;
       try {
         msg = JSON.parse(ev.data);
       } catch {
         return;
       }
-      if (msg && typeof msg.type === "string") this.handlers.onMessage(msg);
+      // Anything with a `type` goes on; the view ignores types it does not know.
+      if (msg && typeof msg.type === "string") this.handlers.onMessage(/** @type {ServerMessage} */ (msg));
     };
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
@@ -138,8 +176,10 @@ export class RoomConnection {
 
   ping() {
     if (this.send({ type: "PING", client_time: localNow() })) {
-      clearTimeout(this.pingTimer);
-      this.timers.delete(this.pingTimer);
+      if (this.pingTimer !== undefined) {
+        clearTimeout(this.pingTimer);
+        this.timers.delete(this.pingTimer);
+      }
       this.pingTimer = this.later(PING_EVERY_MS, () => this.ping());
     }
   }
@@ -151,9 +191,10 @@ export class RoomConnection {
       const { room } = await api.room(this.code);
       if (room.status === "closed") return this.end("host_timeout");
     } catch (err) {
-      if (err.status === 404) return this.end("gone");
-      if (err.status === 401) return this.end("signed_out");
-      if (err.status === 403) return this.end("forbidden");
+      const status = statusOf(err);
+      if (status === 404) return this.end("gone");
+      if (status === 401) return this.end("signed_out");
+      if (status === 403) return this.end("forbidden");
     }
     this.retry();
   }
@@ -174,6 +215,7 @@ export class RoomConnection {
     this.connect();
   }
 
+  /** @param {EndReason} reason */
   end(reason) {
     this.stop();
     this.handlers.onEnd(reason);

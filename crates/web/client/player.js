@@ -6,6 +6,11 @@
 // its play / pause / seek become PLAY / PAUSE / SEEK, and it is moved only
 // when the model changes from outside (a restore after grace, another tab).
 
+/**
+ * @import { ClientMessage, Playback } from "./protocol"
+ * @import { ServerClock } from "./clock.js"
+ */
+
 const TICK_MS = 250;
 const SEEK_BEYOND = 1.0; // seconds of drift a seek corrects; below, the rate does
 const IGNORE_BELOW = 0.04;
@@ -14,12 +19,14 @@ const HOST_RESYNC = 1.0; // the host's own stall that re-announces its position
 
 export class PlaybackSync {
   /**
-   * @param video   the element to drive
-   * @param clock   a ServerClock
-   * @param isHost  whether this page drives the room
-   * @param send    sends a client message (host only)
-   * @param onBlocked called when the browser refuses sound or playback
-   *                  until the user clicks
+   * @param {object} options
+   * @param {HTMLVideoElement} options.video the element to drive
+   * @param {ServerClock} options.clock the server's clock
+   * @param {boolean} options.isHost whether this page drives the room
+   * @param {(msg: ClientMessage) => void} options.send sends a client
+   *   message (host only)
+   * @param {() => void} [options.onBlocked] called when the browser refuses
+   *   sound or playback until the user clicks
    */
   constructor({ video, clock, isHost, send, onBlocked }) {
     this.video = video;
@@ -27,11 +34,13 @@ export class PlaybackSync {
     this.isHost = isHost;
     this.send = send;
     this.onBlocked = onBlocked;
+    /** @type {Playback | null} */
     this.model = null;
     this.blocked = false;
     this.timer = setInterval(() => this.tick(), TICK_MS);
+    /** @type {[string, () => void][]} */
     this.listeners = [];
-    const on = (type, fn) => {
+    const on = (/** @type {string} */ type, /** @type {() => void} */ fn) => {
       video.addEventListener(type, fn);
       this.listeners.push([type, fn]);
     };
@@ -57,7 +66,11 @@ export class PlaybackSync {
     return Number.isFinite(d) ? Math.min(Math.max(t, 0), d) : Math.max(t, 0);
   }
 
-  /** A new model from the server: PLAYBACK_STATE, PLAY, PAUSE or SEEK. */
+  /**
+   * A new model from the server: PLAYBACK_STATE, PLAY, PAUSE or SEEK.
+   *
+   * @param {Playback} model
+   */
   apply(model) {
     this.model = { is_playing: model.is_playing, time: model.time, server_time: model.server_time };
     this.follow();
@@ -142,6 +155,10 @@ export class PlaybackSync {
     if (Math.abs(v.currentTime - this.expected()) > HOST_RESYNC) this.announce("SEEK", true);
   }
 
+  /**
+   * @param {"PLAY" | "PAUSE" | "SEEK"} type
+   * @param {boolean} isPlaying the model from now on
+   */
   announce(type, isPlaying) {
     const time = Math.min(Math.max(this.video.currentTime, 0), 1_000_000);
     this.model = { is_playing: isPlaying, time, server_time: this.clock.now() };

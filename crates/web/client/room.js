@@ -1,11 +1,23 @@
 // The room page: video, participants, chat, grace banner, host settings.
 
-import { api } from "./api.js";
+import { api, messageOf, statusOf } from "./api.js";
 import { ServerClock } from "./clock.js";
 import { RoomConnection } from "./connection.js";
 import { h, replace, field, errorLine, clockTime } from "./dom.js";
 import { PlaybackSync } from "./player.js";
 
+/**
+ * @import { ChatMessage, HostStatus, Playback, PresentUser, Room, ServerMessage, User } from "./protocol"
+ * @import { EndReason } from "./connection.js"
+ */
+
+/**
+ * Why the room page ended: what the socket said, or a code that never existed.
+ *
+ * @typedef {EndReason | "not_found"} Ending
+ */
+
+/** @type {Partial<Record<Ending, string>>} */
 const ENDINGS = {
   deleted: "The host deleted this room.",
   host_timeout: "The host didn't come back in time, so the room closed.",
@@ -14,6 +26,7 @@ const ENDINGS = {
 };
 
 // What the browser's MediaError codes mean to a person, and what to do.
+/** @type {Record<number, string | undefined>} */
 const MEDIA_PROBLEMS = {
   // MEDIA_ERR_NETWORK
   2: "The video stopped loading: the server it is on can't be reached, or it stopped sending it.",
@@ -24,7 +37,14 @@ const MEDIA_PROBLEMS = {
 };
 const WORKING_LINK = "A link that works is a direct link to an MP4 or WebM file: one that plays on its own when opened in a browser tab.";
 
-/** Mounts the room `code` into `root` for `me`; returns an unmount function. */
+/**
+ * Mounts the room `code` into `root` for `me`; returns an unmount function.
+ *
+ * @param {HTMLElement} root
+ * @param {string} code
+ * @param {User} me
+ * @returns {() => void}
+ */
 export function mountRoom(root, code, me) {
   const view = new RoomView(root, code, me);
   view.enter();
@@ -32,17 +52,61 @@ export function mountRoom(root, code, me) {
 }
 
 class RoomView {
+  // Declared here for the checker, filled later (tsconfig.json turns off
+  // strictPropertyInitialization for this). Set once joined, before the first
+  // render: nothing reads them earlier.
+  /** @type {Room} */ room;
+  /** @type {boolean} */ isHost;
+  // Absent until there is one.
+  /** @type {RoomConnection | undefined} */ connection;
+  /** @type {PlaybackSync | null | undefined} */ sync;
+  /** @type {Playback | null | undefined} */ model;
+  /** @type {number | null | undefined} */ graceDeadline;
+
+  // The page's parts, built by render() (and renderSettings() for the host).
+  /** @type {HTMLHeadingElement} */ titleEl;
+  /** @type {HTMLSpanElement} */ statusEl;
+  /** @type {HTMLDivElement} */ bannerEl;
+  /** @type {HTMLDivElement} */ waitingEl;
+  /** @type {HTMLVideoElement} */ video;
+  /** @type {HTMLDivElement} */ mediaErrorEl;
+  /** @type {HTMLDivElement} */ stageEl;
+  /** @type {HTMLButtonElement} */ unmuteEl;
+  /** @type {HTMLUListElement} */ peopleEl;
+  /** @type {HTMLOListElement} */ chatList;
+  /** @type {HTMLInputElement} */ chatInput;
+  /** @type {HTMLParagraphElement} */ chatError;
+  /** @type {HTMLParagraphElement} */ chatNote;
+  /** @type {HTMLDetailsElement | null} */ settingsEl;
+  /** @type {HTMLInputElement} */ nameInput;
+  /** @type {HTMLInputElement} */ urlInput;
+  /** @type {HTMLInputElement} */ privateInput;
+  /** @type {HTMLInputElement} */ chatToggle;
+  /** @type {HTMLParagraphElement} */ settingsError;
+  /** @type {HTMLParagraphElement} */ settingsSaved;
+  /** @type {HTMLFormElement | undefined} */ settingsForm;
+  /** @type {HTMLDialogElement} */ confirmDialog;
+
+  /**
+   * @param {HTMLElement} root
+   * @param {string} code
+   * @param {User} me
+   */
   constructor(root, code, me) {
     this.root = root;
     this.code = code.toUpperCase();
     this.me = me;
     this.clock = new ServerClock();
-    this.messages = new Map(); // id -> ChatMessage
+    /** @type {Map<number, ChatMessage>} */
+    this.messages = new Map();
     this.lastMessageId = 0;
-    this.people = new Map(); // id -> {id, display_name, is_host}
+    /** @type {Map<number, PresentUser>} */
+    this.people = new Map();
     // "online", "grace" or "offline" (the host has not connected yet).
+    /** @type {HostStatus | null} */
     this.hostStatus = null;
-    this.graceTimer = null;
+    /** @type {number | undefined} */
+    this.graceTimer = undefined;
     this.left = false;
   }
 
@@ -52,9 +116,9 @@ class RoomView {
     try {
       joined = await api.join(this.code);
     } catch (err) {
-      if (err.status === 404) return this.end("not_found");
-      if (err.status === 410) return this.end("host_timeout");
-      replace(this.root, h("p", { class: "error", role: "alert" }, err.message));
+      if (statusOf(err) === 404) return this.end("not_found");
+      if (statusOf(err) === 410) return this.end("host_timeout");
+      replace(this.root, h("p", { class: "error", role: "alert" }, messageOf(err)));
       return;
     }
     if (this.left) return;
@@ -115,7 +179,7 @@ class RoomView {
     this.chatError.id = "chat-error";
     const chatForm = h(
       "form",
-      { class: "chat-form", onsubmit: (e) => this.sendChat(e) },
+      { class: "chat-form", onsubmit: (/** @type {SubmitEvent} */ e) => this.sendChat(e) },
       h("label", { for: "chat-input", class: "visually-hidden" }, "Chat message"),
       this.chatInput,
       h("button", { type: "submit" }, "Send"),
@@ -125,8 +189,8 @@ class RoomView {
       "div",
       { class: "share" },
       h("span", {}, "Invite: "),
-      h("input", { readonly: true, value: link, "aria-label": "Invite link", onfocus: (e) => e.target.select() }),
-      h("button", { type: "button", onclick: (e) => copy(link, e.target) }, "Copy link"),
+      h("input", { readonly: true, value: link, "aria-label": "Invite link", onfocus: (/** @type {FocusEvent & { target: HTMLInputElement }} */ e) => e.target.select() }),
+      h("button", { type: "button", onclick: (/** @type {MouseEvent & { target: HTMLButtonElement }} */ e) => copy(link, e.target) }, "Copy link"),
     );
     const side = h(
       "aside",
@@ -166,6 +230,7 @@ class RoomView {
     this.showChatEnabled();
   }
 
+  /** @param {string | null} url */
   setMedia(url) {
     this.sync?.stop();
     this.sync = null;
@@ -207,7 +272,7 @@ class RoomView {
       step: 0.05,
       value: 1,
       "aria-label": "Volume",
-      oninput: (e) => {
+      oninput: (/** @type {InputEvent & { target: HTMLInputElement }} */ e) => {
         this.video.volume = Number(e.target.value);
         this.video.muted = false;
       },
@@ -256,6 +321,7 @@ class RoomView {
 
   // ---- server messages ----------------------------------------------------
 
+  /** @param {ServerMessage} msg */
   onMessage(msg) {
     switch (msg.type) {
       case "PLAYBACK_STATE":
@@ -304,11 +370,13 @@ class RoomView {
     }
   }
 
+  /** @param {Playback} state */
   setModel(state) {
     this.model = { is_playing: state.is_playing, time: state.time, server_time: state.server_time };
     this.sync?.apply(this.model);
   }
 
+  /** @param {Room} room */
   roomUpdated(room) {
     const mediaChanged = room.media_url !== this.room.media_url;
     this.room = room;
@@ -330,7 +398,7 @@ class RoomView {
 
   renderPeople() {
     const people = [...this.people.values()].sort(
-      (a, b) => b.is_host - a.is_host || a.display_name.localeCompare(b.display_name),
+      (a, b) => Number(b.is_host) - Number(a.is_host) || a.display_name.localeCompare(b.display_name),
     );
     replace(
       this.peopleEl,
@@ -350,6 +418,7 @@ class RoomView {
 
   // "offline" means the host has not connected yet: viewers see that they are
   // early rather than a room that looks live and never starts.
+  /** @param {HostStatus} status */
   setHostStatus(status) {
     this.hostStatus = status;
     const waiting = !this.isHost && status === "offline";
@@ -365,6 +434,7 @@ class RoomView {
 
   // ---- grace --------------------------------------------------------------
 
+  /** @param {string | null} expiresAt RFC 3339; null keeps any countdown running */
   showGrace(expiresAt) {
     this.bannerEl.hidden = false;
     if (!expiresAt) {
@@ -375,11 +445,12 @@ class RoomView {
       return;
     }
     clearInterval(this.graceTimer);
-    this.graceDeadline = Date.parse(expiresAt);
+    const deadline = Date.parse(expiresAt);
+    this.graceDeadline = deadline;
     const timeLeft = h("span", { "aria-live": "off", id: "grace-countdown" });
     replace(this.bannerEl, "The host is away — the room closes in ", timeLeft, ".");
     const update = () => {
-      const secs = Math.max(0, Math.round((this.graceDeadline - this.clock.now()) / 1000));
+      const secs = Math.max(0, Math.round((deadline - this.clock.now()) / 1000));
       timeLeft.textContent = `${String(Math.floor(secs / 60)).padStart(2, "0")}:${String(secs % 60).padStart(2, "0")}`;
     };
     update();
@@ -411,6 +482,7 @@ class RoomView {
     }
   }
 
+  /** @param {ChatMessage[]} list */
   addMessages(list) {
     let added = false;
     for (const m of list) {
@@ -440,6 +512,7 @@ class RoomView {
     if (stick) this.chatList.scrollTop = this.chatList.scrollHeight;
   }
 
+  /** @param {SubmitEvent} event */
   sendChat(event) {
     event.preventDefault();
     const text = this.chatInput.value.trim();
@@ -463,7 +536,7 @@ class RoomView {
     this.settingsSaved = h("p", { class: "muted", role: "status" });
     this.settingsForm = h(
       "form",
-      { onsubmit: (e) => this.saveSettings(e) },
+      { onsubmit: (/** @type {SubmitEvent} */ e) => this.saveSettings(e) },
       field("Room name", this.nameInput),
       field("Video link", this.urlInput, "A direct link to a video file (MP4 or WebM) that everyone can open."),
       field("Private (only people with the link can join)", this.privateInput),
@@ -509,6 +582,7 @@ class RoomView {
     this.chatToggle.checked = this.room.is_chat_enabled;
   }
 
+  /** @param {SubmitEvent} event */
   async saveSettings(event) {
     event.preventDefault();
     this.settingsError.textContent = "";
@@ -524,7 +598,7 @@ class RoomView {
       this.roomUpdated(room);
       this.settingsSaved.textContent = "Saved.";
     } catch (err) {
-      this.settingsError.textContent = err.message;
+      this.settingsError.textContent = messageOf(err);
     }
   }
 
@@ -533,13 +607,17 @@ class RoomView {
       await api.deleteRoom(this.code);
       this.end("deleted", "You deleted this room.");
     } catch (err) {
-      if (err.status === 404) return this.end("gone");
-      this.settingsError.textContent = err.message;
+      if (statusOf(err) === 404) return this.end("gone");
+      this.settingsError.textContent = messageOf(err);
     }
   }
 
   // ---- the end --------------------------------------------------------------
 
+  /**
+   * @param {Ending} reason
+   * @param {string} [text] said instead of the usual line for `reason`
+   */
   end(reason, text) {
     this.leave();
     if (reason === "signed_out") return this.signedOut();
@@ -580,6 +658,10 @@ class RoomView {
   }
 }
 
+/**
+ * @param {string} text
+ * @param {HTMLElement} button says whether it worked
+ */
 async function copy(text, button) {
   try {
     await navigator.clipboard.writeText(text);

@@ -13,6 +13,7 @@ mod error;
 mod frame_guard;
 mod hang_up;
 mod metrics_server;
+mod request_log;
 mod routes;
 mod session_store;
 mod ws;
@@ -21,7 +22,8 @@ pub use client::{ClientInfo, ForwardedHeader, TrustedProxies};
 pub use edge::EdgeConfig;
 pub use error::ApiError;
 pub use metrics_server::serve_metrics;
-pub use session_store::{BoundedStore, MemorySessionStore};
+pub use request_log::REQUEST_ID_HEADER;
+pub use session_store::{BoundedStore, MemorySessionStore, SessionLimits};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -174,25 +176,6 @@ fn json_error(err: JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web
     }
 }
 
-/// Logs each request without its query string: `?token=` never reaches a log.
-async fn access_log(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let client = ClientInfo::of(req.request()).ip;
-    let res = next.call(req).await?;
-    tracing::info!(
-        target: "watchparty::access",
-        %client, %method, %path,
-        status = res.status().as_u16(),
-        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-    );
-    Ok(res)
-}
-
 /// The session middleware fails the request itself when its store does not
 /// answer in time (Redis away): that failure is a 503 in the protocol's
 /// shape, not actix's bare 500.
@@ -306,7 +289,7 @@ where
             .wrap(from_fn(edge::same_site_only))
             .wrap(from_fn(edge::forwarded_requests))
             .wrap(from_fn(edge::response_headers))
-            .wrap(from_fn(access_log))
+            .wrap(from_fn(request_log::record))
             .service(endpoint("/api/auth/register", "POST").route(web::post().to(routes::register)))
             .service(endpoint("/api/auth/login", "POST").route(web::post().to(routes::login)))
             .service(endpoint("/api/auth/logout", "POST").route(web::post().to(routes::logout)))

@@ -9,7 +9,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
 
+/// The session entry naming the logged-in user (the session store reads it too).
 pub(crate) const USER_KEY: &str = "user_id";
+/// The session entry identifying this login, which its WebSocket tokens carry.
+const SESSION_ID_KEY: &str = "sid";
 
 /// The logged-in user's id, from the session cookie alone.
 fn logged_in(session: &Session) -> Result<i64, ApiError> {
@@ -24,12 +27,26 @@ fn logged_in(session: &Session) -> Result<i64, ApiError> {
 }
 
 /// A fresh session id for a user who just proved who they are.
-fn start_session(session: &Session, user: i64) -> Result<(), ApiError> {
+fn start_session(state: &AppState, session: &Session, user: i64) -> Result<(), ApiError> {
     session.renew();
     session.remove(crate::session_store::STORE_UNAVAILABLE);
+    let internal = |_| ApiError::from(watchparty_service::ServiceError::Internal);
+    session.insert(USER_KEY, user).map_err(internal)?;
     session
-        .insert(USER_KEY, user)
-        .map_err(|_| ApiError::from(watchparty_service::ServiceError::Internal))
+        .insert(SESSION_ID_KEY, state.service.new_session_id()?)
+        .map_err(internal)
+}
+
+/// This login's identifier; a session from before identifiers existed gets one now.
+fn session_id(state: &AppState, session: &Session) -> Result<String, ApiError> {
+    if let Some(id) = session.get::<String>(SESSION_ID_KEY).ok().flatten() {
+        return Ok(id);
+    }
+    let id = state.service.new_session_id()?;
+    session
+        .insert(SESSION_ID_KEY, &id)
+        .map_err(|_| ApiError::from(watchparty_service::ServiceError::Internal))?;
+    Ok(id)
 }
 
 // `Some(None)` for an explicit null, `None` when the field is absent.
@@ -85,14 +102,20 @@ pub(crate) struct HistoryParams {
 pub(crate) async fn register(
     state: web::Data<AppState>,
     session: Session,
+    client: ClientInfo,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let user = state
         .service
-        .register(&body.email, &body.password, body.display_name.as_deref())
+        .register(
+            &body.email,
+            &body.password,
+            body.display_name.as_deref(),
+            &client.ip,
+        )
         .await?;
-    start_session(&session, user.id)?;
+    start_session(&state, &session, user.id)?;
     Ok(HttpResponse::Created().json(json!({ "user": user })))
 }
 
@@ -106,13 +129,21 @@ pub(crate) async fn login(
         .service
         .login(&body.email, &body.password, &client.ip)
         .await?;
-    start_session(&session, user.id)?;
+    start_session(&state, &session, user.id)?;
     Ok(HttpResponse::Ok().json(json!({ "user": user })))
 }
 
-pub(crate) async fn logout(session: Session) -> HttpResponse {
+/// Ends the session here and the WebSocket tokens issued to it everywhere.
+/// If that cannot be recorded, the session is kept so that a retry can.
+pub(crate) async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(id) = session.get::<String>(SESSION_ID_KEY).ok().flatten() {
+        state.service.logout(&id).await?;
+    }
     session.purge();
-    HttpResponse::NoContent().finish()
+    Ok(HttpResponse::NoContent().finish())
 }
 
 pub(crate) async fn me(
@@ -127,7 +158,11 @@ pub(crate) async fn token(
     state: web::Data<AppState>,
     session: Session,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = state.service.issue_ws_token(logged_in(&session)?).await?;
+    let user = logged_in(&session)?;
+    let issued = state
+        .service
+        .issue_ws_token(user, Some(&session_id(&state, &session)?))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "token": issued.token, "expires_in": issued.expires_in })))
 }
 

@@ -2,24 +2,151 @@
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 type State = HashMap<String, String>;
 
-// Expired sessions are swept when the map grows past this.
+/// How many sessions the in-memory store keeps. Past either bound the
+/// oldest session goes (the one written longest ago): its user is logged
+/// out there, which is better than memory growing for as long as sessions
+/// last (14 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Sessions in all.
+    pub total: usize,
+    /// Sessions of one user (browsers and devices logged in at once).
+    pub per_user: usize,
+}
+
+impl Default for SessionLimits {
+    /// A hundred thousand sessions take some tens of MiB; thirty-two
+    /// browsers per person is more than anyone uses.
+    fn default() -> Self {
+        SessionLimits {
+            total: 100_000,
+            per_user: 32,
+        }
+    }
+}
+
+struct Entry {
+    state: State,
+    expires: Instant,
+    // The raw value of the session's user entry, if logged in.
+    user: Option<String>,
+    // When it was last written: a larger stamp is newer.
+    stamp: u64,
+}
+
+#[derive(Default)]
+struct Sessions {
+    entries: HashMap<String, Entry>,
+    // Every session by age, oldest first; and each user's the same way.
+    by_age: BTreeMap<u64, String>,
+    by_user: HashMap<String, BTreeMap<u64, String>>,
+    next_stamp: u64,
+    // Expired sessions are swept when there are more than this many.
+    sweep_above: usize,
+}
+
+impl Sessions {
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.by_age.remove(&entry.stamp);
+        if let Some(user) = &entry.user {
+            if let Some(mine) = self.by_user.get_mut(user) {
+                mine.remove(&entry.stamp);
+                if mine.is_empty() {
+                    self.by_user.remove(user);
+                }
+            }
+        }
+        Some(entry)
+    }
+
+    /// Stores `key` as the newest session, then evicts past the limits.
+    fn insert(&mut self, key: String, state: State, expires: Instant, limits: SessionLimits) {
+        self.remove(&key);
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        let user = state.get(crate::routes::USER_KEY).cloned();
+        if let Some(user) = &user {
+            let mine = self.by_user.entry(user.clone()).or_default();
+            mine.insert(stamp, key.clone());
+            // The session just written is the newest, so it is never the one to go.
+            let surplus = mine.len().saturating_sub(limits.per_user.max(1));
+            let oldest: Vec<String> = mine.values().take(surplus).cloned().collect();
+            for old in oldest {
+                self.remove(&old);
+            }
+        }
+        self.by_age.insert(stamp, key.clone());
+        self.entries.insert(
+            key,
+            Entry {
+                state,
+                expires,
+                user,
+                stamp,
+            },
+        );
+        if self.entries.len() > self.sweep_above {
+            let now = Instant::now();
+            let expired: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.expires <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for old in expired {
+                self.remove(&old);
+            }
+            // Doubling keeps sweeping to amortized constant time per write.
+            self.sweep_above = (self.entries.len() * 2).max(SWEEP_ABOVE);
+        }
+        while self.entries.len() > limits.total.max(1) {
+            let Some(oldest) = self.by_age.values().next().cloned() else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+    }
+}
+
+// Expired sessions are swept when the map grows past this (at least).
 const SWEEP_ABOVE: usize = 1024;
 
-/// Sessions in memory: lost on restart, private to one instance.
+/// Sessions in memory: lost on restart, private to one instance, bounded
+/// in total and per user ([`SessionLimits`]).
 #[derive(Clone, Default)]
 pub struct MemorySessionStore {
-    sessions: Arc<Mutex<HashMap<String, (State, Instant)>>>,
+    sessions: Arc<Mutex<Sessions>>,
+    limits: SessionLimits,
 }
 
 impl MemorySessionStore {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (State, Instant)>> {
+    /// A store with limits other than the defaults.
+    pub fn with_limits(limits: SessionLimits) -> Self {
+        MemorySessionStore {
+            sessions: Arc::default(),
+            limits,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sessions held now, expired ones not yet swept included.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -41,8 +168,8 @@ fn new_key() -> Result<SessionKey, anyhow::Error> {
 impl SessionStore for MemorySessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
         let mut sessions = self.lock();
-        match sessions.get(key.as_ref()) {
-            Some((state, expires)) if *expires > Instant::now() => Ok(Some(state.clone())),
+        match sessions.entries.get(key.as_ref()) {
+            Some(entry) if entry.expires > Instant::now() => Ok(Some(entry.state.clone())),
             Some(_) => {
                 sessions.remove(key.as_ref());
                 Ok(None)
@@ -53,12 +180,8 @@ impl SessionStore for MemorySessionStore {
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = new_key().map_err(SaveError::Other)?;
-        let mut sessions = self.lock();
-        if sessions.len() > SWEEP_ABOVE {
-            let now = Instant::now();
-            sessions.retain(|_, (_, expires)| *expires > now);
-        }
-        sessions.insert(key.as_ref().to_owned(), (state, expiry(ttl)));
+        self.lock()
+            .insert(key.as_ref().to_owned(), state, expiry(ttl), self.limits);
         Ok(key)
     }
 
@@ -71,12 +194,11 @@ impl SessionStore for MemorySessionStore {
         // The lock is released before `save` is awaited.
         let unknown = {
             let mut sessions = self.lock();
-            match sessions.get_mut(key.as_ref()) {
-                Some(entry) => {
-                    *entry = (state, expiry(ttl));
-                    None
-                }
-                None => Some(state),
+            if sessions.entries.contains_key(key.as_ref()) {
+                sessions.insert(key.as_ref().to_owned(), state, expiry(ttl), self.limits);
+                None
+            } else {
+                Some(state)
             }
         };
         match unknown {
@@ -89,8 +211,8 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
-        if let Some(entry) = self.lock().get_mut(key.as_ref()) {
-            entry.1 = expiry(ttl);
+        if let Some(entry) = self.lock().entries.get_mut(key.as_ref()) {
+            entry.expires = expiry(ttl);
         }
         Ok(())
     }
@@ -163,5 +285,97 @@ impl<S: SessionStore> SessionStore for BoundedStore<S> {
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         self.bounded(self.inner.delete(key)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ttl() -> Duration {
+        Duration::days(14)
+    }
+
+    fn of(user: Option<i64>) -> State {
+        let mut state = State::new();
+        if let Some(user) = user {
+            state.insert(crate::routes::USER_KEY.to_owned(), user.to_string());
+        }
+        state
+    }
+
+    async fn alive(store: &MemorySessionStore, key: &SessionKey) -> bool {
+        store.load(key).await.unwrap().is_some()
+    }
+
+    #[tokio::test]
+    async fn one_user_keeps_only_their_newest_sessions() {
+        let store = MemorySessionStore::with_limits(SessionLimits {
+            total: 100,
+            per_user: 3,
+        });
+        let mut ana = Vec::new();
+        for _ in 0..5 {
+            ana.push(store.save(of(Some(7)), &ttl()).await.unwrap());
+        }
+        let bob = store.save(of(Some(8)), &ttl()).await.unwrap();
+        let kept: Vec<bool> =
+            futures_util::future::join_all(ana.iter().map(|k| alive(&store, k))).await;
+        assert_eq!(
+            kept,
+            [false, false, true, true, true],
+            "the two oldest went"
+        );
+        assert!(alive(&store, &bob).await, "another user's session stays");
+        assert_eq!(store.len(), 4);
+        // Writing a session makes it the newest: the next one evicts another.
+        let touched = SessionKey::try_from(ana[2].as_ref().to_owned()).unwrap();
+        let touched = store.update(touched, of(Some(7)), &ttl()).await.unwrap();
+        store.save(of(Some(7)), &ttl()).await.unwrap();
+        assert!(alive(&store, &touched).await);
+        assert!(!alive(&store, &ana[3]).await);
+    }
+
+    #[tokio::test]
+    async fn the_store_keeps_only_the_newest_sessions_in_all() {
+        let store = MemorySessionStore::with_limits(SessionLimits {
+            total: 3,
+            per_user: 10,
+        });
+        let mut keys = Vec::new();
+        for user in [Some(1), None, Some(2), Some(3), None] {
+            keys.push(store.save(of(user), &ttl()).await.unwrap());
+        }
+        assert_eq!(store.len(), 3);
+        let mut kept = Vec::new();
+        for key in &keys {
+            kept.push(alive(&store, key).await);
+        }
+        assert_eq!(kept, [false, false, true, true, true]);
+        // Deleting keeps the indexes right: the next save evicts nobody.
+        store.delete(&keys[4]).await.unwrap();
+        let fresh = store.save(of(Some(4)), &ttl()).await.unwrap();
+        assert!(alive(&store, &keys[2]).await && alive(&store, &fresh).await);
+        assert_eq!(store.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_sessions_stays_within_the_bound() {
+        let limits = SessionLimits {
+            total: 1_000,
+            per_user: 5,
+        };
+        let store = MemorySessionStore::with_limits(limits);
+        for i in 0..20_000 {
+            store.save(of(Some(i % 50)), &ttl()).await.unwrap();
+        }
+        assert_eq!(store.len(), 250, "50 users, 5 sessions each");
+        for i in 0..20_000 {
+            store.save(of(Some(1_000 + i)), &ttl()).await.unwrap();
+        }
+        assert_eq!(store.len(), 1_000);
+        let sessions = store.lock();
+        assert_eq!(sessions.by_age.len(), 1_000);
+        assert!(sessions.by_user.values().all(|mine| mine.len() <= 5));
     }
 }

@@ -116,7 +116,7 @@ pub(crate) async fn room_socket(
         .and_then(|q| q.into_inner().token);
     let ticket = state
         .service
-        .authorize_socket(token.as_deref(), &code)
+        .authorize_socket(token.as_deref(), &code, &ClientInfo::of(&req).ip)
         .await?;
     // The guard sits between the socket and actix's parser (see frame_guard).
     let guarded: BoxedPayloadStream = Box::pin(FrameGuard::new(body, MAX_MESSAGE_BYTES));
