@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use watchparty_service::redact_password;
 pub use watchparty_service::ChatLimit;
-pub use watchparty_web::FrameLimit;
+pub use watchparty_web::{ForwardedHeader, FrameLimit};
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +243,22 @@ pub struct ServeArgs {
     /// Serve /metrics on this address only (unset: on the main address).
     #[arg(long, env = "WATCHPARTY_METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// Connections one client address may hold open (0: no cap); trusted proxies
+    /// are exempt, and behind one it bounds each forwarded client's requests.
+    #[arg(
+        long,
+        env = "WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value = "256"
+    )]
+    pub max_connections_per_address: String,
+    /// The header trusted proxies put the client's address in: `x-forwarded-for`
+    /// or `forwarded` (RFC 7239).
+    #[arg(
+        long,
+        env = "WATCHPARTY_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: String,
     /// Registrations one address (one IPv6 /64) may attempt per hour.
     #[arg(
         long,
@@ -341,6 +357,10 @@ pub struct Settings {
     pub max_sockets_per_user: usize,
     /// Registrations one address may attempt per hour.
     pub max_registrations_per_hour: u64,
+    /// Connections one address may hold (0: no cap).
+    pub max_connections_per_address: usize,
+    /// Where trusted proxies put the client's address.
+    pub forwarded_header: ForwardedHeader,
     /// HTTP worker threads.
     pub workers: usize,
     /// Which secrets were generated because none was configured.
@@ -621,6 +641,28 @@ impl ServeArgs {
                 ))
             }
         };
+        let max_connections_per_address = match self.max_connections_per_address.trim().parse() {
+            Ok(n) if n <= 1_000_000 => n,
+            _ => {
+                return Err(bad(
+                    "WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS (--max-connections-per-address)",
+                    format!(
+                        "must be a whole number from 0 (no cap) to 1000000, got {:?}",
+                        self.max_connections_per_address
+                    ),
+                ))
+            }
+        };
+        let forwarded_header = match self.forwarded_header.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+            "forwarded" => ForwardedHeader::Forwarded,
+            other => {
+                return Err(bad(
+                    "WATCHPARTY_FORWARDED_HEADER (--forwarded-header)",
+                    format!("must be x-forwarded-for or forwarded, got {other:?}"),
+                ))
+            }
+        };
         if metrics_bind == Some(bind) {
             return Err(bad(
                 "WATCHPARTY_METRICS_BIND (--metrics-bind)",
@@ -650,6 +692,8 @@ impl ServeArgs {
             // Many tabs and devices; not thousands of connections from one script.
             max_sockets_per_user: 20,
             max_registrations_per_hour,
+            max_connections_per_address,
+            forwarded_header,
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             generated_secrets: generated,
         })

@@ -225,6 +225,8 @@ impl TestServer {
             chat_limit: watchparty::settings::ChatLimit::default(),
             max_sockets_per_user: 20,
             max_registrations_per_hour: 100,
+            max_connections_per_address: 256,
+            forwarded_header: watchparty::settings::ForwardedHeader::XForwardedFor,
             workers: 2,
             generated_secrets: Vec::new(),
         };

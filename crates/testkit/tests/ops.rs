@@ -256,6 +256,8 @@ fn help_lists_every_setting_and_never_a_configured_value() {
         "WATCHPARTY_TRUSTED_PROXIES",
         "WATCHPARTY_METRICS_BIND",
         "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR",
+        "WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS",
+        "WATCHPARTY_FORWARDED_HEADER",
         "WATCHPARTY_LOG_FORMAT",
     ] {
         assert!(serve_help.contains(setting), "--help misses {setting}");
