@@ -16,6 +16,9 @@ use watchparty_testkit::{ApiClient, Instance, TestServer, WsClient};
 
 /// The server's bound on a body's arrival.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// How late past the deadline a 408 may come on a machine busy with the
+/// attack and other tests: the bound says "answered", not "held for ever".
+const ANSWER_SLACK: Duration = Duration::from_secs(5);
 
 /// A TCP connection to `port` from `source` (any address in 127/8 is loopback).
 async fn connect_from(source: &str, port: u16) -> std::io::Result<TcpStream> {
@@ -264,7 +267,7 @@ async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
     for took in &timed_out {
         assert!(
             *took >= BODY_DEADLINE - Duration::from_millis(500)
-                && *took <= BODY_DEADLINE + Duration::from_secs(2),
+                && *took <= BODY_DEADLINE + ANSWER_SLACK,
             "a stalled body was answered after {took:?}"
         );
     }
@@ -273,7 +276,7 @@ async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
         chunked_answer.starts_with("HTTP/1.1 408"),
         "the stalled chunked body got {chunked_answer:?} after {chunked_took:?}"
     );
-    assert!(chunked_took <= BODY_DEADLINE + Duration::from_secs(2));
+    assert!(chunked_took <= BODY_DEADLINE + ANSWER_SLACK);
     // The victim kept being served, at about its normal pace.
     assert!(
         percentile(&during.health, 0.99) < Duration::from_millis(500),
@@ -319,6 +322,7 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
     const IN_FLIGHT: usize = 256;
     let server = TestServer::builder()
         .trusted_proxies(&["127.0.0.1/32"])
+        .with(|s| s.max_connections_per_address = IN_FLIGHT)
         .start()
         .await;
     let port = server.port;
