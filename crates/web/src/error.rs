@@ -61,7 +61,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .json(json!({"error": {"code": self.code, "message": self.message}}))
+        let body = match crate::request_log::current() {
+            Some(id) => json!({"code": self.code, "message": self.message, "request_id": id}),
+            None => json!({"code": self.code, "message": self.message}),
+        };
+        HttpResponse::build(self.status).json(json!({ "error": body }))
     }
 }
