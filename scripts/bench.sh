@@ -53,6 +53,8 @@ export RUST_LOG=${RUST_LOG:-info}
 # The generator registers every simulated user from this one address; the
 # server allows 100 registrations an hour per address by default.
 export WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR=${WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR:-1000000000}
+# ...and opens up to tens of thousands of sockets from it: no per-address cap.
+export WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS=${WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS:-0}
 servers=()
 
 # start_server DATABASE_URL [REDIS_URL]: one instance, logging to $work.

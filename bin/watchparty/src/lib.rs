@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use watchparty_service::{
     redact_password, LiveStateBackend, Migrations, Operator, Service, ServiceError, RECONCILE_EVERY,
 };
-use watchparty_web::{AllowedOrigins, Heartbeat, SessionBackend, TrustedProxies, WebConfig};
+use watchparty_web::{
+    AllowedOrigins, EdgeConfig, Heartbeat, SessionBackend, TrustedProxies, WebConfig,
+};
 
 /// Why the server could not start. Each names the setting and the cause on
 /// one line.
@@ -238,6 +240,12 @@ impl Application {
             frame_limit: settings.frame_limit,
             workers: settings.workers,
             metrics_on_main: metrics_listener.is_none(),
+            edge: EdgeConfig {
+                max_connections_per_address: settings.max_connections_per_address,
+                max_requests_per_forwarded_client: settings.max_connections_per_address,
+                forwarded_header: settings.forwarded_header,
+                ..EdgeConfig::default()
+            },
         };
         let sessions = match &settings.redis_url {
             None => SessionBackend::InProcess,

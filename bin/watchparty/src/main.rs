@@ -1,6 +1,7 @@
 //! `watchparty`: parse, log, wire, serve. All logic lives in the crates.
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 use watchparty::telemetry::{self, Verbosity};
 use watchparty::{
@@ -53,8 +54,12 @@ fn operate(
     run(async move {
         match command.await {
             Ok(lines) => {
+                // A reader that stopped early (`| head`) is not an error of ours.
+                let mut out = std::io::stdout().lock();
                 for line in lines {
-                    println!("{line}");
+                    if writeln!(out, "{line}").is_err() {
+                        break;
+                    }
                 }
                 Ok(())
             }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use watchparty_service::redact_password;
 pub use watchparty_service::ChatLimit;
-pub use watchparty_web::FrameLimit;
+pub use watchparty_web::{ForwardedHeader, FrameLimit};
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +27,8 @@ fn bad(setting: &'static str, problem: impl Into<String>) -> SettingError {
     }
 }
 
-const AFTER_HELP: &str = "Flags win over environment variables. Values of settings that can hold \
-a password are never printed. Every setting, with its limits, is described in \
+const AFTER_HELP: &str = "Flags win over environment variables, whose values are never printed \
+here (some hold passwords). Every setting, with its limits, is described in \
 docs/configuration.md.";
 
 /// watchparty: watch videos together, in lockstep.
@@ -179,7 +179,8 @@ pub struct DatabaseArgs {
     #[arg(
         long,
         env = "WATCHPARTY_DATABASE_CONNECT_TIMEOUT_SECS",
-        default_value = "10"
+        default_value = "10",
+        hide_env_values = true
     )]
     pub database_connect_timeout_secs: String,
 }
@@ -188,7 +189,12 @@ pub struct DatabaseArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Log format: `text` or `json` (the level comes from RUST_LOG).
-    #[arg(long, env = "WATCHPARTY_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_LOG_FORMAT",
+        default_value = "text",
+        hide_env_values = true
+    )]
     pub log_format: String,
 }
 
@@ -208,7 +214,12 @@ pub struct DatabaseCommandArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "WATCHPARTY_BIND", default_value = "127.0.0.1:8000")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_BIND",
+        default_value = "127.0.0.1:8000",
+        hide_env_values = true
+    )]
     pub bind: String,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -217,10 +228,20 @@ pub struct ServeArgs {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key.
-    #[arg(long, env = "WATCHPARTY_REDIS_PREFIX", default_value = "watchparty")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_REDIS_PREFIX",
+        default_value = "watchparty",
+        hide_env_values = true
+    )]
     pub redis_prefix: String,
     /// Seconds a room waits for its host.
-    #[arg(long, env = "WATCHPARTY_HOST_GRACE_SECS", default_value = "600")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_HOST_GRACE_SECS",
+        default_value = "600",
+        hide_env_values = true
+    )]
     pub host_grace_secs: String,
     /// HS256 secret for WebSocket tokens, at least 32 bytes (prefer the variable:
     /// command lines are visible to other local users). Unset: random per process.
@@ -231,23 +252,57 @@ pub struct ServeArgs {
     #[arg(long, env = "WATCHPARTY_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
     /// Lifetime of a WebSocket token, in seconds.
-    #[arg(long, env = "WATCHPARTY_WS_TOKEN_TTL_SECS", default_value = "60")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_WS_TOKEN_TTL_SECS",
+        default_value = "60",
+        hide_env_values = true
+    )]
     pub ws_token_ttl_secs: String,
     /// Browser origins allowed on /ws/ besides the server's own, comma-separated.
-    #[arg(long, env = "WATCHPARTY_ALLOWED_ORIGINS", default_value = "")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_ALLOWED_ORIGINS",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub allowed_origins: String,
     /// Reverse proxies whose forwarding headers are believed: CIDRs or addresses,
     /// comma-separated.
-    #[arg(long, env = "WATCHPARTY_TRUSTED_PROXIES", default_value = "")]
+    #[arg(
+        long,
+        env = "WATCHPARTY_TRUSTED_PROXIES",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub trusted_proxies: String,
     /// Serve /metrics on this address only (unset: on the main address).
-    #[arg(long, env = "WATCHPARTY_METRICS_BIND")]
+    #[arg(long, env = "WATCHPARTY_METRICS_BIND", hide_env_values = true)]
     pub metrics_bind: Option<String>,
+    /// Connections one client address may hold open (0: no cap); trusted proxies
+    /// are exempt, and behind one it bounds each forwarded client's requests.
+    #[arg(
+        long,
+        env = "WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value = "256",
+        hide_env_values = true
+    )]
+    pub max_connections_per_address: String,
+    /// The header trusted proxies put the client's address in: `x-forwarded-for`
+    /// or `forwarded` (RFC 7239).
+    #[arg(
+        long,
+        env = "WATCHPARTY_FORWARDED_HEADER",
+        default_value = "x-forwarded-for",
+        hide_env_values = true
+    )]
+    pub forwarded_header: String,
     /// Registrations one address (one IPv6 /64) may attempt per hour.
     #[arg(
         long,
         env = "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR",
-        default_value = "100"
+        default_value = "100",
+        hide_env_values = true
     )]
     pub max_registrations_per_hour: String,
     #[command(flatten)]
@@ -341,6 +396,10 @@ pub struct Settings {
     pub max_sockets_per_user: usize,
     /// Registrations one address may attempt per hour.
     pub max_registrations_per_hour: u64,
+    /// Connections one address may hold (0: no cap).
+    pub max_connections_per_address: usize,
+    /// Where trusted proxies put the client's address.
+    pub forwarded_header: ForwardedHeader,
     /// HTTP worker threads.
     pub workers: usize,
     /// Which secrets were generated because none was configured.
@@ -621,6 +680,28 @@ impl ServeArgs {
                 ))
             }
         };
+        let max_connections_per_address = match self.max_connections_per_address.trim().parse() {
+            Ok(n) if n <= 1_000_000 => n,
+            _ => {
+                return Err(bad(
+                    "WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS (--max-connections-per-address)",
+                    format!(
+                        "must be a whole number from 0 (no cap) to 1000000, got {:?}",
+                        self.max_connections_per_address
+                    ),
+                ))
+            }
+        };
+        let forwarded_header = match self.forwarded_header.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+            "forwarded" => ForwardedHeader::Forwarded,
+            other => {
+                return Err(bad(
+                    "WATCHPARTY_FORWARDED_HEADER (--forwarded-header)",
+                    format!("must be x-forwarded-for or forwarded, got {other:?}"),
+                ))
+            }
+        };
         if metrics_bind == Some(bind) {
             return Err(bad(
                 "WATCHPARTY_METRICS_BIND (--metrics-bind)",
@@ -650,6 +731,8 @@ impl ServeArgs {
             // Many tabs and devices; not thousands of connections from one script.
             max_sockets_per_user: 20,
             max_registrations_per_hour,
+            max_connections_per_address,
+            forwarded_header,
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             generated_secrets: generated,
         })

@@ -37,7 +37,15 @@ pub fn init(format: LogFormat, verbosity: Verbosity) {
         Verbosity::Serving => "info,actix_server=warn",
         Verbosity::Command => "warn",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // An unusable RUST_LOG falls back to the default, and says so once the
+    // subscriber is up.
+    let (filter, unusable) = match std::env::var(EnvFilter::DEFAULT_ENV) {
+        Ok(wanted) => match EnvFilter::try_new(&wanted) {
+            Ok(filter) => (filter, None),
+            Err(e) => (EnvFilter::new(default), Some(format!("{wanted:?}: {e}"))),
+        },
+        Err(_) => (EnvFilter::new(default), None),
+    };
     let ansi = std::io::stderr().is_terminal();
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -51,6 +59,9 @@ pub fn init(format: LogFormat, verbosity: Verbosity) {
         .with(lines.with_filter(filter_fn(|m| !is_connection_error(m))))
         .with(DemoteConnectionErrors)
         .try_init();
+    if let Some(why) = unusable {
+        tracing::warn!("RUST_LOG is not a log filter ({why}); logging at the default level");
+    }
 }
 
 /// Re-emits actix-http's per-connection errors as warnings of our own.

@@ -210,7 +210,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// Names this request in the server's log (also the `X-Request-Id`
     /// header): every error answer of the server carries it. Optional in
-    /// Rust only because the web crate may add it after building the body.
+    /// Rust only because a body built outside a request has no id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(type = "string")]
     #[schema(required = true, value_type = String)]

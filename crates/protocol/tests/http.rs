@@ -45,7 +45,7 @@ fn optional_fields_and_unknown_fields() {
 }
 
 /// The error body is `{"error": {"code", "message", "request_id"}}`; a body
-/// built before its id is known leaves the field out (the web crate adds it).
+/// built outside a request (no id known) leaves the field out.
 #[test]
 fn an_error_body_carries_its_request_id() {
     assert_eq!(

@@ -225,6 +225,10 @@ impl TestServer {
             chat_limit: watchparty::settings::ChatLimit::default(),
             max_sockets_per_user: 20,
             max_registrations_per_hour: 100,
+            // Tests play many clients from one loopback address; the edge
+            // tests that need the cap set it.
+            max_connections_per_address: 0,
+            forwarded_header: watchparty::settings::ForwardedHeader::XForwardedFor,
             workers: 2,
             generated_secrets: Vec::new(),
         };
@@ -350,7 +354,7 @@ pub struct ApiClient {
 /// The status and JSON body of an answer. An error body's `request_id` is
 /// different for every request by design, so it is left out here, where
 /// tests compare answers; `ops.rs` checks the id itself.
-async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+pub async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let mut body = serde_json::from_str(&text).unwrap_or(Value::Null);

@@ -92,12 +92,21 @@ async fn fragments_within_the_limit_are_one_message() {
     let mut watcher = ana.connect(&code).await.unwrap();
     watcher.recv_type("PLAYBACK_STATE").await;
     watcher.recv_type("PRESENCE").await;
-    let (_, history) = ana.get(&format!("/api/rooms/{code}/messages/")).await;
-    let stored = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["message"] == "stitched together");
+    // The message is stored on its own schedule: look until it shows or
+    // the usual wait is over.
+    let deadline = Instant::now() + watchparty_testkit::WAIT;
+    let (stored, history) = loop {
+        let (_, history) = ana.get(&format!("/api/rooms/{code}/messages/")).await;
+        let stored = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["message"] == "stitched together");
+        if stored || Instant::now() > deadline {
+            break (stored, history);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(stored, "{history}");
     server.stop().await;
 }

@@ -33,8 +33,7 @@ async fn login_from(
         .send()
         .await
         .unwrap();
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
+    let (status, body) = watchparty_testkit::answer(response).await;
     (status, body, started.elapsed())
 }
 

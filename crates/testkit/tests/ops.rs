@@ -256,6 +256,8 @@ fn help_lists_every_setting_and_never_a_configured_value() {
         "WATCHPARTY_TRUSTED_PROXIES",
         "WATCHPARTY_METRICS_BIND",
         "WATCHPARTY_MAX_REGISTRATIONS_PER_HOUR",
+        "WATCHPARTY_MAX_CONNECTIONS_PER_ADDRESS",
+        "WATCHPARTY_FORWARDED_HEADER",
         "WATCHPARTY_LOG_FORMAT",
     ] {
         assert!(serve_help.contains(setting), "--help misses {setting}");
@@ -340,7 +342,12 @@ fn start_up_failures_are_one_line_naming_the_setting() {
             vec!["WATCHPARTY_METRICS_BIND"],
         ),
     ];
-    for (args, env, named) in cases {
+    for (args, mut env, named) in cases {
+        // 8000 may be in use where the tests run: the cases that are not
+        // about the listen address take any free port.
+        if !env.iter().any(|(name, _)| *name == "WATCHPARTY_BIND") {
+            env.push(("WATCHPARTY_BIND", "127.0.0.1:0"));
+        }
         let (code, _, lines, secs) = outcome(args, &env);
         assert_eq!(code, Some(2), "{args:?} {env:?}: {lines:?}");
         assert_eq!(lines.len(), 1, "{args:?} {env:?}: {lines:?}");

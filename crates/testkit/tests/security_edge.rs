@@ -16,6 +16,9 @@ use watchparty_testkit::{ApiClient, Instance, TestServer, WsClient};
 
 /// The server's bound on a body's arrival.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// How late past the deadline a 408 may come on a machine busy with the
+/// attack and other tests: the bound says "answered", not "held for ever".
+const ANSWER_SLACK: Duration = Duration::from_secs(5);
 
 /// A TCP connection to `port` from `source` (any address in 127/8 is loopback).
 async fn connect_from(source: &str, port: u16) -> std::io::Result<TcpStream> {
@@ -264,7 +267,7 @@ async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
     for took in &timed_out {
         assert!(
             *took >= BODY_DEADLINE - Duration::from_millis(500)
-                && *took <= BODY_DEADLINE + Duration::from_secs(2),
+                && *took <= BODY_DEADLINE + ANSWER_SLACK,
             "a stalled body was answered after {took:?}"
         );
     }
@@ -273,7 +276,7 @@ async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
         chunked_answer.starts_with("HTTP/1.1 408"),
         "the stalled chunked body got {chunked_answer:?} after {chunked_took:?}"
     );
-    assert!(chunked_took <= BODY_DEADLINE + Duration::from_secs(2));
+    assert!(chunked_took <= BODY_DEADLINE + ANSWER_SLACK);
     // The victim kept being served, at about its normal pace.
     assert!(
         percentile(&during.health, 0.99) < Duration::from_millis(500),
@@ -285,9 +288,16 @@ async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
         "{}",
         during.report("during")
     );
+    let log = server.log();
     assert!(
-        !server.log().contains("Too many open files"),
+        !log.contains("Too many open files"),
         "the server ran out of files"
+    );
+    // The operator hears of it, without a line per refusal.
+    let warnings = log.matches("refusing connections").count();
+    assert!(
+        (1..=3).contains(&warnings),
+        "{warnings} warnings about refused connections"
     );
 }
 
@@ -312,6 +322,7 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
     const IN_FLIGHT: usize = 256;
     let server = TestServer::builder()
         .trusted_proxies(&["127.0.0.1/32"])
+        .with(|s| s.max_connections_per_address = IN_FLIGHT)
         .start()
         .await;
     let port = server.port;
@@ -319,12 +330,12 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
     for _ in 0..IN_FLIGHT {
         let mut stream = connect_from("127.0.0.1", port).await.unwrap();
         stream
-            .write_all(stalled_login(port, "X-Forwarded-For: 203.0.113.9\r\n").as_bytes())
+            .write_all(stalled_login(port, "X-Forwarded-For: [2001:db8::9]:5000\r\n").as_bytes())
             .await
             .unwrap();
         stalled.push(stream);
     }
-    // Let the server take them all in.
+    // Let the server take them all in: 256 requests of 2001:db8::9 in flight.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let health = |address: &'static str| {
         let client = server.client();
@@ -343,15 +354,22 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
             )
         }
     };
-    let (status, body) = health("203.0.113.9").await;
+    // IPv6 clients count per /64: one host has a whole one.
+    let (status, body) = health("2001:db8::10").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "rate_limited");
-    let (status, _) = health("203.0.113.10").await;
-    assert_eq!(status, StatusCode::OK, "another client behind the proxy");
+    for other in ["203.0.113.10", "2001:db8:0:1::9"] {
+        let (status, _) = health(other).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{other}, another client behind the proxy"
+        );
+    }
     drop(stalled);
     let started = Instant::now();
     loop {
-        let (status, _) = health("203.0.113.9").await;
+        let (status, _) = health("2001:db8::9").await;
         if status == StatusCode::OK {
             break;
         }
@@ -729,6 +747,53 @@ async fn socket_origins_must_match_the_scheme() {
     assert_eq!(
         connect(format!("http://127.0.0.1:{port}")).await,
         StatusCode::FORBIDDEN
+    );
+    server.stop().await;
+}
+
+/// Issue 19, item 1: connections that send nothing cost only bounded time —
+/// one idle after its answer (keep-alive), one that never sends a head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_silent_connections_are_closed() {
+    let server = TestServer::start().await;
+    let port = server.port;
+    let idle = async {
+        let mut stream = connect_from("127.0.0.1", port).await.unwrap();
+        stream
+            .write_all(
+                format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        let answered = Instant::now();
+        // The rest of the answer, then the end of the connection.
+        read_answer(&mut stream, Duration::from_secs(15)).await;
+        answered.elapsed()
+    };
+    let silent = async {
+        let mut stream = connect_from("127.0.0.1", port).await.unwrap();
+        let opened = Instant::now();
+        let answer = read_answer(&mut stream, Duration::from_secs(15)).await;
+        (answer.unwrap_or_default(), opened.elapsed())
+    };
+    let (idle_for, (silent_answer, silent_for)) = tokio::join!(idle, silent);
+    println!(
+        "FIGURE an idle keep-alive connection closed after {:.1} s; a connection without a \
+         request head after {:.1} s ({:?})",
+        idle_for.as_secs_f64(),
+        silent_for.as_secs_f64(),
+        silent_answer.lines().next().unwrap_or("nothing")
+    );
+    assert!(
+        idle_for < Duration::from_secs(8),
+        "idle for {idle_for:?} and still open"
+    );
+    assert!(
+        silent_for < Duration::from_secs(8),
+        "silent for {silent_for:?} and still open"
     );
     server.stop().await;
 }

@@ -502,6 +502,6 @@ message: string,
 /**
  * Names this request in the server's log (also the `X-Request-Id`
  * header): every error answer of the server carries it. Optional in
- * Rust only because the web crate may add it after building the body.
+ * Rust only because a body built outside a request has no id.
  */
 request_id?: string, };

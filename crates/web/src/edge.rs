@@ -48,7 +48,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Limits of the HTTP edge. The defaults are what the binary uses.
 #[derive(Debug, Clone)]
@@ -158,6 +158,9 @@ pub(crate) fn on_connect(
     connections: Arc<Budget<IpAddr>>,
     trusted: TrustedProxies,
 ) -> impl Fn(&dyn std::any::Any, &mut Extensions) + Send + Sync + 'static {
+    // Refusals come by the thousand under attack: the log says so at most
+    // once every 10 s rather than once each.
+    let last_warning: Mutex<Option<Instant>> = Mutex::new(None);
     move |connection, extensions| {
         let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
             return;
@@ -175,18 +178,39 @@ pub(crate) fn on_connect(
         if trusted.trusts(ip) {
             return;
         }
-        match connections.acquire(ip) {
+        match connections.acquire(address_key(ip)) {
             Some(slot) => {
                 extensions.insert(slot);
             }
             None => {
-                tracing::debug!(client = %ip, "refused a connection: too many from this address");
+                let mut last = last_warning.lock().unwrap_or_else(PoisonError::into_inner);
+                if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                    *last = Some(Instant::now());
+                    tracing::warn!(
+                        client = %ip,
+                        limit = connections.limit,
+                        "refusing connections: too many open from one address"
+                    );
+                }
+                drop(last);
                 // A fresh socket's send buffer is empty: this never blocks,
                 // and a partial write only shortens the courtesy.
                 let _ = socket.send(TOO_MANY_CONNECTIONS);
                 let _ = socket.shutdown(std::net::Shutdown::Both);
             }
         }
+    }
+}
+
+/// What one client is, for the caps: its IPv4 address, or its IPv6 /64 (one
+/// household or host gets a whole /64, so per /128 would be no cap at all).
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(network))
+        }
+        v4 => v4,
     }
 }
 
@@ -239,6 +263,10 @@ pub(crate) async fn forwarded_requests(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let client = ClientInfo::of(req.request()).ip;
+    let client = match client.parse::<IpAddr>() {
+        Ok(ip) => address_key(ip).to_string(),
+        Err(_) => client,
+    };
     let Some(_slot) = budget.acquire(client) else {
         return Ok(refuse(
             req,
@@ -507,6 +535,16 @@ mod tests {
         drop((b, c));
         assert_eq!(budget.held(&"x"), 0);
         assert!(budget.held.lock().unwrap().is_empty(), "no key left behind");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let key = |s: &str| address_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
     }
 
     #[test]

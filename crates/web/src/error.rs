@@ -1,4 +1,4 @@
-//! Every failure becomes the protocol's `{"error": {"code", "message"}}`, here and only here.
+//! Every failure becomes the protocol's `{"error": {"code", "message", "request_id"}}` ([`ErrorBody`]), here and only here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -61,7 +61,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // The request log adds `request_id` on the way out.
-        HttpResponse::build(self.status).json(ErrorBody::new(self.code, self.message.clone(), None))
+        // The id of the request being served (none outside the request log).
+        let body = ErrorBody::new(
+            self.code,
+            self.message.clone(),
+            crate::request_log::current(),
+        );
+        HttpResponse::build(self.status).json(body)
     }
 }

@@ -63,6 +63,8 @@ pub struct WebConfig {
     pub workers: usize,
     /// Whether `/metrics` is served here (false when it has an address of its own).
     pub metrics_on_main: bool,
+    /// The limits that keep one client from holding connections or requests.
+    pub edge: EdgeConfig,
 }
 
 pub(crate) struct AppState {
@@ -98,21 +100,10 @@ pub async fn start(
     config: WebConfig,
     sessions: SessionBackend,
 ) -> std::io::Result<(Server, Shutdown)> {
-    start_with_edge(listener, service, config, EdgeConfig::default(), sessions).await
-}
-
-/// [`start`] with the edge's limits given instead of their defaults.
-pub async fn start_with_edge(
-    listener: TcpListener,
-    service: Service,
-    config: WebConfig,
-    edge: EdgeConfig,
-    sessions: SessionBackend,
-) -> std::io::Result<(Server, Shutdown)> {
     match sessions {
         SessionBackend::InProcess => {
             let store = BoundedStore::new(MemorySessionStore::default(), SESSION_STORE_LIMIT);
-            start_with_store(listener, service, config, edge, store)
+            start_with_store(listener, service, config, store)
         }
         SessionBackend::Redis { url, key_prefix } => {
             let build = actix_session::storage::RedisSessionStore::builder(url)
@@ -135,7 +126,6 @@ pub async fn start_with_edge(
                 listener,
                 service,
                 config,
-                edge,
                 BoundedStore::new(store, SESSION_STORE_LIMIT),
             )
         }
@@ -227,7 +217,6 @@ pub fn start_with_store<S>(
     listener: TcpListener,
     service: Service,
     config: WebConfig,
-    edge: EdgeConfig,
     sessions: S,
 ) -> std::io::Result<(Server, Shutdown)>
 where
@@ -244,6 +233,7 @@ where
     let key = Key::derive_from(&config.session_key);
     let proxies = config.trusted_proxies.clone();
     let metrics_on_main = config.metrics_on_main;
+    let edge = config.edge.clone();
     let forwarded_header = edge.forwarded_header;
     let edge_state = std::sync::Arc::new(edge::EdgeState {
         body_deadline: edge.body_deadline,
