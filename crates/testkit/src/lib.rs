@@ -64,8 +64,13 @@ pub fn scratch_postgres() -> String {
         .expect("a scratch PostgreSQL database")
 }
 
-/// The `watchparty` binary built next to the tests (`cargo build -p watchparty`).
+/// The `watchparty` binary built next to the tests (`cargo build -p watchparty`),
+/// or the one `WATCHPARTY_BINARY` names (to run the black-box tests against a
+/// release build).
 pub fn watchparty_binary() -> PathBuf {
+    if let Some(chosen) = std::env::var_os("WATCHPARTY_BINARY") {
+        return PathBuf::from(chosen);
+    }
     let mut path = std::env::current_exe().expect("test executable path");
     path.pop();
     if path.ends_with("deps") {
