@@ -99,17 +99,12 @@ impl StartupError {
             }
             _ => "",
         };
+        // The binary prints it on one line (libpq writes two).
         StartupError::Database(format!(
-            "DATABASE_URL: {}: {}{hint}",
-            redact_password(url),
-            one_line(&error.to_string())
+            "DATABASE_URL: {}: {error}{hint}",
+            redact_password(url)
         ))
     }
-}
-
-/// A backend's message on one line: libpq, for one, writes two.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A URL without the password it may carry, for errors and logs.

@@ -5,7 +5,7 @@
 use crate::client::ClientInfo;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use std::time::Instant;
 use tracing::Instrument;
@@ -48,27 +48,26 @@ pub(crate) async fn record(
             );
         });
     };
-    let header = HeaderValue::from_str(&id).ok();
     match served {
         Ok(mut res) => {
             log(res.status().as_u16());
-            if let Some(value) = header {
-                res.headers_mut()
-                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-            }
+            tag(res.headers_mut(), &id);
             Ok(res)
         }
         // A middleware that failed without an answer (the session store
         // away): its answer is rendered here, where the id is known.
         Err(error) => {
-            let mut response = REQUEST_ID.sync_scope(id, || error.error_response());
+            let mut response = REQUEST_ID.sync_scope(id.clone(), || error.error_response());
             log(response.status().as_u16());
-            if let Some(value) = header {
-                response
-                    .headers_mut()
-                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-            }
+            tag(response.headers_mut(), &id);
             Err(actix_web::error::InternalError::from_response(error, response).into())
         }
+    }
+}
+
+/// Puts the request's id in the answer's `X-Request-Id`.
+fn tag(headers: &mut HeaderMap, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
 }
