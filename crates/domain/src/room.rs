@@ -3,7 +3,7 @@
 
 use crate::ids::{Millis, RoomId, UserId};
 use crate::playback::PlaybackState;
-use crate::values::{MediaUrl, Position, RoomCode, RoomName};
+use crate::values::{ChatText, MediaUrl, Position, RoomCode, RoomName};
 
 /// How long a room waits for its host to come back before closing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,10 +114,12 @@ pub enum Command {
         /// What they ask for.
         action: PlaybackAction,
     },
-    /// A participant wants to chat.
-    Chat {
+    /// A participant posts a chat message.
+    PostChat {
         /// Who speaks.
         actor: UserId,
+        /// What they say, already checked.
+        text: ChatText,
     },
     /// A user asks to delete the room.
     Delete {
@@ -165,8 +167,13 @@ pub enum Event {
         /// Whether playback was reset to paused at 0.
         playback_reset: bool,
     },
-    /// A chat message may be stored and delivered.
-    ChatAccepted,
+    /// A chat message was accepted: store it, then deliver it to everyone.
+    ChatPosted {
+        /// Who wrote it.
+        author: UserId,
+        /// What it says.
+        text: ChatText,
+    },
 }
 
 /// Why a command was refused. The room is unchanged.
@@ -276,9 +283,12 @@ impl Room {
             Command::HostConnected => Ok(self.host_connected(now)),
             Command::HostDisconnected => Ok(self.host_disconnected(now, grace)),
             Command::Playback { actor, action } => self.playback(actor, action, now),
-            Command::Chat { actor: _ } => {
+            Command::PostChat { actor, text } => {
                 if self.settings.is_chat_enabled {
-                    Ok(self.unchanged_with(vec![Event::ChatAccepted]))
+                    Ok(self.unchanged_with(vec![Event::ChatPosted {
+                        author: actor,
+                        text,
+                    }]))
                 } else {
                     Err(Rejection::ChatDisabled)
                 }

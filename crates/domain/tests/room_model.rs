@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use watchparty_domain::{
-    CloseReason, Command, Event, HostGrace, Millis, PlaybackAction, Position, Room, RoomCode,
-    RoomId, RoomName, RoomSettings, RoomStatus, UserId,
+    ChatText, CloseReason, Command, Event, HostGrace, Millis, PlaybackAction, Position, Room,
+    RoomCode, RoomId, RoomName, RoomSettings, RoomStatus, UserId,
 };
 
 const HOST: UserId = UserId(1);
@@ -213,7 +213,10 @@ impl StateMachineTest for RoomMachine {
                 actor: VIEWER,
                 action: PlaybackAction::Seek(position(s)),
             }),
-            Step::Chat => sut.run(Command::Chat { actor: VIEWER }),
+            Step::Chat => sut.run(Command::PostChat {
+                actor: VIEWER,
+                text: hello(),
+            }),
             Step::HostDeletes => sut.run(Command::Delete { actor: HOST }),
             Step::ViewerDeletes => sut.run(Command::Delete { actor: VIEWER }),
         }
@@ -259,4 +262,11 @@ prop_state_machine! {
     fn the_room_follows_the_model_through_hosts_racing_the_deadline(
         sequential 1..50 => RoomMachine
     );
+}
+
+fn hello() -> ChatText {
+    match ChatText::parse("hello") {
+        Ok(Some(text)) => text,
+        _ => unreachable!("\"hello\" is a chat message"),
+    }
 }

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use watchparty_domain::{
-    Command, Event, HostGrace, Millis, PlaybackAction, Position, Rejection, Room, RoomCode, RoomId,
-    RoomName, RoomSettings, RoomStatus, SettingsChange, UserId,
+    ChatText, Command, Event, HostGrace, Millis, PlaybackAction, Position, Rejection, Room,
+    RoomCode, RoomId, RoomName, RoomSettings, RoomStatus, SettingsChange, UserId,
 };
 
 const HOST: UserId = UserId(1);
@@ -45,7 +45,7 @@ fn command() -> impl Strategy<Value = Command> {
         3 => Just(Command::HostConnected),
         3 => Just(Command::HostDisconnected),
         6 => (actor(), action).prop_map(|(actor, action)| Command::Playback { actor, action }),
-        2 => actor().prop_map(|actor| Command::Chat { actor }),
+        2 => actor().prop_map(|actor| Command::PostChat { actor, text: hello() }),
         1 => actor().prop_map(|actor| Command::Delete { actor }),
         1 => (actor(), any::<bool>()).prop_map(|(actor, chat)| Command::UpdateSettings {
             actor,
@@ -180,7 +180,14 @@ fn chat_respects_the_flag_and_grace_does_not_stop_it() {
         .unwrap()
         .room;
     assert!(away
-        .apply(Command::Chat { actor: UserId(3) }, Millis(1), grace)
+        .apply(
+            Command::PostChat {
+                actor: UserId(3),
+                text: hello()
+            },
+            Millis(1),
+            grace
+        )
         .is_ok());
     let off = SettingsChange {
         is_chat_enabled: Some(false),
@@ -198,7 +205,21 @@ fn chat_respects_the_flag_and_grace_does_not_stop_it() {
         .unwrap()
         .room;
     assert_eq!(
-        muted.apply(Command::Chat { actor: UserId(3) }, Millis(3), grace),
+        muted.apply(
+            Command::PostChat {
+                actor: UserId(3),
+                text: hello()
+            },
+            Millis(3),
+            grace
+        ),
         Err(Rejection::ChatDisabled)
     );
+}
+
+fn hello() -> ChatText {
+    match ChatText::parse("hello") {
+        Ok(Some(text)) => text,
+        _ => unreachable!("\"hello\" is a chat message"),
+    }
 }

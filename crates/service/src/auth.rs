@@ -14,10 +14,9 @@ use watchparty_domain::{Millis, UserId};
 /// Fills a buffer from the operating system's random source.
 pub(crate) fn os_random<const N: usize>() -> Result<[u8; N], ServiceError> {
     let mut bytes = [0u8; N];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
-        tracing::error!(error = %e, "OS random source failed");
-        ServiceError::Internal
-    })?;
+    if let Err(e) = rand::rngs::OsRng.try_fill_bytes(&mut bytes) {
+        return Err(ServiceError::internal(format!("OS random source: {e}")));
+    }
     Ok(bytes)
 }
 
@@ -39,7 +38,8 @@ const TAG_BYTES: usize = 32;
 impl Passwords {
     pub(crate) async fn new() -> Result<Self, ServiceError> {
         // OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
-        let params = Params::new(19 * 1024, 2, 1, None).map_err(|_| ServiceError::Internal)?;
+        let params = Params::new(19 * 1024, 2, 1, None)
+            .map_err(|e| ServiceError::internal(e.to_string()))?;
         let parallel = std::thread::available_parallelism().map_or(2, usize::from);
         let mut passwords = Passwords {
             params,
@@ -56,19 +56,20 @@ impl Passwords {
         let salt_bytes: [u8; 16] = os_random()?;
         let params = self.params.clone();
         self.blocking(move |memory| {
-            let internal = |_| ServiceError::Internal;
-            let salt = SaltString::encode_b64(&salt_bytes).map_err(internal)?;
+            let salt = SaltString::encode_b64(&salt_bytes)
+                .map_err(|e| ServiceError::internal(e.to_string()))?;
             let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
             let mut tag = [0u8; TAG_BYTES];
             argon
                 .hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut tag, memory)
-                .map_err(|_| ServiceError::Internal)?;
+                .map_err(|e| ServiceError::internal(e.to_string()))?;
             let phc = PasswordHash {
                 algorithm: Algorithm::Argon2id.ident(),
                 version: Some(Version::V0x13.into()),
-                params: ParamsString::try_from(&params).map_err(internal)?,
+                params: ParamsString::try_from(&params)
+                    .map_err(|e| ServiceError::internal(e.to_string()))?,
                 salt: Some(salt.as_salt()),
-                hash: Some(Output::new(&tag).map_err(internal)?),
+                hash: Some(Output::new(&tag).map_err(|e| ServiceError::internal(e.to_string()))?),
             };
             Ok(phc.to_string())
         })
@@ -102,7 +103,7 @@ impl Passwords {
             .permits
             .acquire()
             .await
-            .map_err(|_| ServiceError::Internal)?;
+            .map_err(ServiceError::internal)?;
         let pool = self.memory.clone();
         let blocks = self.params.block_count();
         tokio::task::spawn_blocking(move || {
@@ -113,7 +114,7 @@ impl Passwords {
             result
         })
         .await
-        .map_err(|_| ServiceError::Internal)?
+        .map_err(ServiceError::internal)?
     }
 }
 
@@ -214,11 +215,13 @@ fn canonical_user(sub: &str) -> Option<UserId> {
 impl Tokens {
     /// `started` is given in single-instance mode (the ledger of spent tokens
     /// is in memory): tokens of an earlier process are refused. Fails if the
-    /// crypto backend cannot sign and verify: better at start-up than on first use.
+    /// crypto backend cannot sign and verify (at `now`): better at start-up
+    /// than on first use.
     pub(crate) fn new(
         secret: &[u8],
         ttl: Duration,
         started: Option<Millis>,
+        now: Millis,
     ) -> Result<Self, ServiceError> {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
@@ -242,11 +245,12 @@ impl Tokens {
             ttl,
             boot,
         };
-        let now = crate::clock::now();
         let probe = tokens.issue(UserId(0), None, now)?;
-        tokens
-            .verify(&probe, now)
-            .map_err(|_| ServiceError::Internal)?;
+        if tokens.verify(&probe, now).is_err() {
+            return Err(ServiceError::internal(
+                "a token signed at start-up does not verify",
+            ));
+        }
         Ok(tokens)
     }
 
@@ -272,10 +276,7 @@ impl Tokens {
             &claims,
             &self.encoding,
         )
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot sign a token");
-            ServiceError::Internal
-        })
+        .map_err(ServiceError::internal)
     }
 
     /// Checks the signature and every claim at `now`. The checks beyond the
@@ -360,7 +361,7 @@ mod tests {
     const NOW_SECS: u64 = 1_800_000_000;
 
     fn tokens(started: Option<Millis>) -> Tokens {
-        Tokens::new(SECRET, Duration::from_secs(60), started).unwrap()
+        Tokens::new(SECRET, Duration::from_secs(60), started, NOW).unwrap()
     }
 
     /// A token signed with the real secret from claims that start valid.

@@ -2,32 +2,39 @@
 //! (domain), storage (persistence) and live state (realtime-cache); the web
 //! layer hands it intents and gets back protocol shapes or a [`ServiceError`].
 
+mod access;
 mod auth;
+mod caller;
 mod clock;
+mod engine;
 mod error;
 mod hub;
-mod limits;
 mod metrics;
 mod operator;
 mod rooms;
 mod slots;
 mod sockets;
+mod sweeper;
+mod throttle;
 mod users;
+mod views;
 
-pub use error::ServiceError;
+pub use caller::Caller;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Cause, ServiceError};
 pub use hub::Outgoing;
-pub use limits::Limits;
 pub use metrics::Metrics;
 pub use operator::{Account, Operator, ACCOUNT_DISABLED_CLOSE, RECONCILE_EVERY};
-pub use rooms::{HistoryQuery, NewRoomRequest, RoomChanges};
-pub use sockets::{ChatLimit, SocketHandle, SocketSession, SocketTicket};
+pub use sockets::{Handled, SocketHandle, SocketSession, SocketTicket};
+pub use throttle::{ChatLimit, Limits};
 pub use users::IssuedToken;
 
+use engine::RoomEngine;
 use hub::LocalHub;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
-use watchparty_domain::HostGrace;
+use watchparty_domain::{HostGrace, Millis};
 use watchparty_persistence::{Database, PersistenceError};
 use watchparty_realtime_cache::{InProcess, LiveState, RedisLiveState, RedisSettings};
 
@@ -180,13 +187,12 @@ struct Inner {
     db: Database,
     live: Arc<dyn LiveState>,
     hub: Arc<LocalHub>,
+    engine: RoomEngine,
     passwords: auth::Passwords,
     tokens: auth::Tokens,
-    limits: Limits,
-    grace: HostGrace,
+    clock: Arc<dyn Clock>,
     config: Config,
     metrics: Arc<Metrics>,
-    room_locks: rooms::RoomLocks,
     user_sockets: Arc<slots::UserSockets>,
     // Connection ids: a random per-process prefix keeps them unique across instances.
     connection_prefix: u64,
@@ -197,7 +203,16 @@ impl Service {
     /// Opens and migrates the database, sets up live state, and checks that
     /// token signing and the OS random source work.
     pub async fn start(config: Config) -> Result<Self, StartupError> {
-        let started = clock::now();
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Service::start`] with another clock: tests move time instead of
+    /// sleeping through it.
+    pub async fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let started = clock.now();
         // Redis first: migrating logs a line, and a failure to start should
         // be the only line printed where it can be.
         let live: Arc<dyn LiveState> = match &config.live_state {
@@ -220,8 +235,10 @@ impl Service {
         let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
         live.attach_sink(hub.clone());
         let prefix: [u8; 4] = auth::os_random()?;
+        let grace = HostGrace::from_secs(config.host_grace.as_secs());
         Ok(Service {
             inner: Arc::new(Inner {
+                engine: RoomEngine::new(db.clone(), Arc::clone(&live), grace, Arc::clone(&clock)),
                 db,
                 passwords: auth::Passwords::new().await?,
                 tokens: auth::Tokens::new(
@@ -229,19 +246,31 @@ impl Service {
                     config.ws_token_ttl,
                     // In process, spent tokens are forgotten with the process.
                     (config.live_state == LiveStateBackend::InProcess).then_some(started),
+                    started,
                 )?,
-                limits: config.limits,
-                grace: HostGrace::from_secs(config.host_grace.as_secs()),
+                clock,
                 live,
                 hub,
                 metrics,
-                room_locks: rooms::RoomLocks::new(),
                 user_sockets: Arc::default(),
                 connection_prefix: u64::from(u32::from_le_bytes(prefix)) << 32,
                 next_connection: AtomicU64::new(1),
                 config,
             }),
         })
+    }
+
+    /// Now, by the service's clock.
+    pub(crate) fn now(&self) -> Millis {
+        self.inner.clock.now()
+    }
+
+    /// Counts rate limits in live state.
+    pub(crate) fn throttle(&self) -> throttle::Throttle<'_> {
+        throttle::Throttle {
+            live: &*self.inner.live,
+            config: &self.inner.config,
+        }
     }
 
     /// The counters behind `/metrics`, as Prometheus text.

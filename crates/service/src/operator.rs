@@ -6,8 +6,9 @@
 //! memory. Each instance looks, every few seconds, at the users and rooms of
 //! its own sockets and ends what the database says has ended.
 
-use crate::error::{store, ServiceError};
-use crate::{clock, open_database, Service, StartupError};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Classify, ServiceError};
+use crate::{open_database, Service, StartupError};
 use std::time::Duration;
 use watchparty_domain::{Command, Email, RoomCode, UserId};
 use watchparty_persistence::{Database, StoredUser};
@@ -60,11 +61,7 @@ impl Operator {
 
     /// Up to `limit` accounts with ids above `after`, by id.
     pub async fn accounts(&self, after: i64, limit: i64) -> Result<Vec<Account>, ServiceError> {
-        let users = self
-            .db
-            .users_after(UserId(after), limit)
-            .await
-            .map_err(store)?;
+        let users = self.db.users_after(UserId(after), limit).await.classify()?;
         Ok(users.into_iter().map(Account::from).collect())
     }
 
@@ -73,8 +70,8 @@ impl Operator {
     /// account has the email.
     pub async fn set_disabled(&self, email: &str, disabled: bool) -> Result<Account, ServiceError> {
         let email = Email::parse(email).map_err(|_| ServiceError::NotFound)?;
-        let at = disabled.then(clock::now);
-        match self.db.set_user_disabled(&email, at).await.map_err(store)? {
+        let at = disabled.then(|| SystemClock.now());
+        match self.db.set_user_disabled(&email, at).await.classify()? {
             Some(user) => Ok(user.into()),
             None => Err(ServiceError::NotFound),
         }
@@ -89,9 +86,9 @@ impl Operator {
             .db
             .room_by_code(&code)
             .await
-            .map_err(store)?
+            .classify()?
             .ok_or(ServiceError::NotFound)?;
-        let now = clock::now();
+        let now = SystemClock.now();
         // The owner's own command, so the room ends exactly as a delete ends it.
         let outcome = room
             .apply(
@@ -104,13 +101,15 @@ impl Operator {
             .db
             .save_room(&room, &outcome.room, now)
             .await
-            .map_err(store)?
+            .classify()?
         {
             Ok(())
         } else {
             // Someone changed the room meanwhile (a host, the sweeper): the
             // operator asks again and sees the room as it is now.
-            Err(ServiceError::Unavailable)
+            Err(ServiceError::unavailable(
+                "the room changed while it was being closed",
+            ))
         }
     }
 }
@@ -137,7 +136,7 @@ impl Service {
         let inner = &self.inner;
         let users = inner.hub.local_users();
         if !users.is_empty() {
-            for user in inner.db.inactive_users_among(users).await.map_err(store)? {
+            for user in inner.db.inactive_users_among(users).await.classify()? {
                 tracing::info!(user = user.0, "closing the sockets of a disabled account");
                 inner.hub.close_user(user, ACCOUNT_DISABLED_CLOSE);
             }
@@ -147,7 +146,7 @@ impl Service {
             let closed = wire::ServerMessage::RoomClosed {
                 reason: wire::CloseReason::Deleted,
             };
-            for code in inner.db.deleted_rooms_among(rooms).await.map_err(store)? {
+            for code in inner.db.deleted_rooms_among(rooms).await.classify()? {
                 tracing::info!(room = %code, "closing the sockets of a room closed by an operator");
                 // This instance's sockets only: every instance does its own.
                 inner.hub.deliver(

@@ -1,52 +1,29 @@
-//! The room socket's intents: connect, disconnect, and what a client sends.
+//! The room socket's intents: connect, disconnect, and what a client sends
+//! (parsed by the web edge). Room changes go through the room engine.
 
-use crate::clock;
-use crate::error::{live, store, ServiceError};
+use crate::access::Lookup;
+use crate::engine::{rejection_error, Origin, Transition};
+use crate::error::{Classify, ServiceError};
 use crate::hub::Outgoing;
-use crate::rooms::{playback_view, public_user, rejection_error, Transition};
 use crate::slots::SocketSlot;
-use crate::Service;
-use bytestring::ByteString;
-use std::borrow::Cow;
+use crate::throttle::Limit;
+use crate::views::{playback_view, public_user};
+use crate::{Caller, Service};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use watchparty_domain::{
-    ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomId,
-    RoomStatus, UserId,
+    ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomStatus,
+    UserId,
 };
-use watchparty_protocol::{self as wire, parse_client_message, ClientMessage, ServerMessage};
+use watchparty_protocol::{self as wire, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
 
 const CHAT_DISABLED: &str = "Chat is disabled in this room";
 const CHAT_TOO_FAST: &str = "You are sending messages too fast; wait a moment";
 const CHAT_BUSY: &str = "The room is busy; send the message again";
 const CHAT_NOT_STORED: &str = "The message was not sent: the service is briefly unavailable";
-
-/// How much chat one user may send: past `messages` in `window`, an `ERROR`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChatLimit {
-    /// Messages per window.
-    pub messages: u64,
-    /// The window they are counted over.
-    pub window: Duration,
-}
-
-impl Default for ChatLimit {
-    /// Two messages a second on average, in bursts of twenty: a person typing
-    /// fast never meets it, a script does.
-    fn default() -> Self {
-        ChatLimit {
-            messages: 20,
-            window: Duration::from_secs(10),
-        }
-    }
-}
-// The cross-instance chat lock: held for one insert and one publish.
-const CHAT_LOCK_TTL: Duration = Duration::from_secs(5);
-const CHAT_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Permission to open a room socket, checked before the upgrade.
 #[derive(Debug, Clone)]
@@ -82,8 +59,45 @@ pub struct SocketSession {
     pub too_slow: CancellationToken,
 }
 
-fn text(message: &ServerMessage) -> ByteString {
-    ByteString::from(message.to_json())
+/// What handling one client message came to: a reply for that socket
+/// alone (`PONG`, `ERROR`), and a failure for the edge to log.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// Sent to the socket that sent the message.
+    pub reply: Option<ServerMessage>,
+    /// Something failed on the way; logged by the caller, with its cause.
+    pub failure: Option<ServiceError>,
+}
+
+impl Handled {
+    fn reply(message: ServerMessage) -> Self {
+        Handled {
+            reply: Some(message),
+            failure: None,
+        }
+    }
+
+    fn error_text(text: &str) -> Self {
+        Self::reply(ServerMessage::Error {
+            message: text.to_owned(),
+        })
+    }
+
+    fn failed(failure: ServiceError) -> Self {
+        Handled {
+            reply: None,
+            failure: Some(failure),
+        }
+    }
+}
+
+/// Which departure a closed socket is: only a host's may start a grace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// A user who was not the host when the socket opened.
+    Viewer,
+    /// Possibly the host: the room is checked.
+    MaybeHost,
 }
 
 impl Service {
@@ -96,12 +110,12 @@ impl Service {
         &self,
         token: Option<&str>,
         code: &str,
-        client: &str,
+        address: &str,
     ) -> Result<SocketTicket, ServiceError> {
         let verified = self
             .inner
             .tokens
-            .verify(token.ok_or(ServiceError::NotAuthenticated)?, clock::now())?;
+            .verify(token.ok_or(ServiceError::NotAuthenticated)?, self.now())?;
         if let Some(session) = &verified.session {
             if self.logged_out(session).await? {
                 return Err(ServiceError::NotAuthenticated);
@@ -112,7 +126,12 @@ impl Service {
             .user_sockets
             .take(verified.user, self.inner.config.max_sockets_per_user)
             .ok_or(ServiceError::TooManySockets)?;
-        let (room, _, participant) = self.visible_room(verified.user, code, client).await?;
+        let caller = Caller {
+            user: verified.user,
+            address: address.to_owned(),
+        };
+        let visible = self.find_room(&caller, code, Lookup::Peek).await?;
+        let (room, participant) = (visible.room, visible.participant);
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
@@ -123,7 +142,7 @@ impl Service {
             .live
             .claim_once(&claim_key, self.inner.tokens.claim_ttl())
             .await
-            .map_err(live)?
+            .classify()?
         {
             return Err(ServiceError::NotAuthenticated);
         }
@@ -141,8 +160,8 @@ impl Service {
     /// socket, and a returning host ends the room's grace.
     pub async fn open_socket(&self, ticket: SocketTicket) -> Result<SocketSession, ServiceError> {
         let inner = &self.inner;
-        let _guard = inner.room_locks.lock(&ticket.room).await;
-        let (mut room, host_name) = self.reload(&ticket.room).await?;
+        let locked = inner.engine.lock(&ticket.room).await;
+        let (mut room, host_name) = locked.load().await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
@@ -156,8 +175,8 @@ impl Service {
             // The grace may end here or, on another instance, by its deadline:
             // whichever conditional update wins decides, and a closed room is
             // never joined by its host.
-            room = match self
-                .transition(&room, &host_name, Command::HostConnected, None)
+            room = match locked
+                .apply(Origin::Service, &room, &host_name, Command::HostConnected)
                 .await?
             {
                 Transition::Done(resumed) if !resumed.status.is_final() => resumed,
@@ -168,24 +187,24 @@ impl Service {
         // Everything that can fail comes before the socket is registered, or
         // is undone, so a refused socket leaves no ghost in presence.
         // Subscribing first makes this room one the live state keeps for this instance.
-        inner.live.subscribe(&room.code).await.map_err(live)?;
+        inner.live.subscribe(&room.code).await.classify()?;
         inner
             .live
             .set_playback(&room.code, room.playback)
             .await
-            .map_err(live)?;
+            .classify()?;
         if ticket.is_host {
             inner
                 .live
                 .set_host_status(&room.code, HostStatus::Online)
                 .await
-                .map_err(live)?;
+                .classify()?;
         }
         let first = inner
             .live
             .add_connection(&room.code, id, member)
             .await
-            .map_err(live)?;
+            .classify()?;
         let members = match inner.live.members(&room.code).await {
             Ok(members) => members,
             Err(e) => {
@@ -193,10 +212,10 @@ impl Service {
                     .live
                     .remove_connection(&room.code, id, ticket.user)
                     .await;
-                return Err(live(e));
+                return Err(e).classify();
             }
         };
-        let now = clock::now();
+        let now = self.now();
         // Grace is the database's word; otherwise live presence decides, so a
         // room whose host never connected (or whose host's instance died
         // before grace could start) reads "offline", never "online" with
@@ -237,7 +256,8 @@ impl Service {
                 user: public_user(ticket.user, &ticket.display_name),
             };
             // The socket is open either way; a lost announcement is logged, not fatal.
-            if let Err(e) = self.publish(&room.code, &joined, Some(id), None).await {
+            let announcer = inner.engine.announcer();
+            if let Err(e) = announcer.publish(&room.code, &joined, Some(id), None).await {
                 tracing::warn!(room = %room.code, error = %e, "USER_JOINED not announced");
             }
         }
@@ -245,7 +265,7 @@ impl Service {
             id,
             user: ticket.user,
             display_name: ticket.display_name,
-            room: ticket.room,
+            room: ticket.room.clone(),
             is_host: ticket.is_host,
             _slot: ticket.slot,
         };
@@ -257,173 +277,163 @@ impl Service {
     }
 
     /// Forgets a closed socket: `USER_LEFT` when it was the user's last, and
-    /// grace when it was the host's last.
-    pub async fn close_socket(&self, handle: &SocketHandle) {
-        if let Err(e) = self.close_socket_inner(handle).await {
-            tracing::warn!(room = %handle.room, error = %e, "socket cleanup incomplete");
-        }
-    }
-
-    async fn close_socket_inner(&self, handle: &SocketHandle) -> Result<(), ServiceError> {
+    /// grace when it was the host's last. A failure is returned for the
+    /// edge to log; the socket is forgotten on this instance either way.
+    pub async fn close_socket(&self, handle: &SocketHandle) -> Result<(), ServiceError> {
         let inner = &self.inner;
-        let _guard = inner.room_locks.lock(&handle.room).await;
+        let locked = inner.engine.lock(&handle.room).await;
         inner.metrics.live_sockets.fetch_sub(1, Relaxed);
         let last_here = inner.hub.remove(&handle.room, handle.id);
         let last_of_user = inner
             .live
             .remove_connection(&handle.room, handle.id, handle.user)
             .await
-            .map_err(live)?;
+            .classify()?;
         if last_of_user {
-            self.user_left(
-                &handle.room,
-                handle.user,
-                &handle.display_name,
-                handle.is_host,
-            )
-            .await?;
+            let departure = if handle.is_host {
+                Departure::MaybeHost
+            } else {
+                Departure::Viewer
+            };
+            self.user_left(&locked, handle.user, &handle.display_name, departure)
+                .await?;
         }
+        drop(locked);
         if last_here {
-            inner.live.unsubscribe(&handle.room).await.map_err(live)?;
+            inner.live.unsubscribe(&handle.room).await.classify()?;
         }
         Ok(())
     }
 
-    /// Handles one text frame. Returns a reply for this socket alone
-    /// (`PONG`, `ERROR`); everything the protocol says to ignore gives `None`.
-    pub async fn on_text(&self, handle: &SocketHandle, frame: &str) -> Option<ByteString> {
-        self.inner.metrics.messages_in.fetch_add(1, Relaxed);
-        let message = parse_client_message(frame)?;
-        let result = match message {
-            ClientMessage::Ping { client_time } => {
-                return Some(text(&ServerMessage::Pong {
-                    client_time,
-                    server_time: clock::now().0,
-                }));
-            }
-            ClientMessage::Play { time } => self.playback(handle, time, PlaybackAction::Play).await,
-            ClientMessage::Pause { time } => {
-                self.playback(handle, time, PlaybackAction::Pause).await
-            }
-            ClientMessage::Seek { time } => self.playback(handle, time, PlaybackAction::Seek).await,
-            ClientMessage::ChatMessage { message } => {
-                // A message that could not be stored was sent to nobody: its
-                // author hears so instead of waiting for an echo that never comes.
-                self.chat(handle, &message).await.or_else(|e| {
-                    tracing::warn!(room = %handle.room, error = %e, "chat message not stored");
-                    Ok(Some(Cow::Borrowed(CHAT_NOT_STORED)))
-                })
-            }
+    /// A user's last socket in a room is gone: tell the others, and start
+    /// the grace if it was the host's. The caller holds the room's lock.
+    pub(crate) async fn user_left(
+        &self,
+        locked: &crate::engine::Locked<'_>,
+        user: UserId,
+        display_name: &str,
+        departure: Departure,
+    ) -> Result<(), ServiceError> {
+        let code = locked.code();
+        let left = ServerMessage::UserLeft {
+            user: public_user(user, display_name),
         };
-        match result {
-            Ok(reply) => reply.map(|message| {
-                text(&ServerMessage::Error {
-                    message: message.into_owned(),
-                })
-            }),
-            Err(e) => {
-                tracing::warn!(room = %handle.room, error = %e, "socket intent failed");
-                None
+        // Grace matters more than the announcement: go on if it is lost.
+        let announcer = self.inner.engine.announcer();
+        if let Err(e) = announcer.publish(code, &left, None, None).await {
+            tracing::warn!(room = %code, error = %e, "USER_LEFT not announced");
+        }
+        if departure == Departure::Viewer {
+            return Ok(());
+        }
+        match locked.load().await {
+            Ok((room, host_name)) if room.host == user => {
+                locked
+                    .apply(
+                        Origin::Service,
+                        &room,
+                        &host_name,
+                        Command::HostDisconnected,
+                    )
+                    .await?;
+                Ok(())
             }
+            Ok(_) | Err(ServiceError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts one frame received on a room socket, whatever it holds.
+    pub fn count_frame_in(&self) {
+        self.inner.metrics.messages_in.fetch_add(1, Relaxed);
+    }
+
+    /// Handles one client message (the web edge parsed it; anything the
+    /// protocol says to ignore never gets here).
+    pub async fn handle(&self, socket: &SocketHandle, message: ClientMessage) -> Handled {
+        match message {
+            ClientMessage::Ping { client_time } => Handled::reply(ServerMessage::Pong {
+                client_time,
+                server_time: self.now().0,
+            }),
+            ClientMessage::Play { time } => self.playback(socket, time, PlaybackAction::Play).await,
+            ClientMessage::Pause { time } => {
+                self.playback(socket, time, PlaybackAction::Pause).await
+            }
+            ClientMessage::Seek { time } => self.playback(socket, time, PlaybackAction::Seek).await,
+            ClientMessage::ChatMessage { message } => self.chat(socket, &message).await,
         }
     }
 
     async fn playback(
         &self,
-        handle: &SocketHandle,
+        socket: &SocketHandle,
         time: f64,
         action: fn(Position) -> PlaybackAction,
-    ) -> Result<Option<Cow<'static, str>>, ServiceError> {
+    ) -> Handled {
         // Non-hosts are ignored before any work: no reply, no lock, no query.
-        let (true, Ok(position)) = (handle.is_host, Position::new(time)) else {
-            return Ok(None);
+        let (true, Ok(position)) = (socket.is_host, Position::new(time)) else {
+            return Handled::default();
         };
-        let _guard = self.inner.room_locks.lock(&handle.room).await;
-        let (room, host_name) = self.reload(&handle.room).await?;
         let command = Command::Playback {
-            actor: handle.user,
+            actor: socket.user,
             action: action(position),
         };
-        self.transition(&room, &host_name, command, Some(handle.id))
-            .await?;
-        Ok(None)
+        match self
+            .inner
+            .engine
+            .execute(socket.origin(), &socket.room, command)
+            .await
+        {
+            // A refused command is ignored, as the protocol says.
+            Ok(_) => Handled::default(),
+            Err(e) => Handled::failed(e),
+        }
     }
 
-    async fn chat(
-        &self,
-        handle: &SocketHandle,
-        raw: &str,
-    ) -> Result<Option<Cow<'static, str>>, ServiceError> {
+    async fn chat(&self, socket: &SocketHandle, raw: &str) -> Handled {
         let text = match ChatText::parse(raw) {
             Ok(Some(text)) => text,
-            Ok(None) => return Ok(None),
+            Ok(None) => return Handled::default(),
             // Too long, or characters no backend may store (NUL among them).
-            Err(refused) => return Ok(Some(Cow::Owned(refused.to_string()))),
+            Err(refused) => return Handled::error_text(&refused.to_string()),
         };
-        let key = format!("chat:{}", handle.user.0);
-        let limit = self.inner.config.chat_limit;
-        if self
-            .inner
-            .live
-            .count_attempt(&key, limit.window)
-            .await
-            .map_err(live)?
-            > limit.messages
-        {
-            return Ok(Some(Cow::Borrowed(CHAT_TOO_FAST)));
+        match self.throttle().hit(&Limit::ChatMessages(socket.user)).await {
+            Ok(true) => {}
+            Ok(false) => return Handled::error_text(CHAT_TOO_FAST),
+            Err(e) => return self.chat_not_stored(e),
         }
-        // Stored and published under the room's lock: ids grow in delivery order.
-        let _guard = self.inner.room_locks.lock(&handle.room).await;
-        let (room, _) = self.reload(&handle.room).await?;
-        match room.apply(
-            Command::Chat { actor: handle.user },
-            clock::now(),
-            self.inner.grace,
-        ) {
-            Ok(_) => {}
-            Err(Rejection::ChatDisabled) => return Ok(Some(Cow::Borrowed(CHAT_DISABLED))),
-            Err(_) => return Ok(None),
-        }
-        // Other instances store this room's messages too: the lock spans
-        // them all, so that ids grow in the order Redis delivers them.
-        let lock_key = format!("chat:{}", room.code);
-        let live_state = &self.inner.live;
-        let Some(token) = live_state
-            .lock(&lock_key, CHAT_LOCK_TTL, CHAT_LOCK_WAIT)
-            .await
-            .map_err(live)?
-        else {
-            return Ok(Some(Cow::Borrowed(CHAT_BUSY)));
+        let command = Command::PostChat {
+            actor: socket.user,
+            text,
         };
-        let sent = self
-            .store_and_send(handle, &room.code, room.id, &text)
-            .await;
-        if let Err(e) = live_state.unlock(&lock_key, token).await {
-            tracing::warn!(room = %room.code, error = %e, "chat lock not released; it expires by itself");
+        let engine = &self.inner.engine;
+        match engine.execute(socket.origin(), &socket.room, command).await {
+            Ok(Transition::Done(_)) => Handled::default(),
+            Ok(Transition::Rejected(Rejection::ChatDisabled)) => Handled::error_text(CHAT_DISABLED),
+            Ok(Transition::Rejected(_)) => Handled::default(),
+            Err(ServiceError::Busy) => Handled::error_text(CHAT_BUSY),
+            Err(e) => self.chat_not_stored(e),
         }
-        sent.map(|()| None)
     }
 
-    async fn store_and_send(
-        &self,
-        handle: &SocketHandle,
-        code: &RoomCode,
-        room: RoomId,
-        text: &ChatText,
-    ) -> Result<(), ServiceError> {
-        let now = clock::now();
-        let id = self
-            .inner
-            .db
-            .insert_message(room, handle.user, text.as_str().to_owned(), now)
-            .await
-            .map_err(store)?;
-        let message = ServerMessage::ChatMessage {
-            id,
-            user: public_user(handle.user, &handle.display_name),
-            message: text.as_str().to_owned(),
-            created_at: clock::rfc3339(now),
-        };
-        self.publish(code, &message, None, None).await
+    /// A message that could not be stored was sent to nobody: its author
+    /// hears so instead of waiting for an echo that never comes.
+    fn chat_not_stored(&self, failure: ServiceError) -> Handled {
+        Handled {
+            reply: Some(ServerMessage::Error {
+                message: CHAT_NOT_STORED.to_owned(),
+            }),
+            failure: Some(failure),
+        }
+    }
+}
+
+impl SocketHandle {
+    fn origin(&self) -> Origin<'_> {
+        Origin::Socket {
+            connection: self.id,
+            name: &self.display_name,
+        }
     }
 }

@@ -1,26 +1,13 @@
 //! Accounts, logins and WebSocket tokens.
 
 use crate::auth::os_random;
-use crate::clock;
-use crate::error::{invalid, store, ServiceError};
-use crate::limits::network;
+use crate::error::{Classify, ServiceError};
+use crate::throttle::{network, Limit};
 use crate::Service;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 use watchparty_domain::{DisplayName, Email, Password, UserId};
 use watchparty_persistence::{PersistenceError, StoredUser};
 use watchparty_protocol::User;
-use watchparty_realtime_cache::Counter;
-
-// Failed logins counted per window; past a limit, attempts get 429 unseen.
-const LOGIN_WINDOW: Duration = Duration::from_secs(300);
-const MAX_FAILURES_PER_ADDRESS: u64 = 20;
-const MAX_FAILURES_PER_EMAIL_FROM_ADDRESS: u64 = 5;
-const MAX_FAILURES_PER_EMAIL: u64 = 50;
-// An address an account logged in from stays known this long: from there,
-// neither the account's own limit (the one a distributed attack fills) nor
-// the address's (the one others behind the same NAT fill) applies.
-const KNOWN_ADDRESS_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn user_view(user: StoredUser) -> User {
     User {
@@ -51,26 +38,16 @@ impl Service {
         display_name: Option<&str>,
         client: &str,
     ) -> Result<User, ServiceError> {
-        let email = Email::parse(email).map_err(invalid)?;
-        let password = Password::parse(password).map_err(invalid)?;
+        let email = Email::parse(email)?;
+        let password = Password::parse(password)?;
         let display_name = match display_name {
-            Some(name) => DisplayName::parse(name).map_err(invalid)?,
+            Some(name) => DisplayName::parse(name)?,
             None => DisplayName::from_email(&email),
         };
-        let limits = self.inner.limits;
-        let key = format!("register:addr:{}", network(client));
-        let counter = Counter {
-            key: &key,
-            limit: Some(limits.registrations_per_address),
+        let registration = Limit::Registrations {
+            network: network(client),
         };
-        if self
-            .inner
-            .live
-            .reserve(&[counter], limits.registration_window)
-            .await
-            .map_err(crate::error::live)?
-            .is_some()
-        {
+        if !self.throttle().reserve(&[registration]).await? {
             return Err(ServiceError::RateLimited);
         }
         let hash = self
@@ -81,12 +58,12 @@ impl Service {
         match self
             .inner
             .db
-            .create_user(&email, hash, &display_name, clock::now())
+            .create_user(&email, hash, &display_name, self.now())
             .await
         {
             Ok(user) => Ok(user_view(user)),
             Err(PersistenceError::Conflict) => Err(ServiceError::EmailTaken),
-            Err(e) => Err(store(e)),
+            Err(e) => Err(e).classify(),
         }
     }
 
@@ -106,54 +83,46 @@ impl Service {
         password: &str,
         client: &str,
     ) -> Result<User, ServiceError> {
-        let live = &self.inner.live;
+        let throttle = self.throttle();
         let email = Email::parse(email).ok();
-        let email_key = email.as_ref().map(|e| e.as_str()).unwrap_or("-");
+        let typed = email.as_ref().map_or("-", |e| e.as_str()).to_owned();
         let net = network(client);
-        let addr_key = format!("login:addr:{net}");
-        let pair_key = format!("login:pair:{email_key}:{net}");
-        let account_key = format!("login:email:{email_key}");
-        let known_key = format!("login:known:{email_key}:{net}");
-        let known = live
-            .attempts(&known_key)
-            .await
-            .map_err(crate::error::live)?
-            > 0;
-        let unless_known = |limit| (!known).then_some(limit);
-        let counters = [
-            Counter {
-                key: &addr_key,
-                limit: unless_known(MAX_FAILURES_PER_ADDRESS),
-            },
-            Counter {
-                key: &pair_key,
-                limit: Some(MAX_FAILURES_PER_EMAIL_FROM_ADDRESS),
-            },
-            Counter {
-                key: &account_key,
-                limit: unless_known(MAX_FAILURES_PER_EMAIL),
-            },
-        ];
-        if live
-            .reserve(&counters, LOGIN_WINDOW)
-            .await
-            .map_err(crate::error::live)?
-            .is_some()
-        {
+        let from_address = Limit::LoginFailuresFromAddress {
+            network: net.clone(),
+        };
+        let pair = Limit::LoginFailuresForEmailFromAddress {
+            email: typed.clone(),
+            network: net.clone(),
+        };
+        let account = Limit::LoginFailuresForEmail {
+            email: typed.clone(),
+        };
+        let known_address = Limit::KnownLoginAddress {
+            email: typed,
+            network: net,
+        };
+        let known = throttle.count(&known_address).await? > 0;
+        // From a known address only the per-email-from-address limit refuses;
+        // the others still count.
+        let counted = if known {
+            vec![pair.clone()]
+        } else {
+            vec![from_address.clone(), pair.clone(), account.clone()]
+        };
+        if !throttle.reserve(&counted).await? {
             self.inner.metrics.failed_logins.fetch_add(1, Relaxed);
             return Err(ServiceError::RateLimited);
         }
+        if known {
+            // Counted, never refusing, as before the address was known.
+            throttle.hit(&from_address).await?;
+            throttle.hit(&account).await?;
+        }
         match self.check_password(email.as_ref(), password).await {
             Ok(Some(user)) => {
-                live.release(&[&addr_key, &account_key])
-                    .await
-                    .map_err(crate::error::live)?;
-                live.clear_attempts(&pair_key)
-                    .await
-                    .map_err(crate::error::live)?;
-                live.count_attempt(&known_key, KNOWN_ADDRESS_FOR)
-                    .await
-                    .map_err(crate::error::live)?;
+                throttle.release(&[from_address, account]).await?;
+                throttle.clear(&pair).await?;
+                throttle.hit(&known_address).await?;
                 Ok(user_view(user))
             }
             Ok(None) => {
@@ -163,7 +132,7 @@ impl Service {
             }
             Err(e) => {
                 // Not an answer about the password: it must not count.
-                if let Err(release) = live.release(&[&addr_key, &pair_key, &account_key]).await {
+                if let Err(release) = throttle.release(&[from_address, pair, account]).await {
                     tracing::warn!(error = %release, "a login attempt stays counted");
                 }
                 Err(e)
@@ -178,7 +147,7 @@ impl Service {
         password: &str,
     ) -> Result<Option<StoredUser>, ServiceError> {
         let user = match email {
-            Some(email) => self.inner.db.user_by_email(email).await.map_err(store)?,
+            Some(email) => self.inner.db.user_by_email(email).await.classify()?,
             None => None,
         };
         let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -205,7 +174,7 @@ impl Service {
             .live
             .count_attempt(&logged_out_key(session), self.inner.tokens.claim_ttl())
             .await
-            .map_err(crate::error::live)?;
+            .classify()?;
         Ok(())
     }
 
@@ -216,7 +185,7 @@ impl Service {
             .live
             .attempts(&logged_out_key(session))
             .await
-            .map_err(crate::error::live)?
+            .classify()?
             > 0)
     }
 
@@ -227,7 +196,7 @@ impl Service {
             .db
             .user_by_id(UserId(user))
             .await
-            .map_err(store)?
+            .classify()?
             .filter(|user| !user.is_disabled)
             .map(user_view)
             .ok_or(ServiceError::NotAuthenticated)
@@ -251,10 +220,7 @@ impl Service {
         session: Option<&str>,
     ) -> Result<IssuedToken, ServiceError> {
         self.me(user).await?;
-        let token = self
-            .inner
-            .tokens
-            .issue(UserId(user), session, clock::now())?;
+        let token = self.inner.tokens.issue(UserId(user), session, self.now())?;
         Ok(IssuedToken {
             token,
             expires_in: self.inner.tokens.ttl.as_secs(),

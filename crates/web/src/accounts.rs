@@ -1,7 +1,7 @@
 //! Sessions of accounts an operator disabled end at their next request.
 
 use crate::error::ApiError;
-use crate::routes::USER_KEY;
+use crate::extract::USER_KEY;
 use crate::AppState;
 use actix_session::SessionExt;
 use actix_web::body::MessageBody;

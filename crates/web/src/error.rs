@@ -36,7 +36,15 @@ impl ApiError {
 }
 
 impl From<ServiceError> for ApiError {
+    /// The one place a service failure meets HTTP: a dependency's failure is
+    /// logged here, with its whole cause, inside the request's span.
     fn from(e: ServiceError) -> Self {
+        if let Some(cause) = e.cause_chain() {
+            match &e {
+                ServiceError::Unavailable(_) => tracing::warn!(error = %e, cause, "request failed"),
+                _ => tracing::error!(error = %e, cause, "request failed"),
+            }
+        }
         let (status, code) = match &e {
             ServiceError::Validation(_) => (StatusCode::BAD_REQUEST, "validation_error"),
             ServiceError::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
@@ -48,8 +56,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),
             ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServiceError::TooManySockets => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ServiceError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            ServiceError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            ServiceError::Unavailable(_) | ServiceError::Busy => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
         };
         ApiError::new(status, code, e.to_string())
     }

@@ -11,6 +11,7 @@ mod client;
 mod edge;
 mod endpoints;
 mod error;
+mod extract;
 mod frame_guard;
 mod hang_up;
 mod metrics_server;

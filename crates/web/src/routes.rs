@@ -2,6 +2,7 @@
 
 use crate::client::ClientInfo;
 use crate::error::ApiError;
+use crate::extract::{LoggedIn, USER_KEY};
 use crate::AppState;
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
@@ -10,34 +11,18 @@ use watchparty_protocol::http::{
     PageQuery, RegisterRequest, RoomList, RoomResponse, RoomWithPlayback, TokenResponse,
     UpdateRoomRequest, UserResponse,
 };
-use watchparty_service::{HistoryQuery, NewRoomRequest, RoomChanges, Service};
+use watchparty_service::{Service, ServiceError};
 
-/// The session entry naming the logged-in user (the session store reads it too).
-pub(crate) const USER_KEY: &str = "user_id";
 /// The session entry identifying this login, which its WebSocket tokens carry.
 const SESSION_ID_KEY: &str = "sid";
-
-/// The logged-in user's id, from the session cookie alone.
-fn logged_in(session: &Session) -> Result<i64, ApiError> {
-    if session.contains_key(crate::session_store::STORE_UNAVAILABLE) {
-        return Err(watchparty_service::ServiceError::Unavailable.into());
-    }
-    session
-        .get::<i64>(USER_KEY)
-        .ok()
-        .flatten()
-        .ok_or_else(|| watchparty_service::ServiceError::NotAuthenticated.into())
-}
 
 /// A fresh session id for a user who just proved who they are.
 fn start_session(state: &AppState, session: &Session, user: i64) -> Result<(), ApiError> {
     session.renew();
-    session.remove(crate::session_store::STORE_UNAVAILABLE);
-    let internal = |_| ApiError::from(watchparty_service::ServiceError::Internal);
-    session.insert(USER_KEY, user).map_err(internal)?;
+    session.insert(USER_KEY, user).map_err(session_failed)?;
     session
         .insert(SESSION_ID_KEY, state.service.new_session_id()?)
-        .map_err(internal)
+        .map_err(session_failed)
 }
 
 /// This login's identifier; a session from before identifiers existed gets one now.
@@ -48,8 +33,13 @@ fn session_id(state: &AppState, session: &Session) -> Result<String, ApiError> {
     let id = state.service.new_session_id()?;
     session
         .insert(SESSION_ID_KEY, &id)
-        .map_err(|_| ApiError::from(watchparty_service::ServiceError::Internal))?;
+        .map_err(session_failed)?;
     Ok(id)
+}
+
+/// A value the session could not hold (it cannot serialize an id).
+fn session_failed(e: actix_session::SessionInsertError) -> ApiError {
+    ApiError::from(ServiceError::internal(e.to_string()))
 }
 
 #[utoipa::path(
@@ -148,9 +138,9 @@ pub(crate) async fn logout(
 )]
 pub(crate) async fn me(
     state: web::Data<AppState>,
-    session: Session,
+    LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.service.me(logged_in(&session)?).await?;
+    let user = state.service.me(caller.user_id()).await?;
     Ok(HttpResponse::Ok().json(UserResponse { user }))
 }
 
@@ -168,11 +158,11 @@ pub(crate) async fn me(
 pub(crate) async fn token(
     state: web::Data<AppState>,
     session: Session,
+    LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let user = logged_in(&session)?;
     let issued = state
         .service
-        .issue_ws_token(user, Some(&session_id(&state, &session)?))
+        .issue_ws_token(caller.user_id(), Some(&session_id(&state, &session)?))
         .await?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         token: issued.token,
@@ -194,18 +184,13 @@ pub(crate) async fn token(
 )]
 pub(crate) async fn create_room(
     state: web::Data<AppState>,
-    session: Session,
     body: web::Json<CreateRoomRequest>,
+    LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let user = logged_in(&session)?;
-    let body = body.into_inner();
-    let request = NewRoomRequest {
-        name: body.name,
-        is_private: body.is_private,
-        is_chat_enabled: body.is_chat_enabled,
-        media_url: body.media_url,
-    };
-    let room = state.service.create_room(user, request).await?;
+    let room = state
+        .service
+        .create_room(&caller, body.into_inner())
+        .await?;
     Ok(HttpResponse::Created().json(RoomResponse { room }))
 }
 
@@ -247,14 +232,10 @@ pub(crate) async fn public_rooms(
 )]
 pub(crate) async fn get_room(
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
+    LoggedIn(caller): LoggedIn,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, playback) = state
-        .service
-        .get_room(logged_in(&session)?, &code, &client.ip)
-        .await?;
+    let (room, playback) = state.service.get_room(&caller, &code).await?;
     Ok(HttpResponse::Ok().json(RoomWithPlayback { room, playback }))
 }
 
@@ -275,14 +256,10 @@ pub(crate) async fn get_room(
 )]
 pub(crate) async fn join_room(
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
+    LoggedIn(caller): LoggedIn,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (room, participant) = state
-        .service
-        .join_room(logged_in(&session)?, &code, &client.ip)
-        .await?;
+    let (room, participant) = state.service.join_room(&caller, &code).await?;
     Ok(HttpResponse::Ok().json(JoinResponse { room, participant }))
 }
 
@@ -305,22 +282,13 @@ pub(crate) async fn join_room(
 )]
 pub(crate) async fn update_room(
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
     code: web::Path<String>,
     body: web::Json<UpdateRoomRequest>,
+    LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let user = logged_in(&session)?;
-    let body = body.into_inner();
-    let changes = RoomChanges {
-        name: body.name,
-        is_private: body.is_private,
-        is_chat_enabled: body.is_chat_enabled,
-        media_url: body.media_url,
-    };
     let room = state
         .service
-        .update_room(user, &code, changes, &client.ip)
+        .update_room(&caller, &code, body.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(RoomResponse { room }))
 }
@@ -342,14 +310,10 @@ pub(crate) async fn update_room(
 )]
 pub(crate) async fn delete_room(
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
+    LoggedIn(caller): LoggedIn,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .service
-        .delete_room(logged_in(&session)?, &code, &client.ip)
-        .await?;
+    state.service.delete_room(&caller, &code).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -371,19 +335,13 @@ pub(crate) async fn delete_room(
 )]
 pub(crate) async fn messages(
     state: web::Data<AppState>,
-    session: Session,
-    client: ClientInfo,
     code: web::Path<String>,
     query: web::Query<MessagesQuery>,
+    LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let query = HistoryQuery {
-        limit: query.limit,
-        before: query.before,
-        after: query.after,
-    };
     let messages = state
         .service
-        .history(logged_in(&session)?, &code, query, &client.ip)
+        .history(&caller, &code, query.into_inner())
         .await?;
     Ok(HttpResponse::Ok().json(MessageList { messages }))
 }

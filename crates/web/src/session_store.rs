@@ -71,7 +71,7 @@ impl Sessions {
         self.remove(&key);
         let stamp = self.next_stamp;
         self.next_stamp += 1;
-        let user = state.get(crate::routes::USER_KEY).cloned();
+        let user = state.get(crate::extract::USER_KEY).cloned();
         if let Some(user) = &user {
             let mine = self.by_user.entry(user.clone()).or_default();
             mine.insert(stamp, key.clone());
@@ -223,10 +223,6 @@ impl SessionStore for MemorySessionStore {
     }
 }
 
-/// The session state loaded when the store did not answer: requests that need
-/// a login are answered 503 instead of 401 (see `routes::logged_in`).
-pub(crate) const STORE_UNAVAILABLE: &str = "__store_unavailable";
-
 /// Any session store, with every call bounded: a store that stops answering
 /// fails the request quickly instead of holding it.
 #[derive(Clone)]
@@ -299,7 +295,7 @@ mod tests {
     fn of(user: Option<i64>) -> State {
         let mut state = State::new();
         if let Some(user) = user {
-            state.insert(crate::routes::USER_KEY.to_owned(), user.to_string());
+            state.insert(crate::extract::USER_KEY.to_owned(), user.to_string());
         }
         state
     }

@@ -22,6 +22,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 type BoxedPayloadStream =
     std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, PayloadError>>>>;
 
+use watchparty_protocol::parse_client_message;
 use watchparty_service::{Outgoing, Service, ServiceError, SocketTicket};
 
 /// The largest message a client may send, in one frame or in fragments.
@@ -243,6 +244,14 @@ impl FrameBudget {
     }
 }
 
+/// Logs a dependency's failure met on a socket, once, with its cause
+/// (a refusal the client caused is not the log's business).
+fn log_failure(what: &str, e: &ServiceError) {
+    if let Some(cause) = e.cause_chain() {
+        tracing::warn!(error = %e, cause, "{what}");
+    }
+}
+
 /// How a write ended.
 enum Sent {
     Ok,
@@ -260,6 +269,7 @@ impl Connection {
                     ServiceError::NotFound => 4001,
                     _ => 1011,
                 };
+                log_failure("the socket could not open", &e);
                 self.finish(Some(close(code))).await;
                 return;
             }
@@ -303,7 +313,17 @@ impl Connection {
                         Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Ping(_)))
                             if !budget.take(last_heard) => {}
                         Some(Ok(AggregatedMessage::Text(text))) => {
-                            if let Some(reply) = self.service.on_text(&handle, &text).await {
+                            self.service.count_frame_in();
+                            // Anything that is not a protocol message is ignored.
+                            let Some(message) = parse_client_message(&text) else {
+                                continue;
+                            };
+                            let handled = self.service.handle(&handle, message).await;
+                            if let Some(failure) = &handled.failure {
+                                log_failure("a client message failed", failure);
+                            }
+                            if let Some(reply) = handled.reply {
+                                let reply = ByteString::from(reply.to_json());
                                 match self.send(reply, &mut stops).await {
                                     Sent::Ok => {}
                                     Sent::Gone => break None,
@@ -345,7 +365,9 @@ impl Connection {
         }
         // The room hears of the departure first: closing the session may
         // wait (up to its bound) on a client that does not read.
-        self.service.close_socket(&handle).await;
+        if let Err(e) = self.service.close_socket(&handle).await {
+            log_failure("socket cleanup incomplete", &e);
+        }
         let hang_up_handle = self.hang_up.clone();
         // Kept unread until the hang-up, so actix stops reading the socket.
         let _stream = self.finish(reason).await;

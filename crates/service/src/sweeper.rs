@@ -1,0 +1,80 @@
+//! The background work every instance does: close rooms whose grace ran
+//! out, announce the sockets of instances that died, and publish again the
+//! chat messages live state could not take.
+
+use crate::sockets::Departure;
+use crate::Service;
+use std::time::Duration;
+
+/// How often connections of dead instances are looked for.
+const REAP_EVERY: Duration = Duration::from_secs(5);
+
+impl Service {
+    /// Runs the sweeper until `stop` is cancelled. Every instance runs one;
+    /// conditional updates and atomic removals make each effect happen once.
+    pub async fn run_grace_sweeper(&self, stop: tokio_util::sync::CancellationToken) {
+        // A zero period would make tokio panic; a millisecond is the floor.
+        let period = self
+            .inner
+            .config
+            .sweep_interval
+            .max(Duration::from_millis(1));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reap = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            self.close_expired_graces().await;
+            self.inner.engine.redeliver().await;
+            if last_reap.elapsed() >= REAP_EVERY {
+                last_reap = tokio::time::Instant::now();
+                self.announce_departed().await;
+            }
+        }
+    }
+
+    /// Closes every room whose grace deadline has passed. Not under the
+    /// rooms' locks: the close is one conditional update, and a busy room's
+    /// queue of chat must not delay it.
+    pub(crate) async fn close_expired_graces(&self) {
+        let engine = &self.inner.engine;
+        let due = match self.inner.db.expired_graces(engine.now()).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "grace sweeper cannot read the database");
+                return;
+            }
+        };
+        for code in due {
+            if let Err(e) = engine.load(&code).await {
+                let cause = e.cause_chain().unwrap_or_default();
+                tracing::warn!(room = %code, error = %e, cause, "grace sweeper could not close a room");
+            }
+        }
+    }
+
+    /// Sockets of a dead instance: `USER_LEFT` for users gone, grace for hosts gone.
+    async fn announce_departed(&self) {
+        let departed = match self.inner.live.reap_departed().await {
+            Ok(departed) => departed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for sockets of dead instances");
+                return;
+            }
+        };
+        for gone in departed.into_iter().filter(|d| d.last_of_user) {
+            let locked = self.inner.engine.lock(&gone.room).await;
+            let departure = Departure::MaybeHost;
+            if let Err(e) = self
+                .user_left(&locked, gone.user, &gone.display_name, departure)
+                .await
+            {
+                let cause = e.cause_chain().unwrap_or_default();
+                tracing::warn!(room = %gone.room, error = %e, cause, "could not announce a departed user");
+            }
+        }
+    }
+}
