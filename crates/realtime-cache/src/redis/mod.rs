@@ -87,7 +87,7 @@ impl std::fmt::Debug for RedisCache {
 pub const STARTUP_WAIT: Duration = Duration::from_secs(5);
 
 impl RedisCache {
-    /// Connects (failing after [`STARTUP_WAIT`] if Redis does not answer) and
+    /// Connects (failing after `STARTUP_WAIT`, 5 s, if Redis does not answer) and
     /// starts this instance's lease, receive loop and reconnect handling.
     /// The broadcasts of the rooms this instance subscribes to go to `sink`.
     pub async fn connect(
