@@ -8,8 +8,10 @@
 # what to install. PostgreSQL
 # and Redis are started on free ports in a temp dir and stopped afterwards.
 # The integration suite runs three times: on SQLite, on PostgreSQL, and in
-# production mode (PostgreSQL + Redis); the load generator runs every benchmark
-# scenario for a few seconds and must lose nothing. The web client's JavaScript
+# production mode (PostgreSQL + Redis). The realtime cache's conformance suite
+# (crates/realtime-cache/tests/conformance.rs) runs in the workspace run on both
+# backends: in process, and on the Redis started here. The load generator runs
+# every benchmark scenario for a few seconds and must lose nothing. The web client's JavaScript
 # is type-checked by tsc against the definitions generated from the protocol
 # crate (crates/protocol/tests/typescript.rs keeps them current), and the
 # checked-in OpenAPI document (kept current by crates/web/src/openapi.rs's
@@ -67,6 +69,8 @@ trap cleanup EXIT
 start_postgres
 export WATCHPARTY_TEST_POSTGRES_URL="$postgres_url"
 start_redis
+# Set before any cargo test: the conformance suite's Redis variants and the
+# production-mode tests read it (under CI a missing URL fails them).
 export WATCHPARTY_TEST_REDIS_URL="$redis_url"
 
 # The operations tests start the real binary.

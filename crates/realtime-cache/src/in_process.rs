@@ -1,13 +1,16 @@
-//! Live state in this process: the single-instance default, and for tests.
+//! The realtime cache in this process: the single-instance default, and for tests.
 
 use crate::{
-    Broadcast, BroadcastSink, CacheError, Claims, Counter, Departed, Fanout, HostStatus, LiveRooms,
-    LiveState, LockToken, Member, Presence, RoomCache,
+    Broadcast, BroadcastSink, Bus, CacheError, Claims, Counter, Departed, HostStatus, Limiter,
+    LockToken, Locks, Member, Presence, Projection, RealtimeCache,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 use watchparty_domain::{ConnectionId, PlaybackState, RoomCode, UserId};
 
 #[derive(Default)]
@@ -15,25 +18,34 @@ struct RoomLive {
     connections: HashMap<ConnectionId, UserId>,
     // user -> (display name, live sockets)
     users: BTreeMap<UserId, (String, usize)>,
-    playback: Option<PlaybackState>,
-    host: Option<HostStatus>,
+}
+
+// A held lock: who holds it, and until when at the latest.
+struct Held {
+    token: u64,
+    until: Instant,
 }
 
 #[derive(Default)]
 struct Inner {
     rooms: HashMap<RoomCode, RoomLive>,
+    subscribed: HashSet<RoomCode>,
     claims: HashMap<String, Instant>,
     attempts: HashMap<String, (u64, Instant)>,
+    locks: HashMap<String, Held>,
 }
 
-// Expired claims and counters are swept when a map grows past this.
+// Expired claims, counters and locks are swept when a map grows past this,
+// so none grows without bound.
 const SWEEP_ABOVE: usize = 4096;
 
-/// Live state held in memory; one instance only.
-#[derive(Default)]
+/// The realtime cache held in memory; one instance only.
 pub struct InProcess {
     inner: Mutex<Inner>,
-    sink: OnceLock<Arc<dyn BroadcastSink>>,
+    sink: Arc<dyn BroadcastSink>,
+    // Wakes the tasks waiting in `lock` when a lock is released.
+    released: Notify,
+    next_token: AtomicU64,
 }
 
 impl std::fmt::Debug for InProcess {
@@ -43,12 +55,17 @@ impl std::fmt::Debug for InProcess {
 }
 
 impl InProcess {
-    /// Empty live state.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty cache whose broadcasts go to `sink`.
+    pub fn new(sink: Arc<dyn BroadcastSink>) -> Self {
+        InProcess {
+            inner: Mutex::default(),
+            sink,
+            released: Notify::new(),
+            next_token: AtomicU64::new(1),
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn inner(&self) -> MutexGuard<'_, Inner> {
         // No code path panics while holding the lock; recover the data if one ever did.
         self.inner
             .lock()
@@ -56,16 +73,37 @@ impl InProcess {
     }
 }
 
+// `now + duration`, saturating far in the future instead of overflowing.
+fn after(now: Instant, duration: Duration) -> Instant {
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 impl Inner {
-    // A room entry with no sockets and nothing cached is removed.
-    fn prune(&mut self, room: &RoomCode) {
-        if self
-            .rooms
-            .get(room)
-            .is_some_and(|r| r.connections.is_empty() && r.playback.is_none() && r.host.is_none())
-        {
-            self.rooms.remove(room);
+    fn sweep_attempts(&mut self, now: Instant) {
+        if self.attempts.len() > SWEEP_ABOVE {
+            self.attempts.retain(|_, (_, ends)| *ends > now);
         }
+    }
+
+    fn current_attempts(&self, key: &str, now: Instant) -> u64 {
+        match self.attempts.get(key) {
+            Some((count, ends)) if *ends > now => *count,
+            _ => 0,
+        }
+    }
+
+    fn count(&mut self, key: &str, window: Duration, now: Instant) -> u64 {
+        let entry = self
+            .attempts
+            .entry(key.to_owned())
+            .or_insert((0, after(now, window)));
+        if entry.1 <= now {
+            *entry = (0, after(now, window));
+        }
+        entry.0 += 1;
+        entry.0
     }
 }
 
@@ -77,7 +115,7 @@ impl Presence for InProcess {
         conn: ConnectionId,
         member: Member,
     ) -> Result<bool, CacheError> {
-        let mut inner = self.lock();
+        let mut inner = self.inner();
         let live = inner.rooms.entry(room.clone()).or_default();
         if live.connections.insert(conn, member.user).is_some() {
             return Ok(false);
@@ -96,7 +134,7 @@ impl Presence for InProcess {
         conn: ConnectionId,
         user: UserId,
     ) -> Result<bool, CacheError> {
-        let mut inner = self.lock();
+        let mut inner = self.inner();
         let Some(live) = inner.rooms.get_mut(room) else {
             return Ok(false);
         };
@@ -115,15 +153,13 @@ impl Presence for InProcess {
             None => false,
         };
         if live.connections.is_empty() {
-            live.playback = None;
-            live.host = None;
+            inner.rooms.remove(room);
         }
-        inner.prune(room);
         Ok(last)
     }
 
     async fn members(&self, room: &RoomCode) -> Result<Vec<Member>, CacheError> {
-        let inner = self.lock();
+        let inner = self.inner();
         Ok(inner
             .rooms
             .get(room)
@@ -144,20 +180,9 @@ impl Presence for InProcess {
         Ok(Vec::new())
     }
 
-    async fn is_connected(&self, room: &RoomCode, user: UserId) -> Result<bool, CacheError> {
-        Ok(self
-            .lock()
-            .rooms
-            .get(room)
-            .is_some_and(|live| live.users.contains_key(&user)))
-    }
-}
-
-#[async_trait]
-impl LiveRooms for InProcess {
     async fn live_rooms(&self) -> Result<Vec<(RoomCode, u64)>, CacheError> {
         Ok(self
-            .lock()
+            .inner()
             .rooms
             .iter()
             .filter(|(_, live)| !live.users.is_empty())
@@ -167,117 +192,75 @@ impl LiveRooms for InProcess {
 
     async fn viewer_count(&self, room: &RoomCode) -> Result<u64, CacheError> {
         Ok(self
-            .lock()
+            .inner()
             .rooms
             .get(room)
             .map_or(0, |live| live.users.len() as u64))
     }
 }
 
+// The projection is for tools outside watchparty, and none can see this
+// process's memory: there is nothing to keep.
 #[async_trait]
-impl RoomCache for InProcess {
+impl Projection for InProcess {
     async fn set_playback(
         &self,
-        room: &RoomCode,
-        playback: PlaybackState,
+        _room: &RoomCode,
+        _playback: PlaybackState,
     ) -> Result<(), CacheError> {
-        self.lock().rooms.entry(room.clone()).or_default().playback = Some(playback);
         Ok(())
     }
 
-    async fn playback(&self, room: &RoomCode) -> Result<Option<PlaybackState>, CacheError> {
-        Ok(self.lock().rooms.get(room).and_then(|live| live.playback))
-    }
-
-    async fn set_host_status(&self, room: &RoomCode, status: HostStatus) -> Result<(), CacheError> {
-        self.lock().rooms.entry(room.clone()).or_default().host = Some(status);
+    async fn set_host_status(
+        &self,
+        _room: &RoomCode,
+        _status: HostStatus,
+    ) -> Result<(), CacheError> {
         Ok(())
     }
 
-    async fn host_status(&self, room: &RoomCode) -> Result<Option<HostStatus>, CacheError> {
-        Ok(self.lock().rooms.get(room).and_then(|live| live.host))
-    }
-
-    async fn forget_room(&self, room: &RoomCode) -> Result<(), CacheError> {
-        let mut inner = self.lock();
-        if let Some(live) = inner.rooms.get_mut(room) {
-            live.playback = None;
-            live.host = None;
-        }
-        inner.prune(room);
+    async fn forget_room(&self, _room: &RoomCode) -> Result<(), CacheError> {
         Ok(())
     }
 }
 
 #[async_trait]
-impl Fanout for InProcess {
-    fn attach_sink(&self, sink: Arc<dyn BroadcastSink>) {
-        if self.sink.set(sink).is_err() {
-            tracing::warn!("a broadcast sink was already attached; keeping the first");
-        }
-    }
-
-    async fn subscribe(&self, _room: &RoomCode) -> Result<(), CacheError> {
+impl Bus for InProcess {
+    async fn subscribe(&self, room: &RoomCode) -> Result<(), CacheError> {
+        self.inner().subscribed.insert(room.clone());
         Ok(())
     }
 
-    async fn unsubscribe(&self, _room: &RoomCode) -> Result<(), CacheError> {
+    async fn unsubscribe(&self, room: &RoomCode) -> Result<(), CacheError> {
+        self.inner().subscribed.remove(room);
         Ok(())
     }
 
     async fn publish(&self, room: &RoomCode, broadcast: Broadcast) -> Result<(), CacheError> {
-        // One process: publishing is delivering.
-        if let Some(sink) = self.sink.get() {
-            sink.deliver(room, &broadcast);
+        // One process: publishing to a subscribed room is delivering.
+        let subscribed = self.inner().subscribed.contains(room);
+        if subscribed {
+            self.sink.deliver(room, &broadcast);
         }
         Ok(())
     }
 }
 
 #[async_trait]
-impl Claims for InProcess {
-    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        if inner.claims.len() > SWEEP_ABOVE {
-            inner.claims.retain(|_, expires| *expires > now);
-        }
-        match inner.claims.get(key) {
-            Some(expires) if *expires > now => Ok(false),
-            _ => {
-                inner.claims.insert(key.to_owned(), now + ttl);
-                Ok(true)
-            }
-        }
-    }
-
+impl Limiter for InProcess {
     async fn count_attempt(&self, key: &str, window: Duration) -> Result<u64, CacheError> {
         let now = Instant::now();
-        let mut inner = self.lock();
-        if inner.attempts.len() > SWEEP_ABOVE {
-            inner.attempts.retain(|_, (_, ends)| *ends > now);
-        }
-        let entry = inner
-            .attempts
-            .entry(key.to_owned())
-            .or_insert((0, now + window));
-        if entry.1 <= now {
-            *entry = (0, now + window);
-        }
-        entry.0 += 1;
-        Ok(entry.0)
+        let mut inner = self.inner();
+        inner.sweep_attempts(now);
+        Ok(inner.count(key, window, now))
     }
 
     async fn attempts(&self, key: &str) -> Result<u64, CacheError> {
-        let now = Instant::now();
-        Ok(match self.lock().attempts.get(key) {
-            Some((count, ends)) if *ends > now => *count,
-            _ => 0,
-        })
+        Ok(self.inner().current_attempts(key, Instant::now()))
     }
 
     async fn clear_attempts(&self, key: &str) -> Result<(), CacheError> {
-        self.lock().attempts.remove(key);
+        self.inner().attempts.remove(key);
         Ok(())
     }
 
@@ -288,35 +271,22 @@ impl Claims for InProcess {
     ) -> Result<Option<usize>, CacheError> {
         let now = Instant::now();
         // One lock for the check and the counting: that is the atomicity.
-        let mut inner = self.lock();
-        if inner.attempts.len() > SWEEP_ABOVE {
-            inner.attempts.retain(|_, (_, ends)| *ends > now);
-        }
-        let current = |inner: &Inner, key: &str| match inner.attempts.get(key) {
-            Some((count, ends)) if *ends > now => *count,
-            _ => 0,
-        };
-        if let Some(full) = counters
-            .iter()
-            .position(|c| c.limit.is_some_and(|limit| current(&inner, c.key) >= limit))
-        {
+        let mut inner = self.inner();
+        inner.sweep_attempts(now);
+        if let Some(full) = counters.iter().position(|c| {
+            c.limit
+                .is_some_and(|limit| inner.current_attempts(c.key, now) >= limit)
+        }) {
             return Ok(Some(full));
         }
         for counter in counters {
-            let entry = inner
-                .attempts
-                .entry(counter.key.to_owned())
-                .or_insert((0, now + window));
-            if entry.1 <= now {
-                *entry = (0, now + window);
-            }
-            entry.0 += 1;
+            inner.count(counter.key, window, now);
         }
         Ok(None)
     }
 
     async fn release(&self, keys: &[&str]) -> Result<(), CacheError> {
-        let mut inner = self.lock();
+        let mut inner = self.inner();
         for key in keys {
             if let Some(entry) = inner.attempts.get_mut(*key) {
                 entry.0 = entry.0.saturating_sub(1);
@@ -324,23 +294,82 @@ impl Claims for InProcess {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl Claims for InProcess {
+    async fn claim_once(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
+        let now = Instant::now();
+        let mut inner = self.inner();
+        if inner.claims.len() > SWEEP_ABOVE {
+            inner.claims.retain(|_, expires| *expires > now);
+        }
+        match inner.claims.get(key) {
+            Some(expires) if *expires > now => Ok(false),
+            _ => {
+                inner.claims.insert(key.to_owned(), after(now, ttl));
+                Ok(true)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Locks for InProcess {
     async fn lock(
         &self,
-        _key: &str,
-        _ttl: Duration,
-        _wait: Duration,
+        key: &str,
+        ttl: Duration,
+        wait: Duration,
     ) -> Result<Option<LockToken>, CacheError> {
-        Ok(Some(LockToken(String::new())))
+        let deadline = after(Instant::now(), wait);
+        loop {
+            // Created before looking, so a release between the look and the
+            // wait below still wakes this task.
+            let released = self.released.notified();
+            let busy_until = {
+                let now = Instant::now();
+                let mut inner = self.inner();
+                if inner.locks.len() > SWEEP_ABOVE {
+                    inner.locks.retain(|_, held| held.until > now);
+                }
+                match inner.locks.get(key) {
+                    Some(held) if held.until > now => held.until,
+                    // Free, or its holder's time ran out.
+                    _ => {
+                        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+                        let until = after(now, ttl);
+                        inner.locks.insert(key.to_owned(), Held { token, until });
+                        return Ok(Some(LockToken(token.to_string())));
+                    }
+                }
+            };
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // Wakes on any release, at the holder's expiry, or at the deadline;
+            // the loop then looks again.
+            let _ = tokio::time::timeout_at(deadline.min(busy_until), released).await;
+        }
     }
 
-    async fn unlock(&self, _key: &str, _token: LockToken) -> Result<(), CacheError> {
+    async fn unlock(&self, key: &str, token: LockToken) -> Result<(), CacheError> {
+        let mut inner = self.inner();
+        let holds = inner
+            .locks
+            .get(key)
+            .is_some_and(|held| held.token.to_string() == token.0);
+        if holds {
+            inner.locks.remove(key);
+            drop(inner);
+            self.released.notify_waiters();
+        }
         Ok(())
     }
 }
 
 #[async_trait]
-impl LiveState for InProcess {
+impl RealtimeCache for InProcess {
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }
@@ -350,132 +379,29 @@ impl LiveState for InProcess {
 mod tests {
     use super::*;
 
-    fn member(id: i64) -> Member {
-        Member {
-            user: UserId(id),
-            display_name: format!("u{id}"),
+    // The behaviour both backends share is in tests/conformance.rs; this is
+    // the in-process bookkeeping only.
+    struct Discard;
+
+    impl BroadcastSink for Discard {
+        fn deliver(&self, _room: &RoomCode, _broadcast: &Broadcast) {}
+    }
+
+    #[tokio::test]
+    async fn expired_locks_do_not_accumulate() {
+        let cache = InProcess::new(Arc::new(Discard));
+        let brief = Duration::from_millis(1);
+        for i in 0..=SWEEP_ABOVE {
+            let token = cache.lock(&format!("k{i}"), brief, Duration::ZERO).await;
+            assert!(token.unwrap().is_some());
         }
-    }
-
-    #[tokio::test]
-    async fn presence_counts_users_not_sockets() {
-        let live = InProcess::new();
-        let room = RoomCode::from_entropy([2; 10]);
-        assert!(live
-            .add_connection(&room, ConnectionId(1), member(7))
-            .await
-            .unwrap());
-        assert!(!live
-            .add_connection(&room, ConnectionId(2), member(7))
-            .await
-            .unwrap());
-        assert!(live
-            .add_connection(&room, ConnectionId(3), member(8))
-            .await
-            .unwrap());
-        assert_eq!(live.viewer_count(&room).await.unwrap(), 2);
-        assert!(!live
-            .remove_connection(&room, ConnectionId(1), UserId(7))
-            .await
-            .unwrap());
-        assert!(live
-            .remove_connection(&room, ConnectionId(2), UserId(7))
-            .await
-            .unwrap());
-        assert!(
-            !live
-                .remove_connection(&room, ConnectionId(2), UserId(7))
-                .await
-                .unwrap(),
-            "twice is a no-op"
-        );
-        assert_eq!(live.members(&room).await.unwrap(), vec![member(8)]);
-        assert!(live
-            .remove_connection(&room, ConnectionId(3), UserId(8))
-            .await
-            .unwrap());
-        assert!(live.live_rooms().await.unwrap().is_empty());
-    }
-
-    #[tokio::test]
-    async fn claims_are_single_use_and_attempts_count() {
-        let live = InProcess::new();
-        assert!(live
-            .claim_once("jti", Duration::from_secs(60))
-            .await
-            .unwrap());
-        assert!(!live
-            .claim_once("jti", Duration::from_secs(60))
-            .await
-            .unwrap());
-        assert_eq!(
-            live.count_attempt("k", Duration::from_secs(60))
-                .await
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            live.count_attempt("k", Duration::from_secs(60))
-                .await
-                .unwrap(),
-            2
-        );
-        assert_eq!(live.attempts("k").await.unwrap(), 2);
-        live.clear_attempts("k").await.unwrap();
-        assert_eq!(live.attempts("k").await.unwrap(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_reservation_counts_every_key_or_none() {
-        let live = InProcess::new();
-        let window = Duration::from_secs(60);
-        let counters = [
-            Counter {
-                key: "wide",
-                limit: None,
-            },
-            Counter {
-                key: "narrow",
-                limit: Some(2),
-            },
-        ];
-        assert_eq!(live.reserve(&counters, window).await.unwrap(), None);
-        assert_eq!(live.reserve(&counters, window).await.unwrap(), None);
-        // Full: the second counter refuses and neither counts.
-        assert_eq!(live.reserve(&counters, window).await.unwrap(), Some(1));
-        assert_eq!(live.attempts("wide").await.unwrap(), 2);
-        assert_eq!(live.attempts("narrow").await.unwrap(), 2);
-        live.release(&["narrow", "narrow", "narrow"]).await.unwrap();
-        assert_eq!(
-            live.attempts("narrow").await.unwrap(),
-            0,
-            "never below zero"
-        );
-        assert_eq!(live.reserve(&counters, window).await.unwrap(), None);
-        assert_eq!(live.attempts("wide").await.unwrap(), 3);
-    }
-
-    #[tokio::test]
-    async fn racing_reservations_never_pass_the_limit() {
-        let live = Arc::new(InProcess::new());
-        let tasks: Vec<_> = (0..200)
-            .map(|_| {
-                let live = Arc::clone(&live);
-                tokio::spawn(async move {
-                    let counters = [Counter {
-                        key: "k",
-                        limit: Some(5),
-                    }];
-                    live.reserve(&counters, Duration::from_secs(60)).await
-                })
-            })
-            .collect();
-        let mut granted = 0;
-        for task in tasks {
-            if task.await.unwrap().unwrap().is_none() {
-                granted += 1;
-            }
-        }
-        assert_eq!(granted, 5);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let token = cache
+            .lock("k0", Duration::from_secs(60), Duration::ZERO)
+            .await;
+        let token = token.unwrap().expect("an expired lock is free");
+        assert_eq!(cache.inner().locks.len(), 1, "expired locks were swept");
+        cache.unlock("k0", token).await.unwrap();
+        assert!(cache.inner().locks.is_empty(), "unlocking forgets the key");
     }
 }

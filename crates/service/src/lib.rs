@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use watchparty_domain::{HostGrace, Millis};
 use watchparty_persistence::{Database, PersistenceError};
-use watchparty_realtime_cache::{InProcess, LiveState, RedisLiveState, RedisSettings};
+use watchparty_realtime_cache::{InProcess, RealtimeCache, RedisCache, RedisSettings};
 
 /// How long a killed instance's sockets linger in shared presence: its lease.
 const LEASE: Duration = Duration::from_secs(20);
@@ -185,7 +185,7 @@ pub struct Service {
 
 struct Inner {
     db: Database,
-    live: Arc<dyn LiveState>,
+    live: Arc<dyn RealtimeCache>,
     hub: Arc<LocalHub>,
     engine: RoomEngine,
     passwords: auth::Passwords,
@@ -213,10 +213,14 @@ impl Service {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         let started = clock.now();
+        // The hub receives the broadcasts of this instance's rooms: the live
+        // state is built with it.
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
         // Redis first: migrating logs a line, and a failure to start should
         // be the only line printed where it can be.
-        let live: Arc<dyn LiveState> = match &config.live_state {
-            LiveStateBackend::InProcess => Arc::new(InProcess::new()),
+        let live: Arc<dyn RealtimeCache> = match &config.live_state {
+            LiveStateBackend::InProcess => Arc::new(InProcess::new(hub.clone())),
             LiveStateBackend::Redis { url, prefix } => {
                 let settings = RedisSettings {
                     url: url.clone(),
@@ -224,16 +228,13 @@ impl Service {
                     command_timeout: Duration::from_secs(2),
                     lease: LEASE,
                 };
-                let redis = RedisLiveState::connect(settings)
+                let redis = RedisCache::connect(settings, hub.clone())
                     .await
                     .map_err(|e| StartupError::Redis(e.to_string()))?;
                 Arc::new(redis)
             }
         };
         let (db, _) = open_database(&config.database_url, config.database_connect_timeout).await?;
-        let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(LocalHub::new(Arc::clone(&metrics)));
-        live.attach_sink(hub.clone());
         let prefix: [u8; 4] = auth::os_random()?;
         let grace = HostGrace::from_secs(config.host_grace.as_secs());
         Ok(Service {

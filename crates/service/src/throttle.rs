@@ -7,7 +7,7 @@ use crate::Config;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 use watchparty_domain::UserId;
-use watchparty_realtime_cache::{Counter, LiveState};
+use watchparty_realtime_cache::{Counter, RealtimeCache};
 
 // Failed logins counted per window; past a limit, attempts get 429 unseen.
 const LOGIN_WINDOW: Duration = Duration::from_secs(300);
@@ -139,7 +139,7 @@ impl Limit {
 
 /// Counts [`Limit`]s in live state, shared by every instance.
 pub(crate) struct Throttle<'a> {
-    pub(crate) live: &'a dyn LiveState,
+    pub(crate) live: &'a dyn RealtimeCache,
     pub(crate) config: &'a Config,
 }
 

@@ -13,18 +13,18 @@ use watchparty_domain::{
 };
 use watchparty_persistence::Database;
 use watchparty_protocol as wire;
-use watchparty_realtime_cache::{Broadcast, HostStatus, LiveState};
+use watchparty_realtime_cache::{Broadcast, HostStatus, RealtimeCache};
 
 /// Announces what happened to rooms.
 pub(crate) struct Announcer {
     db: Database,
-    live: Arc<dyn LiveState>,
+    live: Arc<dyn RealtimeCache>,
     grace: HostGrace,
     redelivery: Redelivery,
 }
 
 impl Announcer {
-    pub(super) fn new(db: Database, live: Arc<dyn LiveState>, grace: HostGrace) -> Self {
+    pub(super) fn new(db: Database, live: Arc<dyn RealtimeCache>, grace: HostGrace) -> Self {
         Announcer {
             db,
             live,

@@ -23,7 +23,7 @@ use watchparty_domain::{
     Command, ConnectionId, Event, HostGrace, Millis, Outcome, Rejection, Room, RoomCode, RoomStatus,
 };
 use watchparty_persistence::Database;
-use watchparty_realtime_cache::LiveState;
+use watchparty_realtime_cache::RealtimeCache;
 
 // The cross-instance chat lock: held for one insert and one publish, so
 // that message ids grow in the order every instance delivers them.
@@ -73,7 +73,7 @@ pub(crate) struct Stored {
 /// Applies, stores and announces room changes.
 pub(crate) struct RoomEngine {
     db: Database,
-    live: Arc<dyn LiveState>,
+    live: Arc<dyn RealtimeCache>,
     locks: RoomLocks,
     grace: HostGrace,
     clock: Arc<dyn Clock>,
@@ -83,7 +83,7 @@ pub(crate) struct RoomEngine {
 impl RoomEngine {
     pub(crate) fn new(
         db: Database,
-        live: Arc<dyn LiveState>,
+        live: Arc<dyn RealtimeCache>,
         grace: HostGrace,
         clock: Arc<dyn Clock>,
     ) -> Self {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use watchparty_domain::RoomCode;
-use watchparty_realtime_cache::{Broadcast, LiveState};
+use watchparty_realtime_cache::{Broadcast, RealtimeCache};
 
 // Past these, a message is dropped (and logged): history still has it.
 const MAX_PENDING: usize = 10_000;
@@ -36,7 +36,7 @@ impl Redelivery {
 
     /// Publishes the queue in order; stops at the first failure (live state
     /// is still away) and keeps the rest for the next round.
-    pub(crate) async fn retry(&self, live: &dyn LiveState) {
+    pub(crate) async fn retry(&self, live: &dyn RealtimeCache) {
         loop {
             let Some((room, broadcast, since)) = self.pending().pop_front() else {
                 return;
