@@ -431,6 +431,35 @@ impl Database {
         .await
     }
 
+    /// Closes every room whose grace deadline has passed by `now`, in one
+    /// conditional update, and returns their codes. Across instances each
+    /// room is returned to exactly one caller: the update that changed it.
+    pub async fn close_expired_graces(
+        &self,
+        now: Millis,
+    ) -> Result<Vec<RoomCode>, PersistenceError> {
+        self.write(move |conn| {
+            let codes = diesel::update(rooms::table)
+                .filter(rooms::status.eq(status_name(RoomStatus::Grace {
+                    deadline: now,
+                    was_playing: false,
+                })))
+                .filter(rooms::grace_deadline.le(now.0))
+                .set((
+                    rooms::status.eq(status_name(RoomStatus::Closed)),
+                    rooms::grace_deadline.eq(None::<i64>),
+                    rooms::was_playing.eq(false),
+                ))
+                .returning(rooms::code)
+                .get_results::<String>(conn)?;
+            codes
+                .iter()
+                .map(|c| RoomCode::parse(c).map_err(|_| corrupt("room code", c)))
+                .collect()
+        })
+        .await
+    }
+
     /// This user's membership of this room, if any.
     pub async fn participant(
         &self,

@@ -67,6 +67,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     conflicting_room_updates_have_one_winner,
+    expired_graces_close_once,
     users_rooms_members_and_messages
 );
 
@@ -138,6 +139,37 @@ async fn conflicting_room_updates_have_one_winner(backend: Backend) {
         RoomStatus::Open | RoomStatus::Closed
     ));
     assert_eq!(db.expired_graces(Millis(1000)).await.unwrap(), vec![]);
+}
+
+async fn expired_graces_close_once(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let (room, _) = room(&db).await;
+    let grace = Room {
+        status: RoomStatus::Grace {
+            deadline: Millis(100),
+            was_playing: true,
+        },
+        ..room.clone()
+    };
+    assert!(db.save_room(&room, &grace, Millis(2)).await.unwrap());
+    assert_eq!(db.close_expired_graces(Millis(99)).await.unwrap(), vec![]);
+    // Two sweepers at the deadline: the room is closed, and reported, once.
+    let (a, b) = tokio::join!(
+        db.close_expired_graces(Millis(100)),
+        db.close_expired_graces(Millis(100))
+    );
+    let mut reported = a.unwrap();
+    reported.extend(b.unwrap());
+    assert_eq!(reported, vec![room.code.clone()]);
+    let (stored, _) = db.room_by_code(&room.code).await.unwrap().unwrap();
+    assert_eq!(stored.status, RoomStatus::Closed);
+    assert_eq!(stored.playback, grace.playback);
+    // A host returning from the grace state finds the room closed already.
+    let resumed = Room {
+        status: RoomStatus::Open,
+        ..room.clone()
+    };
+    assert!(!db.save_room(&grace, &resumed, Millis(101)).await.unwrap());
 }
 
 async fn users_rooms_members_and_messages(backend: Backend) {

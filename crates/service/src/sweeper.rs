@@ -5,6 +5,7 @@
 use crate::sockets::Departure;
 use crate::Service;
 use std::time::Duration;
+use watchparty_domain::CloseReason;
 
 /// How often connections of dead instances are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(5);
@@ -36,22 +37,23 @@ impl Service {
         }
     }
 
-    /// Closes every room whose grace deadline has passed. Not under the
-    /// rooms' locks: the close is one conditional update, and a busy room's
-    /// queue of chat must not delay it.
+    /// Closes every room whose grace deadline has passed: one conditional
+    /// update for all of them, outside the rooms' locks (a busy room's queue
+    /// must not delay it), announced by the instance whose update closed it.
     pub(crate) async fn close_expired_graces(&self) {
         let engine = &self.inner.engine;
-        let due = match self.inner.db.expired_graces(engine.now()).await {
-            Ok(due) => due,
+        let closed = match self.inner.db.close_expired_graces(engine.now()).await {
+            Ok(closed) => closed,
             Err(e) => {
-                tracing::warn!(error = %e, "grace sweeper cannot read the database");
+                tracing::warn!(error = %e, "grace sweeper cannot reach the database");
                 return;
             }
         };
-        for code in due {
-            if let Err(e) = engine.load(&code).await {
+        for code in closed {
+            let announcer = engine.announcer();
+            if let Err(e) = announcer.closed(&code, CloseReason::HostTimeout).await {
                 let cause = e.cause_chain().unwrap_or_default();
-                tracing::warn!(room = %code, error = %e, cause, "grace sweeper could not close a room");
+                tracing::warn!(room = %code, error = %e, cause, "a closed room could not be announced");
             }
         }
     }

@@ -706,6 +706,15 @@ impl WsClient {
             .unwrap();
     }
 
+    /// Sends a JSON message; `false` if the socket is gone (the server
+    /// closed it), for senders that race a close on purpose.
+    pub async fn try_send(&mut self, message: Value) -> bool {
+        self.stream
+            .send(Message::text(message.to_string()))
+            .await
+            .is_ok()
+    }
+
     /// Sends any frame.
     pub async fn send_raw(&mut self, message: Message) {
         self.stream.send(message).await.unwrap();

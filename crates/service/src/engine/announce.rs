@@ -84,16 +84,7 @@ impl Announcer {
                     )
                     .await?;
                 }
-                Event::Closed { reason } => {
-                    let reason = match reason {
-                        CloseReason::Deleted => wire::CloseReason::Deleted,
-                        CloseReason::HostTimeout => wire::CloseReason::HostTimeout,
-                    };
-                    let message = wire::ServerMessage::RoomClosed { reason };
-                    self.publish(&room.code, &message, None, Some(reason.close_code()))
-                        .await?;
-                    self.live.forget_room(&room.code).await.classify()?;
-                }
+                Event::Closed { reason } => self.closed(&room.code, *reason).await?,
                 Event::SettingsChanged { playback_reset } => {
                     let view = self.room_view_live(room, host_name, now).await?;
                     self.publish(
@@ -142,6 +133,23 @@ impl Announcer {
             }
         }
         Ok(())
+    }
+
+    /// The room ended: every socket hears why and is closed, and live
+    /// state forgets the room.
+    pub(crate) async fn closed(
+        &self,
+        code: &RoomCode,
+        reason: CloseReason,
+    ) -> Result<(), ServiceError> {
+        let reason = match reason {
+            CloseReason::Deleted => wire::CloseReason::Deleted,
+            CloseReason::HostTimeout => wire::CloseReason::HostTimeout,
+        };
+        let message = wire::ServerMessage::RoomClosed { reason };
+        self.publish(code, &message, None, Some(reason.close_code()))
+            .await?;
+        self.live.forget_room(code).await.classify()
     }
 
     async fn author_name(&self, author: watchparty_domain::UserId) -> Result<String, ServiceError> {
