@@ -7,7 +7,7 @@ use crate::error::{Classify, ServiceError};
 use crate::hub::Outgoing;
 use crate::slots::SocketSlot;
 use crate::throttle::Limit;
-use crate::views::{playback_view, public_user};
+use crate::views::playback_view;
 use crate::{Caller, Service};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -252,13 +252,11 @@ impl Service {
             .add(&room.code, id, ticket.user, tx, too_slow.clone());
         inner.metrics.live_sockets.fetch_add(1, Relaxed);
         if first {
-            let joined = ServerMessage::UserJoined {
-                user: public_user(ticket.user, &ticket.display_name),
-            };
-            // The socket is open either way; a lost announcement is logged, not fatal.
             let announcer = inner.engine.announcer();
-            if let Err(e) = announcer.publish(&room.code, &joined, Some(id), None).await {
-                tracing::warn!(room = %room.code, error = %e, "USER_JOINED not announced");
+            let (user, name) = (ticket.user, ticket.display_name.as_str());
+            if let Err(e) = announcer.user_joined(&room.code, user, name, id).await {
+                let cause = e.cause_chain().unwrap_or_default();
+                tracing::warn!(room = %room.code, error = %e, cause, "USER_JOINED not announced");
             }
         }
         let handle = SocketHandle {
@@ -315,13 +313,11 @@ impl Service {
         departure: Departure,
     ) -> Result<(), ServiceError> {
         let code = locked.code();
-        let left = ServerMessage::UserLeft {
-            user: public_user(user, display_name),
-        };
         // Grace matters more than the announcement: go on if it is lost.
         let announcer = self.inner.engine.announcer();
-        if let Err(e) = announcer.publish(code, &left, None, None).await {
-            tracing::warn!(room = %code, error = %e, "USER_LEFT not announced");
+        if let Err(e) = announcer.user_left(code, user, display_name).await {
+            let cause = e.cause_chain().unwrap_or_default();
+            tracing::warn!(room = %code, error = %e, cause, "USER_LEFT not announced");
         }
         if departure == Departure::Viewer {
             return Ok(());

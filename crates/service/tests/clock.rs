@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use watchparty_protocol::http::CreateRoomRequest;
 use watchparty_service::{
-    Caller, ChatLimit, Config, LiveStateBackend, Limits, ManualClock, Outgoing, Service,
+    Caller, ChatLimit, Config, Limits, LiveStateBackend, ManualClock, Outgoing, Service,
     SocketSession,
 };
 
@@ -42,7 +42,9 @@ async fn enter(service: &Service, caller: &Caller, code: &str) -> SocketSession 
 
 /// The `type` of the next text frame within `wait` real seconds.
 async fn next_type(session: &mut SocketSession, wait: Duration) -> Option<String> {
-    let frame = tokio::time::timeout(wait, session.outbox.recv()).await.ok()??;
+    let frame = tokio::time::timeout(wait, session.outbox.recv())
+        .await
+        .ok()??;
     match frame {
         Outgoing::Text(text) => {
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -94,7 +96,11 @@ async fn a_grace_runs_out_when_the_clock_says_so() {
     let wait = Duration::from_secs(5);
     let mut seen = Vec::new();
     while !seen.iter().any(|t| t == "HOST_DISCONNECTED") {
-        seen.push(next_type(&mut viewer, wait).await.expect("HOST_DISCONNECTED"));
+        seen.push(
+            next_type(&mut viewer, wait)
+                .await
+                .expect("HOST_DISCONNECTED"),
+        );
     }
     // The frozen playback follows the notice.
     assert_eq!(
@@ -103,7 +109,10 @@ async fn a_grace_runs_out_when_the_clock_says_so() {
     );
     // Nine minutes in, the sweeper has run many times and the room is open.
     clock.advance(Duration::from_secs(540));
-    assert_eq!(next_type(&mut viewer, Duration::from_millis(300)).await, None);
+    assert_eq!(
+        next_type(&mut viewer, Duration::from_millis(300)).await,
+        None
+    );
     let (view, _) = service.get_room(&bo, &room.code).await.unwrap();
     assert_eq!(view.status, "grace");
     // Past the deadline: the next sweep closes it, once.

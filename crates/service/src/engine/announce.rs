@@ -9,7 +9,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use watchparty_domain::{
     CloseReason, ConnectionId, Event, HostGrace, Millis, Outcome, PlaybackAction, PlaybackState,
-    Room, RoomCode,
+    Room, RoomCode, UserId,
 };
 use watchparty_persistence::Database;
 use watchparty_protocol as wire;
@@ -135,6 +135,33 @@ impl Announcer {
         Ok(())
     }
 
+    /// A user's first socket in the room opened: everyone else hears it.
+    pub(crate) async fn user_joined(
+        &self,
+        code: &RoomCode,
+        user: UserId,
+        name: &str,
+        socket: ConnectionId,
+    ) -> Result<(), ServiceError> {
+        let joined = wire::ServerMessage::UserJoined {
+            user: public_user(user, name),
+        };
+        self.publish(code, &joined, Some(socket), None).await
+    }
+
+    /// A user's last socket in the room closed.
+    pub(crate) async fn user_left(
+        &self,
+        code: &RoomCode,
+        user: UserId,
+        name: &str,
+    ) -> Result<(), ServiceError> {
+        let left = wire::ServerMessage::UserLeft {
+            user: public_user(user, name),
+        };
+        self.publish(code, &left, None, None).await
+    }
+
     /// The room ended: every socket hears why and is closed, and live
     /// state forgets the room.
     pub(crate) async fn closed(
@@ -152,7 +179,7 @@ impl Announcer {
         self.live.forget_room(code).await.classify()
     }
 
-    async fn author_name(&self, author: watchparty_domain::UserId) -> Result<String, ServiceError> {
+    async fn author_name(&self, author: UserId) -> Result<String, ServiceError> {
         let user = self.db.user_by_id(author).await.classify()?;
         Ok(user.map(|u| u.display_name).unwrap_or_default())
     }
