@@ -1,6 +1,6 @@
 //! The service on a clock the test moves: a ten-minute grace runs out
 //! without the test waiting ten minutes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::sync::Arc;
 use std::time::Duration;
