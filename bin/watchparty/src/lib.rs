@@ -6,17 +6,14 @@ pub mod settings;
 pub mod telemetry;
 
 pub use settings::{
-    Cli, Command, DatabaseCommandArgs, DatabaseSettings, LogFormat, RoomCommand, Secret, ServeArgs,
-    SettingError, Settings, UserCommand,
+    Cli, Command, DatabaseCommandArgs, LogFormat, RoomCommand, Secret, ServeArgs, SettingError,
+    Settings, UserCommand,
 };
+pub use watchparty_web::Shutdown;
 
 use std::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use watchparty_service::{
-    redact_password, LiveStateBackend, Migrations, Operator, Service, ServiceError, RECONCILE_EVERY,
-};
-use watchparty_web::{
-    AllowedOrigins, EdgeConfig, Heartbeat, SessionBackend, TrustedProxies, WebConfig,
+    redact_password, Migrations, Operator, Service, ServiceError, RECONCILE_EVERY,
 };
 
 /// Why the server could not start. Each names the setting and the cause on
@@ -48,10 +45,9 @@ pub enum StartupError {
 /// one line that says what was done.
 pub async fn migrate(on: &DatabaseCommandArgs) -> Result<Vec<String>, OperatorError> {
     let database = on.database.settings().map_err(StartupError::from)?;
-    let Migrations { applied, total } =
-        watchparty_service::migrate(&database.url, database.connect_timeout)
-            .await
-            .map_err(StartupError::from)?;
+    let Migrations { applied, total } = watchparty_service::migrate(&database)
+        .await
+        .map_err(StartupError::from)?;
     let url = redact_password(&database.url);
     let migrations = |n: usize| if n == 1 { "migration" } else { "migrations" };
     Ok(vec![if applied.is_empty() {
@@ -85,7 +81,7 @@ pub enum OperatorError {
 
 async fn operator(on: &DatabaseCommandArgs) -> Result<Operator, OperatorError> {
     let database = on.database.settings().map_err(StartupError::from)?;
-    let operator = Operator::open(&database.url, database.connect_timeout)
+    let operator = Operator::open(&database)
         .await
         .map_err(StartupError::from)?;
     Ok(operator)
@@ -173,26 +169,7 @@ fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
-    stopper: Stopper,
-}
-
-/// Stops a running [`Application`]: sockets closed with 1012, requests drained.
-#[derive(Clone)]
-pub struct Stopper {
-    web: watchparty_web::Shutdown,
-    metrics: Option<actix_web::dev::ServerHandle>,
-    sweeper: CancellationToken,
-}
-
-impl Stopper {
-    /// Stops the server; `run_until_stopped` returns afterwards.
-    pub async fn stop(&self) {
-        self.sweeper.cancel();
-        self.web.shutdown().await;
-        if let Some(metrics) = &self.metrics {
-            metrics.stop(true).await;
-        }
-    }
+    shutdown: Shutdown,
 }
 
 impl Application {
@@ -200,95 +177,36 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         // Binding first: an address in use is reported before anything else
         // is printed or any connection is made.
-        let listener = bind("WATCHPARTY_BIND (--bind)", settings.bind)?;
+        let listener = bind("WATCHPARTY_BIND (--bind)", settings.server.bind)?;
         let metrics_listener = settings
+            .server
             .metrics_bind
             .map(|addr| bind("WATCHPARTY_METRICS_BIND (--metrics-bind)", addr))
             .transpose()?;
-        let service = Service::start(watchparty_service::Config {
-            database_url: settings.database_url.clone(),
-            database_connect_timeout: settings.database_connect_timeout,
-            live_state: match &settings.redis_url {
-                None => LiveStateBackend::InProcess,
-                Some(url) => LiveStateBackend::Redis {
-                    url: url.clone(),
-                    prefix: settings.redis_prefix.clone(),
-                },
-            },
-            host_grace: settings.host_grace,
-            jwt_secret: settings.jwt_secret.expose().to_vec(),
-            ws_token_ttl: settings.ws_token_ttl,
-            outbox_capacity: settings.outbox_capacity,
-            sweep_interval: settings.sweep_interval,
-            chat_limit: settings.chat_limit,
-            max_sockets_per_user: settings.max_sockets_per_user,
-            limits: watchparty_service::Limits {
-                registrations_per_address: settings.max_registrations_per_hour,
-                ..watchparty_service::Limits::default()
-            },
-        })
-        .await?;
+        let service = Service::start(settings.service()).await?;
         let port = listener.local_addr()?.port();
-        let web = WebConfig {
-            session_key: settings.session_key.expose().to_vec(),
-            allowed_origins: AllowedOrigins(settings.allowed_origins.clone()),
-            trusted_proxies: TrustedProxies(settings.trusted_proxies.clone()),
-            heartbeat: Heartbeat {
-                interval: settings.heartbeat_interval,
-                timeout: settings.client_timeout,
-            },
-            frame_limit: settings.frame_limit,
-            workers: settings.workers,
-            metrics_on_main: metrics_listener.is_none(),
-            edge: EdgeConfig {
-                max_connections_per_address: settings.max_connections_per_address,
-                max_requests_per_forwarded_client: settings.max_connections_per_address,
-                forwarded_header: settings.forwarded_header,
-                ..EdgeConfig::default()
-            },
-        };
-        let sessions = match &settings.redis_url {
-            None => SessionBackend::InProcess,
-            Some(url) => SessionBackend::Redis {
-                url: url.clone(),
-                key_prefix: watchparty_service::redis_session_prefix(&settings.redis_prefix),
-            },
-        };
-        let metrics = match metrics_listener {
-            Some(listener) => {
-                let server = watchparty_web::serve_metrics(listener, service.clone())?;
-                let handle = server.handle();
-                tokio::spawn(server);
-                Some(handle)
-            }
-            None => None,
-        };
-        let (server, web_shutdown) =
-            watchparty_web::start(listener, service.clone(), web, sessions).await?;
-        let sweeper = CancellationToken::new();
+        let (server, shutdown) =
+            watchparty_web::start(listener, metrics_listener, service.clone(), settings.web())
+                .await?;
         tokio::spawn({
-            let sweeper = sweeper.clone();
+            let stopping = shutdown.stopping();
             let service = service.clone();
-            async move { service.run_grace_sweeper(sweeper).await }
+            async move { service.run_grace_sweeper(stopping).await }
         });
         tokio::spawn({
-            let sweeper = sweeper.clone();
-            async move { service.run_reconciler(sweeper).await }
+            let stopping = shutdown.stopping();
+            async move { service.run_reconciler(stopping).await }
         });
         // Warnings come once the server is known to start, so that a
         // failure to start stays the only line printed.
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
-        tracing::info!(port, database = %redact_password(&settings.database_url), "watchparty is serving");
+        tracing::info!(port, database = %redact_password(&settings.database.url), "watchparty is serving");
         Ok(Application {
             port,
             server,
-            stopper: Stopper {
-                web: web_shutdown,
-                metrics,
-                sweeper,
-            },
+            shutdown,
         })
     }
 
@@ -297,9 +215,9 @@ impl Application {
         self.port
     }
 
-    /// A handle that stops the server.
-    pub fn stopper(&self) -> Stopper {
-        self.stopper.clone()
+    /// The handle that shuts the server down ([`Shutdown::run`]).
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shutdown.clone()
     }
 
     /// Serves until stopped.

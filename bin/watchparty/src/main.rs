@@ -116,11 +116,11 @@ fn run(work: impl std::future::Future<Output = Result<(), Failure>>) -> ExitCode
 
 async fn serve(settings: Settings) -> Result<(), Failure> {
     let app = Application::build(settings).await?;
-    let stopper = app.stopper();
+    let shutdown = app.shutdown_handle();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: closing sockets, finishing requests");
-        stopper.stop().await;
+        shutdown.run().await;
     });
     app.run_until_stopped().await.map_err(Failure::Serving)
 }

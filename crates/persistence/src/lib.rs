@@ -8,6 +8,7 @@ mod connection;
 mod error;
 mod queries;
 mod schema;
+#[cfg(feature = "testing")]
 pub mod scratch;
 
 pub use connection::{DatabaseUrl, DbConnection};

@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod caller;
 mod clock;
+mod config;
 mod engine;
 mod error;
 mod hub;
@@ -21,6 +22,7 @@ mod views;
 
 pub use caller::Caller;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{DatabaseConfig, LiveStateBackend, RedisConfig, Secret};
 pub use error::{Cause, ServiceError};
 pub use hub::Outgoing;
 pub use metrics::Metrics;
@@ -42,18 +44,16 @@ use watchparty_realtime_cache::{InProcess, RealtimeCache, RedisCache, RedisSetti
 const LEASE: Duration = Duration::from_secs(20);
 
 /// How the service behaves; the binary fills it from flags and environment.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// `sqlite://PATH` or `postgres://…`.
-    pub database_url: String,
-    /// Longest wait for a new database connection to answer.
-    pub database_connect_timeout: Duration,
+    /// Where the database is.
+    pub database: DatabaseConfig,
     /// Where live state lives.
     pub live_state: LiveStateBackend,
     /// How long a room waits for its host.
     pub host_grace: Duration,
     /// HS256 secret for WebSocket tokens (at least 32 bytes).
-    pub jwt_secret: Vec<u8>,
+    pub jwt_secret: Secret,
     /// Lifetime of a WebSocket token.
     pub ws_token_ttl: Duration,
     /// Messages a socket may have queued before it counts as too slow and is closed.
@@ -66,20 +66,6 @@ pub struct Config {
     pub max_sockets_per_user: usize,
     /// What one client address may do (registrations).
     pub limits: Limits,
-}
-
-/// Where presence, cached room state and fan-out live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LiveStateBackend {
-    /// In this process: one instance only.
-    InProcess,
-    /// In Redis, shared by every instance.
-    Redis {
-        /// `redis://…`
-        url: String,
-        /// Prefix of every key.
-        prefix: String,
-    },
 }
 
 /// Why the service could not start. The text names the backend and is the
@@ -152,29 +138,11 @@ async fn open_database(
     Ok((db, migrations))
 }
 
-/// What every HTTP session key starts with in Redis, under `prefix`.
-pub fn redis_session_prefix(prefix: &str) -> String {
-    watchparty_realtime_cache::Keys::new(prefix).session_prefix()
-}
-
 /// Applies the database migrations and says what it did (`watchparty migrate`).
-pub async fn migrate(
-    database_url: &str,
-    connect_timeout: Duration,
-) -> Result<Migrations, StartupError> {
-    open_database(database_url, connect_timeout)
+pub async fn migrate(database: &DatabaseConfig) -> Result<Migrations, StartupError> {
+    open_database(&database.url, database.connect_timeout)
         .await
         .map(|(_, migrations)| migrations)
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("host_grace", &self.host_grace)
-            .field("ws_token_ttl", &self.ws_token_ttl)
-            .field("outbox_capacity", &self.outbox_capacity)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The application: cheap to clone, shared by every request and socket.
@@ -221,10 +189,10 @@ impl Service {
         // be the only line printed where it can be.
         let live: Arc<dyn RealtimeCache> = match &config.live_state {
             LiveStateBackend::InProcess => Arc::new(InProcess::new(hub.clone())),
-            LiveStateBackend::Redis { url, prefix } => {
+            LiveStateBackend::Redis(redis) => {
                 let settings = RedisSettings {
-                    url: url.clone(),
-                    prefix: prefix.clone(),
+                    url: redis.url.clone(),
+                    prefix: redis.prefix.clone(),
                     command_timeout: Duration::from_secs(2),
                     lease: LEASE,
                 };
@@ -234,7 +202,7 @@ impl Service {
                 Arc::new(redis)
             }
         };
-        let (db, _) = open_database(&config.database_url, config.database_connect_timeout).await?;
+        let (db, _) = open_database(&config.database.url, config.database.connect_timeout).await?;
         let prefix: [u8; 4] = auth::os_random()?;
         let grace = HostGrace::from_secs(config.host_grace.as_secs());
         Ok(Service {
@@ -243,7 +211,7 @@ impl Service {
                 db,
                 passwords: auth::Passwords::new().await?,
                 tokens: auth::Tokens::new(
-                    &config.jwt_secret,
+                    config.jwt_secret.expose(),
                     config.ws_token_ttl,
                     // In process, spent tokens are forgotten with the process.
                     (config.live_state == LiveStateBackend::InProcess).then_some(started),

@@ -8,7 +8,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Classify, ServiceError};
-use crate::{open_database, Service, StartupError};
+use crate::{open_database, DatabaseConfig, Service, StartupError};
 use std::time::Duration;
 use watchparty_domain::{Command, Email, RoomCode, UserId};
 use watchparty_persistence::{Database, StoredUser};
@@ -54,8 +54,8 @@ pub struct Operator {
 
 impl Operator {
     /// Opens (and migrates) the database the servers use.
-    pub async fn open(database_url: &str, connect_timeout: Duration) -> Result<Self, StartupError> {
-        let (db, _) = open_database(database_url, connect_timeout).await?;
+    pub async fn open(database: &DatabaseConfig) -> Result<Self, StartupError> {
+        let (db, _) = open_database(&database.url, database.connect_timeout).await?;
         Ok(Operator { db })
     }
 

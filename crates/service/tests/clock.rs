@@ -1,22 +1,29 @@
 //! The service on a clock the test moves: a ten-minute grace runs out
 //! without the test waiting ten minutes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 use std::time::Duration;
 use watchparty_protocol::http::CreateRoomRequest;
 use watchparty_service::{
-    Caller, ChatLimit, Config, Limits, LiveStateBackend, ManualClock, Outgoing, Service,
-    SocketSession,
+    Caller, ChatLimit, Config, DatabaseConfig, Limits, LiveStateBackend, ManualClock, Outgoing,
+    Service, SocketSession,
 };
 
 async fn service(dir: &tempfile::TempDir, clock: Arc<ManualClock>) -> Service {
     let config = Config {
-        database_url: format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        database_connect_timeout: Duration::from_secs(5),
+        database: DatabaseConfig {
+            url: format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+            connect_timeout: Duration::from_secs(5),
+        },
         live_state: LiveStateBackend::InProcess,
         host_grace: Duration::from_secs(600),
-        jwt_secret: b"clock-test-secret-clock-test-secret-0123".to_vec(),
+        jwt_secret: b"clock-test-secret-clock-test-secret-0123".to_vec().into(),
         ws_token_ttl: Duration::from_secs(60),
         outbox_capacity: 64,
         sweep_interval: Duration::from_millis(10),

@@ -41,13 +41,26 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use watchparty::{Application, LogFormat, Secret, Settings, Stopper};
+use watchparty::settings::{
+    AllowedOrigins, Auth, ChatLimit, Clients, DatabaseConfig, ForwardedHeader, FrameLimit,
+    Heartbeat, LiveStateBackend, RedisConfig, Rooms, Server, TrustedProxies,
+};
+use watchparty::{Application, LogFormat, Secret, Settings, Shutdown};
 
 /// How long a helper waits for the server before failing the test.
 pub const WAIT: Duration = Duration::from_secs(5);
 
 static NEXT_USER: AtomicU64 = AtomicU64::new(1);
 static NEXT_PREFIX: AtomicU64 = AtomicU64::new(1);
+
+/// Servers of one test share a Redis prefix (siblings); tests never do.
+fn unique_redis_prefix() -> String {
+    format!(
+        "wpt{}x{}",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// The Redis server the tests share (`scripts/test.sh` starts one).
 pub fn test_redis() -> String {
@@ -104,38 +117,49 @@ pub struct TestServerBuilder {
 impl TestServerBuilder {
     /// Grace period in seconds (default 2).
     pub fn host_grace_secs(mut self, secs: u64) -> Self {
-        self.settings.host_grace = Duration::from_secs(secs);
+        self.settings.rooms.host_grace = Duration::from_secs(secs);
         self
     }
 
     /// Ping interval and silence timeout of room sockets.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.settings.heartbeat_interval = interval;
-        self.settings.client_timeout = timeout;
+        self.settings.rooms.heartbeat = Heartbeat { interval, timeout };
         self
     }
 
     /// Queue length after which a socket counts as too slow.
     pub fn outbox_capacity(mut self, capacity: usize) -> Self {
-        self.settings.outbox_capacity = capacity;
+        self.settings.rooms.outbox_capacity = capacity;
         self
     }
 
     /// Extra allowed browser origins.
     pub fn allowed_origins(mut self, origins: &[&str]) -> Self {
-        self.settings.allowed_origins = origins.iter().map(|s| s.to_string()).collect();
+        self.settings.rooms.allowed_origins =
+            AllowedOrigins(origins.iter().map(|s| s.to_string()).collect());
         self
     }
 
     /// Trusted proxy networks.
     pub fn trusted_proxies(mut self, nets: &[&str]) -> Self {
-        self.settings.trusted_proxies = nets.iter().map(|s| s.parse().unwrap()).collect();
+        self.settings.clients.trusted_proxies =
+            TrustedProxies(nets.iter().map(|s| s.parse().unwrap()).collect());
         self
     }
 
     /// A database other than the temp SQLite file.
     pub fn database_url(mut self, url: &str) -> Self {
-        self.settings.database_url = url.to_owned();
+        self.settings.database.url = url.to_owned();
+        self
+    }
+
+    /// Live state (and sessions) in the Redis at `url`, under a key prefix of
+    /// this server's own (its siblings share it).
+    pub fn redis_url(mut self, url: &str) -> Self {
+        self.settings.live_state = LiveStateBackend::Redis(RedisConfig {
+            url: url.to_owned(),
+            prefix: unique_redis_prefix(),
+        });
         self
     }
 
@@ -178,7 +202,7 @@ impl Endpoint {
 pub struct TestServer {
     endpoint: Endpoint,
     settings: Settings,
-    stopper: Stopper,
+    shutdown: Shutdown,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     dir: TempDir,
 }
@@ -202,40 +226,52 @@ impl TestServer {
             ),
         };
         let settings = Settings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url,
-            redis_url,
-            host_grace: Duration::from_secs(2),
-            database_connect_timeout: Duration::from_secs(10),
-            jwt_secret: Secret::from(&b"test-jwt-secret-test-jwt-secret-0123456789"[..]),
-            session_key: Secret::from(
-                &b"test-session-key-test-session-key-0123456789-abcdefghijklmnop"[..],
-            ),
-            ws_token_ttl: Duration::from_secs(60),
-            allowed_origins: Vec::new(),
-            trusted_proxies: Vec::new(),
-            metrics_bind: None,
-            // Servers of one test share a prefix (siblings); tests never do.
-            redis_prefix: format!(
-                "wpt{}x{}",
-                std::process::id(),
-                NEXT_PREFIX.fetch_add(1, Ordering::Relaxed)
-            ),
+            server: Server {
+                bind: "127.0.0.1:0".parse().unwrap(),
+                metrics_bind: None,
+                workers: 2,
+            },
+            database: DatabaseConfig {
+                url: database_url,
+                connect_timeout: Duration::from_secs(10),
+            },
+            live_state: match redis_url {
+                None => LiveStateBackend::InProcess,
+                Some(url) => LiveStateBackend::Redis(RedisConfig {
+                    url,
+                    prefix: unique_redis_prefix(),
+                }),
+            },
+            auth: Auth {
+                jwt_secret: Secret::from(&b"test-jwt-secret-test-jwt-secret-0123456789"[..]),
+                session_key: Secret::from(
+                    &b"test-session-key-test-session-key-0123456789-abcdefghijklmnop"[..],
+                ),
+                ws_token_ttl: Duration::from_secs(60),
+                generated_secrets: Vec::new(),
+            },
+            rooms: Rooms {
+                host_grace: Duration::from_secs(2),
+                allowed_origins: AllowedOrigins::default(),
+                sweep_interval: Duration::from_millis(200),
+                heartbeat: Heartbeat {
+                    interval: Duration::from_secs(15),
+                    timeout: Duration::from_secs(45),
+                },
+                outbox_capacity: 256,
+                frame_limit: FrameLimit::default(),
+                chat_limit: ChatLimit::default(),
+                max_sockets_per_user: 20,
+            },
+            clients: Clients {
+                trusted_proxies: TrustedProxies::default(),
+                forwarded_header: ForwardedHeader::XForwardedFor,
+                // Tests play many clients from one loopback address; the edge
+                // tests that need the cap set it.
+                max_connections_per_address: 0,
+                max_registrations_per_hour: 100,
+            },
             log_format: LogFormat::Text,
-            heartbeat_interval: Duration::from_secs(15),
-            client_timeout: Duration::from_secs(45),
-            sweep_interval: Duration::from_millis(200),
-            outbox_capacity: 256,
-            frame_limit: watchparty::settings::FrameLimit::default(),
-            chat_limit: watchparty::settings::ChatLimit::default(),
-            max_sockets_per_user: 20,
-            max_registrations_per_hour: 100,
-            // Tests play many clients from one loopback address; the edge
-            // tests that need the cap set it.
-            max_connections_per_address: 0,
-            forwarded_header: watchparty::settings::ForwardedHeader::XForwardedFor,
-            workers: 2,
-            generated_secrets: Vec::new(),
         };
         TestServerBuilder { settings, dir }
     }
@@ -248,12 +284,9 @@ impl TestServer {
     /// Production mode whatever `WATCHPARTY_TEST_BACKEND` says: a fresh
     /// PostgreSQL database and Redis under a prefix of its own.
     pub fn production() -> TestServerBuilder {
-        let builder = Self::builder();
-        let database_url = scratch_postgres();
-        builder.with(|s| {
-            s.database_url = database_url;
-            s.redis_url = Some(test_redis());
-        })
+        Self::builder()
+            .database_url(&scratch_postgres())
+            .redis_url(&test_redis())
     }
 
     /// Another instance of the same service: same database, same Redis
@@ -271,17 +304,25 @@ impl TestServer {
         &self.settings
     }
 
+    /// The prefix of this server's Redis keys (it must have Redis).
+    pub fn redis_prefix(&self) -> &str {
+        match &self.settings.live_state {
+            LiveStateBackend::Redis(redis) => &redis.prefix,
+            LiveStateBackend::InProcess => panic!("this server has no Redis"),
+        }
+    }
+
     async fn launch(settings: Settings, dir: TempDir) -> TestServer {
         let app = Application::build(settings.clone())
             .await
             .expect("server starts");
         let port = app.port();
-        let stopper = app.stopper();
+        let shutdown = app.shutdown_handle();
         let task = tokio::spawn(app.run_until_stopped());
         TestServer {
             endpoint: Endpoint { port },
             settings,
-            stopper,
+            shutdown,
             task,
             dir,
         }
@@ -293,7 +334,7 @@ impl TestServer {
     }
 
     async fn shutdown(&self) {
-        self.stopper.stop().await;
+        self.shutdown.run().await;
     }
 
     /// Stops the server and starts a new one on the same database file.

@@ -83,7 +83,7 @@ async fn the_redis_keys_are_the_contracts() {
     let a = TestServer::production().start().await;
     let b = a.sibling().start().await;
     let redis = test_redis();
-    let prefix = a.settings().redis_prefix.clone();
+    let prefix = a.redis_prefix().to_owned();
     let ana = a.user("ana").await;
     let bob = b.user("bob").await;
     let code = ana.create_room("film").await;
@@ -352,7 +352,7 @@ fn operator(database_url: &str, args: &[&str]) -> (Option<i32>, String, String) 
 async fn operators_disable_accounts_and_close_rooms_on_every_instance() {
     let a = TestServer::production().start().await;
     let b = a.sibling().start().await;
-    let database = a.settings().database_url.clone();
+    let database = a.settings().database.url.clone();
     let ana = a.user("ana").await;
     let bob = b.user("bob").await;
     let code = ana.create_room("film").await;

@@ -153,7 +153,7 @@ async fn hostile_frames_from_host_and_viewer_never_break_the_room() {
     // lifted here, and tested on its own in frames.rs.
     let server = TestServer::builder()
         .with(|s| {
-            s.frame_limit = FrameLimit {
+            s.rooms.frame_limit = FrameLimit {
                 per_second: 1e9,
                 burst: 1e9,
             }

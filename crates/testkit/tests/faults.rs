@@ -188,12 +188,9 @@ async fn redis_paused_for_30_seconds_bounds_every_wait_and_recovers() {
 async fn redis_restarted_empty_loses_nothing_stored_and_presence_comes_back() {
     let mut redis = OwnRedis::start().await;
     let redis_url = redis.url();
-    let a = TestServer::production()
-        .with(|s| s.redis_url = Some(redis_url))
-        .start()
-        .await;
+    let a = TestServer::production().redis_url(&redis_url).start().await;
     let b = a.sibling().start().await;
-    let keys = a.settings().redis_prefix.clone();
+    let keys = a.redis_prefix().to_owned();
     let ana = a.user("ana").await;
     let bob = b.user("bob").await;
     let cat = a.user("cat").await;
@@ -519,7 +516,7 @@ async fn transcripts_equal_the_database_through_connection_resets() {
     const EVERY: Duration = Duration::from_millis(40);
     let a = TestServer::production()
         .with(|s| {
-            s.chat_limit = ChatLimit {
+            s.rooms.chat_limit = ChatLimit {
                 messages: 1_000,
                 window: Duration::from_secs(1),
             }

@@ -136,7 +136,7 @@ async fn a_flooding_client_is_limited_not_disconnected() {
     const FLOOD_SECS: u64 = 10;
     const SEEKS: u64 = 100;
     let server = TestServer::start().await;
-    let limit = server.settings().frame_limit;
+    let limit = server.settings().rooms.frame_limit;
     let mut party = server.party().await;
     let carol = server.user("carol").await;
     let mut watcher = carol.enter(&party.code).await;

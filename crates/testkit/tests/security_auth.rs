@@ -493,7 +493,7 @@ async fn tokens_beyond_the_configured_lifetime_or_with_an_odd_subject_are_refuse
     let server = TestServer::start().await;
     let ana = server.user("ana").await;
     let code = ana.create_room("film").await;
-    let secret = server.settings().jwt_secret.expose().to_vec();
+    let secret = server.settings().auth.jwt_secret.expose().to_vec();
     let now = unix_secs();
     let claims = |jti: &str, change: &dyn Fn(&mut Value)| {
         let mut claims = json!({

@@ -322,7 +322,7 @@ async fn behind_a_proxy_one_forwarded_client_cannot_hold_every_request() {
     const IN_FLIGHT: usize = 256;
     let server = TestServer::builder()
         .trusted_proxies(&["127.0.0.1/32"])
-        .with(|s| s.max_connections_per_address = IN_FLIGHT)
+        .with(|s| s.clients.max_connections_per_address = IN_FLIGHT)
         .start()
         .await;
     let port = server.port;

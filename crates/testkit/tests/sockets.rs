@@ -350,7 +350,7 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
 async fn one_user_holds_a_bounded_number_of_sockets() {
     const CAP: usize = 3;
     let server = TestServer::builder()
-        .with(|s| s.max_sockets_per_user = CAP)
+        .with(|s| s.rooms.max_sockets_per_user = CAP)
         .start()
         .await;
     let ana = server.user("ana").await;

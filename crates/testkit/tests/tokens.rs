@@ -30,7 +30,7 @@ async fn every_forged_token_is_refused_before_the_upgrade() {
     let server = TestServer::start().await;
     let ana = server.user("ana").await;
     let code = ana.create_room("room").await;
-    let secret = server.settings().jwt_secret.expose().to_vec();
+    let secret = server.settings().auth.jwt_secret.expose().to_vec();
     let mut jti = 0;
     let mut claims = |change: &dyn Fn(&mut Value)| {
         jti += 1;

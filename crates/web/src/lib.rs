@@ -24,7 +24,6 @@ mod ws;
 pub use client::{ClientInfo, ForwardedHeader, TrustedProxies};
 pub use edge::EdgeConfig;
 pub use error::ApiError;
-pub use metrics_server::serve_metrics;
 pub use request_log::REQUEST_ID_HEADER;
 pub use session_store::{BoundedStore, MemorySessionStore, SessionLimits};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
@@ -42,7 +41,7 @@ use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use watchparty_service::Service;
+use watchparty_service::{LiveStateBackend, Secret, Service};
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "watchparty_session";
@@ -51,7 +50,10 @@ pub const SESSION_COOKIE: &str = "watchparty_session";
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Key material for the session cookie (at least 32 bytes).
-    pub session_key: Vec<u8>,
+    pub session_key: Secret,
+    /// Where HTTP sessions live: where the service keeps live state (Redis,
+    /// shared by every instance, or this process).
+    pub sessions: LiveStateBackend,
     /// Extra browser origins allowed on `/ws/`.
     pub allowed_origins: AllowedOrigins,
     /// Proxies whose `X-Forwarded-*` headers are believed.
@@ -62,8 +64,6 @@ pub struct WebConfig {
     pub frame_limit: FrameLimit,
     /// HTTP worker threads.
     pub workers: usize,
-    /// Whether `/metrics` is served here (false when it has an address of its own).
-    pub metrics_on_main: bool,
     /// The limits that keep one client from holding connections or requests.
     pub edge: EdgeConfig,
 }
@@ -76,38 +76,36 @@ pub(crate) struct AppState {
     pub(crate) shutdown: CancellationToken,
 }
 
-/// Where HTTP sessions live.
-#[derive(Debug, Clone)]
-pub enum SessionBackend {
-    /// In this process (one instance).
-    InProcess,
-    /// In Redis through actix-session's store, shared by every instance.
-    Redis {
-        /// `redis://…`
-        url: String,
-        /// What every session key starts with.
-        key_prefix: String,
-    },
-}
-
 /// Longest wait for the session store on any request.
 const SESSION_STORE_LIMIT: Duration = Duration::from_secs(2);
 
-/// Binds the routes to `listener` with sessions where `sessions` says. The
-/// returned server is a future to run; [`Shutdown`] stops it.
+/// Binds the routes to `listener`, and `/metrics` to `metrics` when it is
+/// given (else to `listener` too), with sessions where `config.sessions`
+/// says. The returned server is a future to run; [`Shutdown`] stops it and
+/// the metrics server, which runs on its own.
 pub async fn start(
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     service: Service,
     config: WebConfig,
-    sessions: SessionBackend,
 ) -> std::io::Result<(Server, Shutdown)> {
-    match sessions {
-        SessionBackend::InProcess => {
-            let store = BoundedStore::new(MemorySessionStore::default(), SESSION_STORE_LIMIT);
-            start_with_store(listener, service, config, store)
+    let metrics = match metrics {
+        Some(listener) => {
+            let server = metrics_server::serve_metrics(listener, service.clone())?;
+            let handle = server.handle();
+            tokio::spawn(server);
+            Some(handle)
         }
-        SessionBackend::Redis { url, key_prefix } => {
-            let build = actix_session::storage::RedisSessionStore::builder(url)
+        None => None,
+    };
+    match &config.sessions {
+        LiveStateBackend::InProcess => {
+            let store = BoundedStore::new(MemorySessionStore::default(), SESSION_STORE_LIMIT);
+            start_with_store(listener, metrics, service, config, store)
+        }
+        LiveStateBackend::Redis(redis) => {
+            let key_prefix = redis.session_prefix();
+            let build = actix_session::storage::RedisSessionStore::builder(redis.url.clone())
                 .cache_keygen(move |key| format!("{key_prefix}{key}"))
                 .build();
             let store = match tokio::time::timeout(Duration::from_secs(5), build).await {
@@ -125,6 +123,7 @@ pub async fn start(
             };
             start_with_store(
                 listener,
+                metrics,
                 service,
                 config,
                 BoundedStore::new(store, SESSION_STORE_LIMIT),
@@ -133,24 +132,38 @@ pub async fn start(
     }
 }
 
-/// Stops a running server the way docs/protocol.md describes.
+/// Stops a running server the way docs/protocol.md describes: the one
+/// handle that ends sockets, requests, `/metrics` and the background tasks
+/// that watch [`Shutdown::stopping`].
 #[derive(Clone)]
 pub struct Shutdown {
     handle: ServerHandle,
+    metrics: Option<ServerHandle>,
     sockets: CancellationToken,
     service: Service,
 }
 
 impl Shutdown {
     /// Closes every room socket with 1012, waits (up to 5 s) for their
-    /// cleanup, then stops accepting and finishes in-flight requests.
-    pub async fn shutdown(&self) {
+    /// cleanup, then stops accepting and finishes in-flight requests; the
+    /// metrics server stops last.
+    pub async fn run(&self) {
         self.sockets.cancel();
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.service.live_socket_count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.handle.stop(true).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.stop(true).await;
+        }
+    }
+
+    /// Cancelled as soon as [`Shutdown::run`] starts: background tasks (the
+    /// grace sweeper, the reconciler) stop on it. Cancelling it stops nothing
+    /// else.
+    pub fn stopping(&self) -> CancellationToken {
+        self.sockets.child_token()
     }
 }
 
@@ -213,9 +226,11 @@ async fn secure_cookie(
     Ok(res)
 }
 
-/// Binds the routes to `listener` with any session store.
-pub fn start_with_store<S>(
+/// Binds the routes to `listener` with any session store; `/metrics` too
+/// unless it has a server of its own (`metrics`).
+fn start_with_store<S>(
     listener: TcpListener,
+    metrics: Option<ServerHandle>,
     service: Service,
     config: WebConfig,
     sessions: S,
@@ -231,9 +246,9 @@ where
         frame_limit: config.frame_limit,
         shutdown: sockets.clone(),
     });
-    let key = Key::derive_from(&config.session_key);
+    let key = Key::derive_from(config.session_key.expose());
     let proxies = config.trusted_proxies.clone();
-    let metrics_on_main = config.metrics_on_main;
+    let metrics_on_main = metrics.is_none();
     let edge = config.edge.clone();
     let forwarded_header = edge.forwarded_header;
     let edge_state = std::sync::Arc::new(edge::EdgeState {
@@ -296,6 +311,7 @@ where
     .run();
     let shutdown = Shutdown {
         handle: server.handle(),
+        metrics,
         sockets,
         service,
     };

@@ -10,7 +10,7 @@ use watchparty_service::Service;
 
 /// Serves `GET /metrics` (and nothing else) on `listener`; the returned
 /// server is a future to run, stopped through its handle.
-pub fn serve_metrics(listener: TcpListener, service: Service) -> std::io::Result<Server> {
+pub(crate) fn serve_metrics(listener: TcpListener, service: Service) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(service.clone()))
