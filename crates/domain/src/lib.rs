@@ -37,6 +37,8 @@
 //! assert!(!away.room.playback.is_playing);
 //! assert_eq!(away.room.playback.position_at(Millis(60_000)), 14.0);
 //! ```
+//!
+#![doc = include_str!("../README.md")]
 
 mod error;
 mod ids;

@@ -3,7 +3,7 @@
 //! the service drives a room: every step is preceded by settling (an overdue
 //! grace closes or promotes, given who is connected; timed mutes and bans
 //! lapse). After every step the invariants of contract §7, §8 and §11 hold.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -217,10 +217,10 @@ impl Driver {
             }
             Step::Connect(user) => {
                 // Only participants have sockets in the room.
-                if self.room.participants.contains_key(&user) && self.connected.insert(user) {
-                    if user == self.room.host {
-                        self.run(Command::HostConnected)?;
-                    }
+                let fresh =
+                    self.room.participants.contains_key(&user) && self.connected.insert(user);
+                if fresh && user == self.room.host {
+                    self.run(Command::HostConnected)?;
                 }
             }
             Step::Disconnect(user) => {
