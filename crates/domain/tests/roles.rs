@@ -879,3 +879,66 @@ fn rate_bounds_and_the_position_with_rate() {
     };
     assert_eq!(err(&away, slow, 12_001), Rejection::HostAway);
 }
+
+#[test]
+fn a_host_change_during_grace_to_someone_away_restarts_the_grace_paused() {
+    let room = set_role(&party(), OWNER, ANA, AssignedRole::CoHost, 100);
+    let playing = ok(&room, play(OWNER, 0.0), 1_000).0;
+    let away = ok(&playing, Command::HostDisconnected, 5_000).0;
+    assert_eq!(
+        away.status,
+        RoomStatus::Grace {
+            deadline: Millis(65_000),
+            was_playing: true
+        }
+    );
+    // ANA claims over HTTP without a live socket: she is host, and away.
+    let claim = Command::ChangeHost {
+        actor: ANA,
+        target: ANA,
+        target_connected: false,
+    };
+    let (claimed, events) = ok(&away, claim, 30_000);
+    match &events[..] {
+        [Event::HostChanged(change), Event::GraceStarted { deadline, playback }] => {
+            assert_eq!(change.host, ANA);
+            assert_eq!(*deadline, Millis(90_000), "a fresh deadline");
+            assert_eq!(playback.version, away.playback.version + 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing to resume when she arrives: the room stays paused until she plays.
+    assert_eq!(
+        claimed.status,
+        RoomStatus::Grace {
+            deadline: Millis(90_000),
+            was_playing: false
+        }
+    );
+    let (back, _) = ok(&claimed, Command::HostConnected, 40_000);
+    assert_eq!(back.status, RoomStatus::Open);
+    assert!(!back.playback.is_playing);
+}
+
+#[test]
+fn if_version_guards_other_commands_before_anything_else() {
+    let room = party();
+    let hello = watchparty_domain::ChatText::parse("hi").unwrap().unwrap();
+    let chat = Command::PostChat {
+        actor: BOB,
+        text: hello,
+    };
+    assert_eq!(
+        err(&room, chat.clone().if_version(Some(3)), 10),
+        Rejection::StaleVersion { current: 0 }
+    );
+    assert!(room
+        .apply(chat.clone().if_version(Some(0)), Millis(10), grace())
+        .is_ok());
+    // Nested guards must all hold.
+    let nested = chat.if_version(Some(0)).if_version(Some(1));
+    assert_eq!(
+        err(&room, nested, 10),
+        Rejection::StaleVersion { current: 0 }
+    );
+}

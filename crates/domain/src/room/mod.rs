@@ -271,7 +271,9 @@ pub enum Command {
         /// What they ask for.
         action: PlaybackAction,
     },
-    /// A participant posts a chat message.
+    /// A participant posts a chat message. The rules refuse it when chat
+    /// is off or the author is muted; that the author belongs in the room
+    /// at all is checked where their socket was accepted.
     PostChat {
         /// Who speaks.
         actor: UserId,
