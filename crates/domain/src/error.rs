@@ -29,6 +29,19 @@ pub enum ValidationError {
     /// A chat message longer than the limit.
     #[error("Message is too long (at most 2000 characters)")]
     ChatTooLong,
+    /// A playback rate outside 0.25..=4, or not a finite number.
+    #[error("rate must be a number from 0.25 to 4")]
+    Rate,
+    /// A moderation reason longer than 200 characters.
+    #[error("reason must be at most 200 characters")]
+    Reason,
+    /// A duration outside its range; the field is named. Bans and mutes
+    /// (`duration_secs`) take 1 to 31536000 seconds or null, kicks
+    /// (`rejoin_after_secs`) 0 to 86400.
+    #[error(
+        "{0} is out of range (duration_secs: 1 to 31536000 or null; rejoin_after_secs: 0 to 86400)"
+    )]
+    Duration(&'static str),
     /// Something that is not a room code.
     #[error("not a room code")]
     RoomCode,

@@ -20,4 +20,9 @@ impl Millis {
     pub fn plus_millis(self, ms: i64) -> Millis {
         Millis(self.0.saturating_add(ms))
     }
+
+    /// The instant `secs` seconds later (saturating).
+    pub fn plus_secs(self, secs: u64) -> Millis {
+        self.plus_millis(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX))
+    }
 }

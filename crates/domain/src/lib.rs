@@ -17,6 +17,7 @@
 //!     is_private: false,
 //!     is_chat_enabled: true,
 //!     media_url: None,
+//!     ..RoomSettings::named(RoomName::parse("Friday film").unwrap())
 //! };
 //! let grace = HostGrace::from_secs(600);
 //! let room = Room::new(RoomId(1), code, host, settings, Millis(0));
@@ -36,19 +37,32 @@
 //! assert!(!away.room.playback.is_playing);
 //! assert_eq!(away.room.playback.position_at(Millis(60_000)), 14.0);
 //! ```
+//!
+#![doc = include_str!("../README.md")]
 
 mod error;
 mod ids;
+mod members;
 mod playback;
+mod roles;
 mod room;
 mod values;
 
 pub use error::ValidationError;
 pub use ids::{ConnectionId, Millis, RoomId, UserId};
-pub use playback::PlaybackState;
+pub use members::{
+    Ban, BanDuration, BanKind, Expiry, Participant, Reason, RejoinAfter, DEFAULT_REJOIN_AFTER_SECS,
+    MAX_BAN_SECS, MAX_REJOIN_AFTER_SECS, REASON_MAX_CHARS,
+};
+pub use playback::{PlaybackState, Rate};
+pub use roles::{
+    capabilities, AssignedRole, Capabilities, Capability, Control, OnHostTimeout, QueueMode, Role,
+    WaitPolicy,
+};
 pub use room::{
-    CloseReason, Command, Event, HostGrace, Outcome, PlaybackAction, Rejection, Room, RoomSettings,
-    RoomStatus, SettingsChange,
+    CloseReason, Command, Event, HostChange, HostChangeReason, HostGrace, Missing, Outcome,
+    ParticipantChange, PlaybackAction, Rejection, Room, RoomSettings, RoomStatus, SettingField,
+    SettingsChange,
 };
 pub use values::{
     ChatText, DisplayName, Email, MediaUrl, Password, Position, RoomCode, RoomName,

@@ -1,9 +1,17 @@
 //! The room as a state machine: a command applied at an instant gives the new
 //! room and the events to announce, or a rejection that says why.
 
+mod people;
+
 use crate::ids::{Millis, RoomId, UserId};
-use crate::playback::PlaybackState;
+use crate::members::{Ban, BanDuration, BanKind, Expiry, Participant, Reason, RejoinAfter};
+use crate::playback::{PlaybackState, Rate};
+use crate::roles::{
+    capabilities, AssignedRole, Capabilities, Capability, Control, OnHostTimeout, QueueMode, Role,
+    WaitPolicy,
+};
 use crate::values::{ChatText, MediaUrl, Position, RoomCode, RoomName};
+use std::collections::BTreeMap;
 
 /// How long a room waits for its host to come back before closing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +44,82 @@ pub struct RoomSettings {
     pub is_chat_enabled: bool,
     /// The video being watched.
     pub media_url: Option<MediaUrl>,
+    /// Who controls playback besides the host and co-hosts (§7).
+    pub control: Control,
+    /// What happens when the host's grace runs out (§7).
+    pub on_host_timeout: OnHostTimeout,
+    /// When the room waits for slow players (§9; the value only, so far).
+    pub wait_policy: WaitPolicy,
+    /// Whether viewers may add to the queue (§7, §12).
+    pub viewers_can_queue: bool,
+    /// How the queue is ordered (§12; the value only, so far).
+    pub queue_mode: QueueMode,
+}
+
+impl RoomSettings {
+    /// The defaults of a new room (public, chat on, no video, the host and
+    /// co-hosts control, close when the host times out, wait at start,
+    /// viewers may queue, manual queue), with this name.
+    pub fn named(name: RoomName) -> Self {
+        RoomSettings {
+            name,
+            is_private: false,
+            is_chat_enabled: true,
+            media_url: None,
+            control: Control::default(),
+            on_host_timeout: OnHostTimeout::default(),
+            wait_policy: WaitPolicy::default(),
+            viewers_can_queue: true,
+            queue_mode: QueueMode::default(),
+        }
+    }
+}
+
+/// One field of [`RoomSettings`], named as in the contract (the audit's
+/// `{"fields": [...]}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SettingField {
+    /// `name`.
+    Name,
+    /// `is_private`.
+    IsPrivate,
+    /// `is_chat_enabled`.
+    IsChatEnabled,
+    /// `media_url`.
+    MediaUrl,
+    /// `control`.
+    Control,
+    /// `on_host_timeout`.
+    OnHostTimeout,
+    /// `wait_policy`.
+    WaitPolicy,
+    /// `viewers_can_queue`.
+    ViewersCanQueue,
+    /// `queue_mode`.
+    QueueMode,
+}
+
+impl SettingField {
+    /// The contract's field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingField::Name => "name",
+            SettingField::IsPrivate => "is_private",
+            SettingField::IsChatEnabled => "is_chat_enabled",
+            SettingField::MediaUrl => "media_url",
+            SettingField::Control => "control",
+            SettingField::OnHostTimeout => "on_host_timeout",
+            SettingField::WaitPolicy => "wait_policy",
+            SettingField::ViewersCanQueue => "viewers_can_queue",
+            SettingField::QueueMode => "queue_mode",
+        }
+    }
+
+    /// Whether a change of it changes someone's capabilities: then every
+    /// connected user gets `CAPABILITIES` again.
+    pub fn affects_capabilities(self) -> bool {
+        matches!(self, SettingField::Control | SettingField::ViewersCanQueue)
+    }
 }
 
 /// A partial update of [`RoomSettings`]; `None` leaves a field as it is.
@@ -49,6 +133,16 @@ pub struct SettingsChange {
     pub is_chat_enabled: Option<bool>,
     /// A new video: `Some(None)` clears it.
     pub media_url: Option<Option<MediaUrl>>,
+    /// A new `control`.
+    pub control: Option<Control>,
+    /// A new `on_host_timeout`.
+    pub on_host_timeout: Option<OnHostTimeout>,
+    /// A new `wait_policy`.
+    pub wait_policy: Option<WaitPolicy>,
+    /// A new `viewers_can_queue`.
+    pub viewers_can_queue: Option<bool>,
+    /// A new `queue_mode`.
+    pub queue_mode: Option<QueueMode>,
 }
 
 /// Where a room is in its life.
@@ -100,6 +194,69 @@ pub enum CloseReason {
     HostTimeout,
 }
 
+/// Why the host changed (`reason` of `HOST_CHANGED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostChangeReason {
+    /// The host handed the room to a connected participant.
+    Transferred,
+    /// The owner took the room back.
+    Reclaimed,
+    /// A co-host took the room during grace.
+    Claimed,
+    /// The grace ran out and the successor rule chose the new host.
+    Promoted,
+}
+
+impl HostChangeReason {
+    /// The contract's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostChangeReason::Transferred => "transferred",
+            HostChangeReason::Reclaimed => "reclaimed",
+            HostChangeReason::Claimed => "claimed",
+            HostChangeReason::Promoted => "promoted",
+        }
+    }
+}
+
+/// A change of host: what `HOST_CHANGED` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostChange {
+    /// The new host.
+    pub host: UserId,
+    /// The previous host, now a co-host.
+    pub previous: UserId,
+    /// Why.
+    pub reason: HostChangeReason,
+    /// The room's `host_epoch` afterwards.
+    pub host_epoch: u64,
+    /// Who asked; `None` when the server promoted by itself.
+    pub by: Option<UserId>,
+}
+
+/// What changed about a participant (`PARTICIPANT_UPDATED`; the audit's
+/// `role_changed`, `muted`, `unmuted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParticipantChange {
+    /// Their role is now this.
+    Role(Role),
+    /// They are muted until then.
+    Muted(Expiry),
+    /// Their mute was lifted, or lapsed.
+    Unmuted,
+}
+
+/// Which record a `not_found` refusal is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The target is not a participant of the room.
+    Participant,
+    /// The target has no ban or kick in force.
+    Ban,
+    /// The target is not muted.
+    Mute,
+}
+
 /// Something that happens to a room.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -114,7 +271,9 @@ pub enum Command {
         /// What they ask for.
         action: PlaybackAction,
     },
-    /// A participant posts a chat message.
+    /// A participant posts a chat message. The rules refuse it when chat
+    /// is off or the author is muted; that the author belongs in the room
+    /// at all is checked where their socket was accepted.
     PostChat {
         /// Who speaks.
         actor: UserId,
@@ -126,13 +285,113 @@ pub enum Command {
         /// Who asks.
         actor: UserId,
     },
-    /// A user asks to change the room's settings.
+    /// A user asks to change the room's settings (needs `edit_room`).
     UpdateSettings {
         /// Who asks.
         actor: UserId,
         /// The change.
         change: SettingsChange,
     },
+    /// The inner command, only if the playback `version` is still
+    /// `expected` (a client's `if_version`). For playback commands the
+    /// capability is checked first, so a command that would be ignored is
+    /// ignored even when stale; other commands check the version first.
+    IfVersion {
+        /// The version the client acted on.
+        expected: u64,
+        /// What it asked for.
+        command: Box<Command>,
+    },
+    /// A controller sets the playback rate (§11, `RATE`).
+    SetRate {
+        /// Who asks.
+        actor: UserId,
+        /// The new rate.
+        rate: Rate,
+    },
+    /// A user joins the room; joining again changes nothing.
+    Join {
+        /// Who joins.
+        user: UserId,
+    },
+    /// The host makes a participant a co-host or a viewer.
+    SetRole {
+        /// Who asks.
+        actor: UserId,
+        /// Whose role changes.
+        target: UserId,
+        /// The new role.
+        role: AssignedRole,
+    },
+    /// `POST …/host/`: the host hands over to a connected participant, the
+    /// owner takes the room back (`target` = the owner), or a co-host claims
+    /// it for themself during grace (`target` = the co-host).
+    ChangeHost {
+        /// Who asks.
+        actor: UserId,
+        /// The new host.
+        target: UserId,
+        /// Whether `target` has a live socket in the room now (live state).
+        target_connected: bool,
+    },
+    /// A moderator removes a participant, who may rejoin after a while.
+    Kick {
+        /// Who asks.
+        actor: UserId,
+        /// Who is removed.
+        target: UserId,
+        /// Why, shown to them.
+        reason: Option<Reason>,
+        /// How long they stay out.
+        rejoin_after: RejoinAfter,
+    },
+    /// A moderator bans a user, participant or not; a ban in force is replaced.
+    Ban {
+        /// Who asks.
+        actor: UserId,
+        /// Who is kept out.
+        target: UserId,
+        /// Why, shown to them.
+        reason: Option<Reason>,
+        /// How long; `None`: until lifted.
+        duration: Option<BanDuration>,
+    },
+    /// A moderator lifts a ban or a kick.
+    Unban {
+        /// Who asks.
+        actor: UserId,
+        /// Whose ban is lifted.
+        target: UserId,
+    },
+    /// A moderator mutes a participant (their chat is refused).
+    Mute {
+        /// Who asks.
+        actor: UserId,
+        /// Who is muted.
+        target: UserId,
+        /// How long; `None`: until lifted.
+        duration: Option<BanDuration>,
+    },
+    /// A moderator lifts a mute.
+    Unmute {
+        /// Who asks.
+        actor: UserId,
+        /// Who may speak again.
+        target: UserId,
+    },
+}
+
+impl Command {
+    /// This command guarded by a client's `if_version`, when it sent one.
+    pub fn if_version(self, expected: Option<u64>) -> Command {
+        match expected {
+            Some(expected) => Command::IfVersion {
+                expected,
+                command: Box::new(self),
+            },
+            None => self,
+        }
+    }
 }
 
 /// What a command did, to be announced.
@@ -162,10 +421,61 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
-    /// The host changed settings; a new video resets playback.
+    /// Someone with `edit_room` changed settings; a new video resets
+    /// playback (paused at 0, rate 1).
     SettingsChanged {
         /// Whether playback was reset to paused at 0.
         playback_reset: bool,
+        /// What changed, in the contract's order.
+        fields: Vec<SettingField>,
+    },
+    /// A controller changed the rate: `RATE` to the others.
+    RateChanged {
+        /// Playback afterwards, re-anchored at the change.
+        playback: PlaybackState,
+    },
+    /// A new participant: store them.
+    ParticipantJoined {
+        /// The new viewer.
+        participant: Participant,
+    },
+    /// A participant's role or mute changed: `PARTICIPANT_UPDATED` to all,
+    /// `CAPABILITIES` to their sockets.
+    ParticipantUpdated {
+        /// The participant afterwards.
+        participant: Participant,
+        /// What changed.
+        change: ParticipantChange,
+        /// Who changed it; `None` when a mute lapsed.
+        by: Option<UserId>,
+    },
+    /// The host changed: `HOST_CHANGED`, `ROOM_UPDATED`, then `CAPABILITIES`
+    /// to the two users concerned. A grace it ends is followed by
+    /// [`Event::GraceEnded`]; a new host who is away, by [`Event::GraceStarted`].
+    HostChanged(HostChange),
+    /// A host change ended the grace: `PLAYBACK_STATE` (still paused), not
+    /// `HOST_RECONNECTED`.
+    GraceEnded {
+        /// Playback afterwards: paused where it froze.
+        playback: PlaybackState,
+    },
+    /// A kick or a ban was placed (replacing one in force). When `removed`,
+    /// the user was a participant and is no longer: `REMOVED` and close
+    /// 4003/4004 for their sockets, `PARTICIPANT_REMOVED` for the others.
+    BanPlaced {
+        /// The ban.
+        ban: Ban,
+        /// Whether it removed a participant.
+        removed: bool,
+    },
+    /// A ban or kick ended.
+    BanLifted {
+        /// Who may come back.
+        user: UserId,
+        /// Kick or ban.
+        kind: BanKind,
+        /// Who lifted it; `None` when it lapsed.
+        by: Option<UserId>,
     },
     /// A chat message was accepted: store it, then deliver it to everyone.
     ChatPosted {
@@ -176,11 +486,43 @@ pub enum Event {
     },
 }
 
-/// Why a command was refused. The room is unchanged.
+/// Why a command was refused. The room is unchanged. Each is named after
+/// the contract's error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
-    /// Only the host may do that.
+    /// `not_host`: only the host may do that (appoint co-hosts). A playback
+    /// command from someone without `control_playback` gets it too — with
+    /// the default settings only the host controls — and is ignored silently.
     NotHost,
+    /// `forbidden`: the actor lacks the capability (`edit_room`, `moderate`)
+    /// or may not change the host this way.
+    Forbidden,
+    /// `not_owner`: only the owner may delete the room.
+    NotOwner,
+    /// `not_found`: no such participant, ban or mute.
+    NotFound(Missing),
+    /// `conflict`: the target of a role change is the host.
+    Conflict,
+    /// `not_connected`: the host may hand over only to someone connected now.
+    NotConnected,
+    /// `target_outranks`: the target is the owner, the host, oneself, or
+    /// (for a co-host acting) another co-host.
+    TargetOutranks,
+    /// `banned`: the user is kept out until then (`None`: until lifted).
+    Banned {
+        /// When the ban lapses.
+        until: Option<Millis>,
+    },
+    /// `muted`: the author is muted until then (`None`: until lifted).
+    Muted {
+        /// When the mute lapses.
+        until: Option<Millis>,
+    },
+    /// `stale_version`: the client acted on an older playback version.
+    StaleVersion {
+        /// The room's version now.
+        current: u64,
+    },
     /// The room closed after its grace period.
     Closed,
     /// The room was deleted.
@@ -207,8 +549,12 @@ pub struct Room {
     pub id: RoomId,
     /// Public code.
     pub code: RoomCode,
-    /// The only user who controls playback.
+    /// The creator, for ever: deletes the room and may take it back at any time.
+    pub owner: UserId,
+    /// The one participant whose role is [`Role::Host`].
     pub host: UserId,
+    /// Grows by one with every change of host.
+    pub host_epoch: u64,
     /// The host's choices.
     pub settings: RoomSettings,
     /// Where the room is in its life.
@@ -217,10 +563,17 @@ pub struct Room {
     pub playback: PlaybackState,
     /// When it was created.
     pub created_at: Millis,
+    /// Everyone who joined and was not removed, the host included.
+    pub participants: BTreeMap<UserId, Participant>,
+    /// Kicks and bans; one whose expiry has passed no longer holds and is
+    /// cleared by [`Room::lapse_due`]. A user with a ban in force is never
+    /// in `participants`.
+    pub bans: BTreeMap<UserId, Ban>,
 }
 
 impl Room {
-    /// A new open room, paused at the start.
+    /// A new open room, paused at the start; its creator is owner, host and
+    /// its first participant.
     pub fn new(
         id: RoomId,
         code: RoomCode,
@@ -228,14 +581,22 @@ impl Room {
         settings: RoomSettings,
         now: Millis,
     ) -> Self {
+        let founder = Participant {
+            role: Role::Host,
+            ..Participant::viewer(host, now)
+        };
         Room {
             id,
             code,
+            owner: host,
             host,
+            host_epoch: 0,
             settings,
             status: RoomStatus::Open,
             playback: PlaybackState::paused_at_start(now),
             created_at: now,
+            participants: BTreeMap::from([(host, founder)]),
+            bans: BTreeMap::new(),
         }
     }
 
@@ -249,23 +610,16 @@ impl Room {
 
     /// Closes the room if its grace deadline has passed by `now`; `None` when
     /// nothing is due. Callers check this whenever they touch a room.
+    ///
+    /// This is [`Room::expire_or_promote`] with nobody connected: a room
+    /// whose `on_host_timeout` is `promote` must be settled with that instead.
     pub fn expire_if_due(&self, now: Millis) -> Option<Outcome> {
-        match self.status {
-            RoomStatus::Grace { deadline, .. } if now >= deadline => Some(Outcome {
-                room: Room {
-                    status: RoomStatus::Closed,
-                    ..self.clone()
-                },
-                events: vec![Event::Closed {
-                    reason: CloseReason::HostTimeout,
-                }],
-            }),
-            _ => None,
-        }
+        self.expire_or_promote(now, &[])
     }
 
     /// Applies `command` at `now`. An overdue grace counts as closed: callers
-    /// settle it first with [`Room::expire_if_due`].
+    /// settle it first with [`Room::expire_or_promote`] (or
+    /// [`Room::expire_if_due`]), and timed mutes and bans with [`Room::lapse_due`].
     pub fn apply(
         &self,
         command: Command,
@@ -279,22 +633,56 @@ impl Room {
             }
             _ => {}
         }
+        self.run(command, now, grace, None)
+    }
+
+    fn run(
+        &self,
+        command: Command,
+        now: Millis,
+        grace: HostGrace,
+        expected: Option<u64>,
+    ) -> Result<Outcome, Rejection> {
+        // Playback commands check the version after the capability (§13
+        // rule 10); every other command checks it first.
+        if !matches!(
+            command,
+            Command::Playback { .. } | Command::SetRate { .. } | Command::IfVersion { .. }
+        ) {
+            self.check_version(expected)?;
+        }
         match command {
+            Command::IfVersion {
+                expected: inner,
+                command,
+            } => {
+                if expected.is_some_and(|outer| outer != inner) {
+                    return Err(self.stale());
+                }
+                self.run(*command, now, grace, Some(inner))
+            }
             Command::HostConnected => Ok(self.host_connected(now)),
             Command::HostDisconnected => Ok(self.host_disconnected(now, grace)),
-            Command::Playback { actor, action } => self.playback(actor, action, now),
+            Command::Playback { actor, action } => self.playback(actor, action, now, expected),
+            Command::SetRate { actor, rate } => self.set_rate(actor, rate, now, expected),
             Command::PostChat { actor, text } => {
-                if self.settings.is_chat_enabled {
-                    Ok(self.unchanged_with(vec![Event::ChatPosted {
-                        author: actor,
-                        text,
-                    }]))
-                } else {
-                    Err(Rejection::ChatDisabled)
+                if !self.settings.is_chat_enabled {
+                    return Err(Rejection::ChatDisabled);
                 }
+                if let Some(mute) = self.participants.get(&actor).and_then(|p| p.mute_at(now)) {
+                    return Err(Rejection::Muted {
+                        until: mute.instant(),
+                    });
+                }
+                Ok(self.unchanged_with(vec![Event::ChatPosted {
+                    author: actor,
+                    text,
+                }]))
             }
             Command::Delete { actor } => {
-                self.require_host(actor)?;
+                if actor != self.owner {
+                    return Err(Rejection::NotOwner);
+                }
                 let room = Room {
                     status: RoomStatus::Deleted,
                     ..self.clone()
@@ -305,17 +693,115 @@ impl Room {
                 Ok(Outcome { room, events })
             }
             Command::UpdateSettings { actor, change } => {
-                self.require_host(actor)?;
+                if !self.may(actor, Capability::EditRoom, now) {
+                    return Err(Rejection::Forbidden);
+                }
                 Ok(self.update_settings(change, now))
             }
+            Command::Join { user } => self.join(user, now),
+            Command::SetRole {
+                actor,
+                target,
+                role,
+            } => self.set_role(actor, target, role, now),
+            Command::ChangeHost {
+                actor,
+                target,
+                target_connected,
+            } => self.change_host(actor, target, target_connected, now, grace),
+            Command::Kick {
+                actor,
+                target,
+                reason,
+                rejoin_after,
+            } => self.kick(actor, target, reason, rejoin_after, now),
+            Command::Ban {
+                actor,
+                target,
+                reason,
+                duration,
+            } => self.ban(actor, target, reason, duration, now),
+            Command::Unban { actor, target } => self.unban(actor, target, now),
+            Command::Mute {
+                actor,
+                target,
+                duration,
+            } => self.mute(actor, target, duration, now),
+            Command::Unmute { actor, target } => self.unmute(actor, target, now),
         }
     }
 
-    fn require_host(&self, actor: UserId) -> Result<(), Rejection> {
-        if actor == self.host {
-            Ok(())
-        } else {
-            Err(Rejection::NotHost)
+    /// The participant's role; `None` for someone who is not a participant.
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        self.participants.get(&user).map(|p| p.role)
+    }
+
+    /// What `user` may do at `now`: nothing unless they are a participant.
+    pub fn capabilities_of(&self, user: UserId, now: Millis) -> Capabilities {
+        match self.participants.get(&user) {
+            Some(p) => capabilities(p.role, &self.settings, p.is_muted_at(now)),
+            None => Capabilities::NONE,
+        }
+    }
+
+    /// Whether `user` holds `capability` at `now`.
+    pub fn may(&self, user: UserId, capability: Capability, now: Millis) -> bool {
+        self.capabilities_of(user, now).contains(capability)
+    }
+
+    /// The kick or ban that keeps `user` out at `now`, if any (the join and
+    /// socket-upgrade check).
+    pub fn ban_on(&self, user: UserId, now: Millis) -> Option<&Ban> {
+        self.bans.get(&user).filter(|b| b.holds_at(now))
+    }
+
+    /// The kicks and bans in force at `now` (`GET …/bans/`).
+    pub fn active_bans(&self, now: Millis) -> impl Iterator<Item = &Ban> {
+        self.bans.values().filter(move |b| b.holds_at(now))
+    }
+
+    /// Participants as `GET …/participants/` lists them: the host, then
+    /// co-hosts, then viewers, each by `joined_at`.
+    pub fn participants_in_order(&self) -> Vec<&Participant> {
+        let mut all: Vec<&Participant> = self.participants.values().collect();
+        all.sort_by_key(|p| (p.role, p.joined_at, p.user));
+        all
+    }
+
+    /// The next instant at which the room changes by itself: its grace
+    /// deadline, or a timed mute or ban lapsing. A sweeper settles the room
+    /// then ([`Room::expire_or_promote`], [`Room::lapse_due`]).
+    pub fn next_deadline(&self) -> Option<Millis> {
+        let grace = match self.status {
+            RoomStatus::Grace { deadline, .. } => Some(deadline),
+            _ => None,
+        };
+        let mutes = self
+            .participants
+            .values()
+            .filter_map(|p| p.muted?.instant());
+        let bans = self.bans.values().filter_map(|b| b.expires.instant());
+        grace.into_iter().chain(mutes).chain(bans).min()
+    }
+
+    fn check_version(&self, expected: Option<u64>) -> Result<(), Rejection> {
+        match expected {
+            Some(v) if v != self.playback.version => Err(self.stale()),
+            _ => Ok(()),
+        }
+    }
+
+    fn stale(&self) -> Rejection {
+        Rejection::StaleVersion {
+            current: self.playback.version,
+        }
+    }
+
+    /// `playback` as the next announced state: one version further.
+    fn announced(&self, playback: PlaybackState) -> PlaybackState {
+        PlaybackState {
+            version: self.playback.version.saturating_add(1),
+            ..playback
         }
     }
 
@@ -329,7 +815,7 @@ impl Room {
     fn host_connected(&self, now: Millis) -> Outcome {
         match self.status {
             RoomStatus::Grace { was_playing, .. } => {
-                let playback = self.playback.at(now, was_playing);
+                let playback = self.announced(self.playback.at(now, was_playing));
                 let room = Room {
                     status: RoomStatus::Open,
                     playback,
@@ -348,7 +834,7 @@ impl Room {
         match self.status {
             RoomStatus::Open => {
                 let deadline = now.plus_millis(grace.millis);
-                let playback = self.playback.at(now, false);
+                let playback = self.announced(self.playback.at(now, false));
                 let room = Room {
                     status: RoomStatus::Grace {
                         deadline,
@@ -366,26 +852,42 @@ impl Room {
         }
     }
 
+    /// The checks every playback command passes, in the contract's order:
+    /// the capability, the host's presence, then `if_version`.
+    fn may_control(
+        &self,
+        actor: UserId,
+        now: Millis,
+        expected: Option<u64>,
+    ) -> Result<(), Rejection> {
+        if !self.may(actor, Capability::ControlPlayback, now) {
+            return Err(Rejection::NotHost);
+        }
+        if matches!(self.status, RoomStatus::Grace { .. }) {
+            return Err(Rejection::HostAway);
+        }
+        self.check_version(expected)
+    }
+
     fn playback(
         &self,
         actor: UserId,
         action: PlaybackAction,
         now: Millis,
+        expected: Option<u64>,
     ) -> Result<Outcome, Rejection> {
-        self.require_host(actor)?;
-        if matches!(self.status, RoomStatus::Grace { .. }) {
-            return Err(Rejection::HostAway);
-        }
+        self.may_control(actor, now, expected)?;
         let (is_playing, position) = match action {
             PlaybackAction::Play(position) => (true, position),
             PlaybackAction::Pause(position) => (false, position),
             PlaybackAction::Seek(position) => (self.playback.is_playing, position),
         };
-        let playback = PlaybackState {
+        let playback = self.announced(PlaybackState {
             is_playing,
             position,
             updated_at: now,
-        };
+            ..self.playback
+        });
         let room = Room {
             playback,
             ..self.clone()
@@ -396,22 +898,63 @@ impl Room {
         })
     }
 
+    fn set_rate(
+        &self,
+        actor: UserId,
+        rate: Rate,
+        now: Millis,
+        expected: Option<u64>,
+    ) -> Result<Outcome, Rejection> {
+        self.may_control(actor, now, expected)?;
+        // Re-anchored at the old rate first: the position is continuous
+        // across the change, only its slope changes.
+        let playback = self.announced(PlaybackState {
+            rate,
+            ..self.playback.at(now, self.playback.is_playing)
+        });
+        let room = Room {
+            playback,
+            ..self.clone()
+        };
+        Ok(Outcome {
+            room,
+            events: vec![Event::RateChanged { playback }],
+        })
+    }
+
     fn update_settings(&self, change: SettingsChange, now: Millis) -> Outcome {
         let mut room = self.clone();
         let mut playback_reset = false;
+        let settings = &mut room.settings;
         if let Some(name) = change.name {
-            room.settings.name = name;
+            settings.name = name;
         }
         if let Some(is_private) = change.is_private {
-            room.settings.is_private = is_private;
+            settings.is_private = is_private;
         }
         if let Some(is_chat_enabled) = change.is_chat_enabled {
-            room.settings.is_chat_enabled = is_chat_enabled;
+            settings.is_chat_enabled = is_chat_enabled;
+        }
+        if let Some(control) = change.control {
+            settings.control = control;
+        }
+        if let Some(on_host_timeout) = change.on_host_timeout {
+            settings.on_host_timeout = on_host_timeout;
+        }
+        if let Some(wait_policy) = change.wait_policy {
+            settings.wait_policy = wait_policy;
+        }
+        if let Some(viewers_can_queue) = change.viewers_can_queue {
+            settings.viewers_can_queue = viewers_can_queue;
+        }
+        if let Some(queue_mode) = change.queue_mode {
+            settings.queue_mode = queue_mode;
         }
         if let Some(media_url) = change.media_url {
-            if media_url != room.settings.media_url {
-                room.settings.media_url = media_url;
-                room.playback = PlaybackState::paused_at_start(now);
+            if media_url != settings.media_url {
+                settings.media_url = media_url;
+                // A new video starts paused at 0 at normal speed.
+                room.playback = self.announced(PlaybackState::paused_at_start(now));
                 // A new video must not resume the old one's playing state.
                 if let RoomStatus::Grace { deadline, .. } = room.status {
                     room.status = RoomStatus::Grace {
@@ -422,13 +965,53 @@ impl Room {
                 playback_reset = true;
             }
         }
-        if room.settings == self.settings {
+        let fields = changed_fields(&self.settings, &room.settings);
+        if fields.is_empty() {
             // Nothing to store or announce: an empty or repeated change.
             return self.unchanged_with(Vec::new());
         }
         Outcome {
             room,
-            events: vec![Event::SettingsChanged { playback_reset }],
+            events: vec![Event::SettingsChanged {
+                playback_reset,
+                fields,
+            }],
         }
     }
+}
+
+/// The fields that differ, in the contract's order.
+fn changed_fields(before: &RoomSettings, after: &RoomSettings) -> Vec<SettingField> {
+    [
+        (SettingField::Name, before.name != after.name),
+        (
+            SettingField::IsPrivate,
+            before.is_private != after.is_private,
+        ),
+        (
+            SettingField::IsChatEnabled,
+            before.is_chat_enabled != after.is_chat_enabled,
+        ),
+        (SettingField::MediaUrl, before.media_url != after.media_url),
+        (SettingField::Control, before.control != after.control),
+        (
+            SettingField::OnHostTimeout,
+            before.on_host_timeout != after.on_host_timeout,
+        ),
+        (
+            SettingField::WaitPolicy,
+            before.wait_policy != after.wait_policy,
+        ),
+        (
+            SettingField::ViewersCanQueue,
+            before.viewers_can_queue != after.viewers_can_queue,
+        ),
+        (
+            SettingField::QueueMode,
+            before.queue_mode != after.queue_mode,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(field, changed)| changed.then_some(field))
+    .collect()
 }

@@ -95,8 +95,13 @@ fn allowed_text(text: &str, lines: Lines) -> bool {
     true
 }
 
+/// The text rule for one line of text (names, moderation reasons).
+pub(crate) fn allowed_one_line(text: &str) -> bool {
+    allowed_text(text, Lines::One)
+}
+
 /// Whether text shows anything: not only blanks and joiners.
-fn visible(text: &str) -> bool {
+pub(crate) fn visible(text: &str) -> bool {
     text.chars()
         .any(|c| !c.is_whitespace() && c != ZWNJ && c != ZWJ)
 }

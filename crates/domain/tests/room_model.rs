@@ -183,6 +183,7 @@ impl StateMachineTest for RoomMachine {
             is_private: false,
             is_chat_enabled: true,
             media_url: None,
+            ..RoomSettings::named(RoomName::parse("room").unwrap())
         };
         let room = Room::new(
             RoomId(1),

@@ -17,6 +17,7 @@ fn room() -> Room {
         is_private: false,
         is_chat_enabled: true,
         media_url: None,
+        ..RoomSettings::named(RoomName::parse("room").unwrap())
     };
     Room::new(
         RoomId(1),

@@ -116,24 +116,31 @@ impl RoomRow {
             Some(url) => Some(MediaUrl::parse(&url).map_err(|_| corrupt("media url", &url))?),
             None => None,
         };
-        Ok(Room {
-            id: RoomId(self.id),
-            code: RoomCode::parse(&self.code).map_err(|_| corrupt("room code", &self.code))?,
-            host: UserId(self.host_id),
-            settings: RoomSettings {
-                name: RoomName::parse(&self.name).map_err(|_| corrupt("room name", &self.name))?,
-                is_private: self.is_private,
-                is_chat_enabled: self.is_chat_enabled,
-                media_url,
-            },
-            status,
-            playback: PlaybackState {
-                is_playing: self.is_playing,
-                position: Position::clamped(self.position),
-                updated_at: Millis(self.position_at),
-            },
-            created_at: Millis(self.created_at),
-        })
+        let name = RoomName::parse(&self.name).map_err(|_| corrupt("room name", &self.name))?;
+        let settings = RoomSettings {
+            is_private: self.is_private,
+            is_chat_enabled: self.is_chat_enabled,
+            media_url,
+            ..RoomSettings::named(name)
+        };
+        // Roles, bans, mutes, the owner and the playback rate and version
+        // are not stored yet (issue 14): the host is the creator, owner and
+        // only participant the rules see, as before roles existed.
+        let mut room = Room::new(
+            RoomId(self.id),
+            RoomCode::parse(&self.code).map_err(|_| corrupt("room code", &self.code))?,
+            UserId(self.host_id),
+            settings,
+            Millis(self.created_at),
+        );
+        room.status = status;
+        room.playback = PlaybackState {
+            is_playing: self.is_playing,
+            position: Position::clamped(self.position),
+            updated_at: Millis(self.position_at),
+            ..room.playback
+        };
+        Ok(room)
     }
 }
 

@@ -87,6 +87,7 @@ async fn room(db: &Database) -> (Room, UserId) {
         is_private: false,
         is_chat_enabled: true,
         media_url: None,
+        ..RoomSettings::named(RoomName::parse("room").unwrap())
     };
     let code = RoomCode::from_entropy([9; 10]);
     let room = db

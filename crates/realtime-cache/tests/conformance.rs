@@ -298,6 +298,8 @@ async fn the_projection_accepts_writes(live: &Live) {
         is_playing: true,
         position: watchparty_domain::Position::clamped(3.0),
         updated_at: watchparty_domain::Millis(1),
+        rate: watchparty_domain::Rate::NORMAL,
+        version: 0,
     };
     cache.set_playback(&r, playback).await.unwrap();
     cache
@@ -752,6 +754,8 @@ mod redis_only {
                     is_playing: true,
                     position: watchparty_domain::Position::clamped(12.5),
                     updated_at: watchparty_domain::Millis(1_700_000_000_123),
+                    rate: watchparty_domain::Rate::NORMAL,
+                    version: 0,
                 },
             )
             .await
@@ -784,6 +788,8 @@ mod redis_only {
                     is_playing: false,
                     position: watchparty_domain::Position::clamped(0.0),
                     updated_at: watchparty_domain::Millis(5),
+                    rate: watchparty_domain::Rate::NORMAL,
+                    version: 0,
                 },
             )
             .await

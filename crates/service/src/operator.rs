@@ -92,7 +92,7 @@ impl Operator {
         // The owner's own command, so the room ends exactly as a delete ends it.
         let outcome = room
             .apply(
-                Command::Delete { actor: room.host },
+                Command::Delete { actor: room.owner },
                 now,
                 watchparty_domain::HostGrace::from_secs(0),
             )

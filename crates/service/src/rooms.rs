@@ -53,10 +53,10 @@ impl Service {
             .ok_or(ServiceError::NotAuthenticated)?
             .display_name;
         let settings = RoomSettings {
-            name: RoomName::parse(&request.name)?,
             is_private: request.is_private.unwrap_or(false),
             is_chat_enabled: request.is_chat_enabled.unwrap_or(true),
             media_url: parse_media(request.media_url)?,
+            ..RoomSettings::named(RoomName::parse(&request.name)?)
         };
         // 50 random bits make a collision rare; a unique index makes it harmless.
         for _ in 0..5 {
@@ -133,6 +133,7 @@ impl Service {
             is_private: changes.is_private,
             is_chat_enabled: changes.is_chat_enabled,
             media_url: changes.media_url.map(parse_media).transpose()?,
+            ..SettingsChange::default()
         };
         let Visible { room, .. } = self.find_room(caller, code, Lookup::Peek).await?;
         let engine = &self.inner.engine;

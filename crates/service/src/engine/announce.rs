@@ -85,7 +85,7 @@ impl Announcer {
                     .await?;
                 }
                 Event::Closed { reason } => self.closed(&room.code, *reason).await?,
-                Event::SettingsChanged { playback_reset } => {
+                Event::SettingsChanged { playback_reset, .. } => {
                     let view = self.room_view_live(room, host_name, now).await?;
                     self.publish(
                         &room.code,
@@ -129,6 +129,19 @@ impl Announcer {
                         tracing::warn!(room = %room.code, error = %e, "chat message stored but not yet published; retrying");
                         self.redelivery.push(room.code.clone(), broadcast);
                     }
+                }
+                // §7, §8, §11 events: no command the service sends yet can
+                // yield them (issue 14 wires them).
+                Event::RateChanged { .. }
+                | Event::ParticipantJoined { .. }
+                | Event::ParticipantUpdated { .. }
+                | Event::HostChanged(_)
+                | Event::GraceEnded { .. }
+                | Event::BanPlaced { .. }
+                | Event::BanLifted { .. } => {
+                    return Err(ServiceError::internal(format!(
+                        "event not wired yet: {event:?}"
+                    )));
                 }
             }
         }
