@@ -44,3 +44,16 @@ use std::time::Duration;
 
 /// How long a helper waits for the server before failing the test.
 pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Lets one CPU-heavy test run at a time: hold the guard for the whole test.
+///
+/// The integration suite is one binary, so the runner puts any two of its
+/// tests side by side. A test that saturates the cores (hundreds of password
+/// hashes at once, floods of frames, thousands of connections) slows its
+/// neighbour, and two of them together can each miss what they assert: a
+/// request answered within [`WAIT`], a flood's rate, a victim's p99. With
+/// this guard such a test only ever shares the machine with a light one.
+pub async fn cpu_heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}

@@ -15,6 +15,12 @@
 //! cargo test -p watchparty-testkit --test all accounts::logins::the_owner -- --nocapture
 //! ```
 //!
+//! The runner puts any two tests of the binary side by side (as many as there
+//! are cores). A test that saturates the CPU (hundreds of password hashes,
+//! floods of frames or connections) starts with
+//! `let _cpu = watchparty_testkit::cpu_heavy().await;`, so that two such
+//! tests never share the machine.
+//!
 //! `instances::` always runs in production mode (several instances on one
 //! PostgreSQL and one Redis); `scripts/test.sh` skips it in the passes that
 //! repeat the rest of the suite on PostgreSQL and in production mode.
