@@ -3,16 +3,50 @@
 
 use crate::{watchparty_binary, Endpoint};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// A free loopback port (the OS picks it; nothing holds it afterwards).
+/// A free loopback port for a server that binds it a moment later (a child
+/// process, nginx, a Redis of the test's own); nothing holds it meanwhile.
+///
+/// It lies below the kernel's ephemeral range, which is where the OS picks
+/// the local port of every outgoing connection: the suite's tests run in one
+/// process, side by side, and some open thousands of client connections
+/// (leaving them in TIME_WAIT), any of which could otherwise take a port
+/// between this check and the server's bind. Within the process no port is
+/// handed out twice; the starting point differs between processes, so two
+/// suites on one machine rarely meet, and the bind below catches it when
+/// they do.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const LOWEST: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .min(u32::from(u16::MAX));
+    let span = ephemeral.saturating_sub(LOWEST);
+    if span < 1_000 {
+        // No room below the ephemeral range: let the OS choose.
+        return bind_free(0).expect("a free loopback port");
+    }
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let candidate = LOWEST + (start + step) % span;
+        let port = u16::try_from(candidate).expect("below the ephemeral range");
+        if let Some(port) = bind_free(port) {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {LOWEST} and {ephemeral}");
+}
+
+/// `port` (the OS's choice for 0) if it can be bound on loopback now.
+fn bind_free(port: u16) -> Option<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
+    Some(listener.local_addr().ok()?.port())
 }
 
 /// Sends `signal` (such as `STOP`, `CONT`, `KILL`) to process `pid`.

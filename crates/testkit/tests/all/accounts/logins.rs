@@ -53,6 +53,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_still_logs_in_while_many_addresses_guess_the_password() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     let server = behind_a_proxy().await;
     let ana = server.user("ana").await;
     let owner = server.client();
@@ -114,6 +115,7 @@ async fn the_owner_still_logs_in_while_many_addresses_guess_the_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_emails_and_wrong_passwords_answer_alike() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     const TRIES: usize = 200;
     let server = behind_a_proxy().await;
     // Wrong passwords spread over accounts so that none is throttled.
@@ -163,6 +165,7 @@ async fn unknown_emails_and_wrong_passwords_answer_alike() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_logins_leaves_the_rest_responsive() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     const LOGINS: usize = 64;
     let server = behind_a_proxy().await;
     let emails = emails(&server, "burst", LOGINS).await;

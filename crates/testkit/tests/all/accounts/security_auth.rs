@@ -89,6 +89,7 @@ fn random_codes(count: usize) -> Vec<String> {
 // Issue 19, item 2: the attempt is counted before the password is hashed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_guesses_get_no_further_than_the_login_limit() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     let server = TestServer::start().await;
     let ana = server.user("ana").await;
     let attacker = server.client();
@@ -137,6 +138,7 @@ async fn parallel_guesses_get_no_further_than_the_login_limit() {
 // one script each time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_guesses_through_two_instances_share_one_limit() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     let a = TestServer::production().start().await;
     let b = a.sibling().start().await;
     let ana = a.user("ana").await;
@@ -172,6 +174,7 @@ async fn parallel_guesses_through_two_instances_share_one_limit() {
 // account's owner in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_address_limits_count_ipv6_per_64_and_spare_known_accounts() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     let server = behind_a_proxy().await;
     let client = server.client();
     // Thirty failures from thirty addresses of one /64, on thirty emails
@@ -363,6 +366,7 @@ async fn a_private_room_answers_a_strangers_socket_like_an_unknown_code() {
 // Issue 19, item 5: registrations per address, an email taken or not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_are_limited_per_address_whether_the_email_is_taken_or_not() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     let server = behind_a_proxy().await;
     let taken = server.user("taken").await.email;
     let client = server.client();

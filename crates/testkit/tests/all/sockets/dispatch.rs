@@ -144,6 +144,7 @@ fn check(message: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_frames_from_host_and_viewer_never_break_the_room() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     let seed = std::env::var("WATCHPARTY_DISPATCH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -133,6 +133,7 @@ async fn silent_clients_are_dropped_by_the_heartbeat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_client_is_limited_not_disconnected() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     const FLOOD_SECS: u64 = 10;
     const SEEKS: u64 = 100;
     let server = TestServer::start().await;
@@ -233,6 +234,7 @@ async fn ping_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_messages_cost_the_server_no_memory() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     // The server in a process of its own, so its memory is its own.
     let server = Instance::single_node().await;
     let ana = server.user("ana").await;

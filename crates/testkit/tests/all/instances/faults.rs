@@ -511,6 +511,7 @@ async fn reconnect(user: &TestUser, servers: &[TestServer], at: usize, code: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transcripts_equal_the_database_through_connection_resets() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     const CLIENTS: usize = 20;
     const MESSAGES: usize = 500;
     const EVERY: Duration = Duration::from_millis(40);
@@ -662,6 +663,7 @@ async fn transcripts_equal_the_database_through_connection_resets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tabs_closing_at_once_leave_once_a_thousand_times() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     // 50 users × 20 rounds, the users in parallel: a round is two tabs of
     // one user opening at once on two instances, then closing at once.
     const USERS: usize = 50;

@@ -185,6 +185,7 @@ async fn stall_forever(port: u16, attack: Arc<Attack>, stop: Arc<AtomicBool>) {
 /// the real binary with a soft limit of 1 024 open files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stalled_bodies_from_one_address_leave_everyone_else_served() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
     const ATTACKERS: usize = 1_000;
     let server = Instance::start_with_file_limit(&[], Some(1024)).await;
     let port = server.port;

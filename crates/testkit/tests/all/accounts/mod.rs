@@ -1,0 +1,4 @@
+mod auth;
+mod logins;
+mod security_auth;
+mod tokens;

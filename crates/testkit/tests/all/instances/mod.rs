@@ -1,0 +1,3 @@
+mod cluster;
+mod engine_faults;
+mod faults;

@@ -1,0 +1,2 @@
+mod http_abuse;
+mod over_http;

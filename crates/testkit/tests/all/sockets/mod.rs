@@ -1,0 +1,5 @@
+mod dispatch;
+mod frames;
+mod grace;
+mod host_status;
+mod messages;
