@@ -127,7 +127,8 @@ impl Service {
                 _ = tick.tick() => {}
             }
             if let Err(e) = self.reconcile().await {
-                tracing::warn!(error = %e, "cannot check sockets against the database");
+                let cause = e.cause_chain().unwrap_or_default();
+                tracing::warn!(error = %e, cause, "cannot check sockets against the database");
             }
         }
     }

@@ -133,7 +133,8 @@ impl Service {
             Err(e) => {
                 // Not an answer about the password: it must not count.
                 if let Err(release) = throttle.release(&[from_address, pair, account]).await {
-                    tracing::warn!(error = %release, "a login attempt stays counted");
+                    let cause = release.cause_chain().unwrap_or_default();
+                    tracing::warn!(error = %release, cause, "a login attempt stays counted");
                 }
                 Err(e)
             }
