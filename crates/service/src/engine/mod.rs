@@ -191,22 +191,23 @@ impl RoomEngine {
             .any(|e| matches!(e, Event::ChatPosted { .. }));
         // Other instances store this room's messages too: the lock spans
         // them all, and only the storing and announcing.
-        let chat_lock = format!("chat:{}", room.code);
-        let token = if posts_chat {
-            let taken = self
-                .live
-                .lock(&chat_lock, CHAT_LOCK_TTL, CHAT_LOCK_WAIT)
-                .await
-                .classify()?;
-            Some(taken.ok_or(ServiceError::Busy)?)
-        } else {
-            None
+        let chat_lock = posts_chat.then(|| format!("chat:{}", room.code));
+        let token = match &chat_lock {
+            Some(key) => {
+                let taken = self
+                    .live
+                    .lock(key, CHAT_LOCK_TTL, CHAT_LOCK_WAIT)
+                    .await
+                    .classify()?;
+                Some(taken.ok_or(ServiceError::Busy)?)
+            }
+            None => None,
         };
         let done = self
             .store_and_announce(origin, room, outcome, host_name, now)
             .await;
-        if let Some(token) = token {
-            if let Err(e) = self.live.unlock(&chat_lock, token).await {
+        if let (Some(key), Some(token)) = (&chat_lock, token) {
+            if let Err(e) = self.live.unlock(key, token).await {
                 tracing::warn!(room = %room.code, error = %e, "chat lock not released; it expires by itself");
             }
         }
