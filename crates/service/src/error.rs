@@ -27,6 +27,9 @@ pub enum ServiceError {
     /// Only the room's host may do that.
     #[error("only the host may do that")]
     NotHost,
+    /// Only the room's owner (its creator) may do that: delete it.
+    #[error("only the room's owner may delete it")]
+    NotOwner,
     /// No such room, or one the caller may not see.
     #[error("not found")]
     NotFound,

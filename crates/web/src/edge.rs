@@ -397,12 +397,28 @@ fn is_json(req: &ServiceRequest, strict: bool) -> bool {
         && (mime.subtype() == "json" || (!strict && mime.suffix().is_some_and(|s| s == "json")))
 }
 
+/// Whether the request carries no body: no content type, no length but 0,
+/// and no chunked transfer.
+fn has_no_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    let empty_length = headers
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|length| length.as_bytes() == b"0");
+    !headers.contains_key(header::CONTENT_TYPE)
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+        && empty_length
+}
+
 /// A state-changing request must show it was not sent by another site's page.
 /// A browser can send `application/json` to another origin only after a CORS
 /// preflight, which this server never approves; for anything else (a form
 /// post, `text/plain`, a body-less `fetch`) the browser's own `Origin` and
 /// `Sec-Fetch-Site` headers must say the page is ours. `SameSite=Lax` alone
-/// lets a sibling subdomain or another port through.
+/// lets a sibling subdomain or another port through. A request with no body
+/// at all and neither header is no browser page's (browsers send `Origin` on
+/// every request that is not a `GET` or `HEAD`): a script's body-less `POST`
+/// or `DELETE` passes, as the contract asks a body, not its absence, to be
+/// JSON.
 pub(crate) async fn same_site_only(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -435,7 +451,12 @@ pub(crate) async fn same_site_only(
             ),
         ));
     }
-    if origin == Some(true) || fetch_site == Some(true) || is_json(&req, false) {
+    let not_a_page = origin.is_none() && fetch_site.is_none();
+    if origin == Some(true)
+        || fetch_site == Some(true)
+        || is_json(&req, false)
+        || (not_a_page && has_no_body(&req))
+    {
         return Ok(next.call(req).await?.map_into_left_body());
     }
     Ok(refuse(

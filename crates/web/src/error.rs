@@ -51,6 +51,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ServiceError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ServiceError::NotHost => (StatusCode::FORBIDDEN, "not_host"),
+            ServiceError::NotOwner => (StatusCode::FORBIDDEN, "not_owner"),
             ServiceError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ServiceError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),

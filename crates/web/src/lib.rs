@@ -21,11 +21,12 @@ mod routes;
 mod session_store;
 mod ws;
 
+use actix_session::storage::RedisSessionStore;
 pub use client::{ClientInfo, ForwardedHeader, TrustedProxies};
 pub use edge::EdgeConfig;
 pub use error::ApiError;
 pub use request_log::REQUEST_ID_HEADER;
-pub use session_store::{BoundedStore, MemorySessionStore, SessionLimits};
+pub use session_store::{BoundedStore, MemorySessionStore, Reconnecting, SessionLimits};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
@@ -39,6 +40,7 @@ use actix_web::http::header::{HeaderValue, SET_COOKIE};
 use actix_web::middleware::{from_fn, Next, NormalizePath, TrailingSlash};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use watchparty_service::{LiveStateBackend, Secret, Service};
@@ -104,29 +106,30 @@ pub async fn start(
             start_with_store(listener, metrics, service, config, store)
         }
         LiveStateBackend::Redis(redis) => {
-            let key_prefix = redis.session_prefix();
-            let build = actix_session::storage::RedisSessionStore::builder(redis.url.clone())
-                .cache_keygen(move |key| format!("{key_prefix}{key}"))
-                .build();
-            let store = match tokio::time::timeout(Duration::from_secs(5), build).await {
-                Ok(Ok(store)) => store,
-                Ok(Err(e)) => {
-                    return Err(std::io::Error::other(format!(
-                        "REDIS_URL: session store: {e}"
-                    )))
-                }
-                Err(_) => {
-                    return Err(std::io::Error::other(
-                        "REDIS_URL: session store: no answer in 5 s",
-                    ))
-                }
-            };
+            let (url, key_prefix) = (redis.url.clone(), redis.session_prefix());
+            let connect: session_store::Connect<BoundedStore<RedisSessionStore>> =
+                Arc::new(move || {
+                    let (url, key_prefix) = (url.clone(), key_prefix.clone());
+                    Box::pin(async move {
+                        let build = RedisSessionStore::builder(url)
+                            .cache_keygen(move |key| format!("{key_prefix}{key}"))
+                            .build();
+                        match tokio::time::timeout(Duration::from_secs(5), build).await {
+                            Ok(Ok(store)) => Ok(BoundedStore::new(store, SESSION_STORE_LIMIT)),
+                            Ok(Err(e)) => Err(e),
+                            Err(_) => Err(anyhow::anyhow!("no answer in 5 s")),
+                        }
+                    })
+                });
+            let first = connect()
+                .await
+                .map_err(|e| std::io::Error::other(format!("REDIS_URL: session store: {e}")))?;
             start_with_store(
                 listener,
                 metrics,
                 service,
                 config,
-                BoundedStore::new(store, SESSION_STORE_LIMIT),
+                session_store::Reconnecting::new(first, connect),
             )
         }
     }

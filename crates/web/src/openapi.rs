@@ -114,7 +114,7 @@ impl Modify for CommonRules {
                 if changes_state {
                     add_refusal(responses, "403", "`forbidden`: a cross-site request (another `Origin`, or `Sec-Fetch-Site` same-site or cross-site)");
                     if operation.request_body.is_none() {
-                        add_refusal(responses, "415", "`unsupported_media_type`: neither `Content-Type: application/json` nor a browser's same-origin headers");
+                        add_refusal(responses, "415", "`unsupported_media_type`: a content type other than `application/json` without a browser's same-origin headers (no body and no content type at all passes)");
                     }
                 }
                 for response in responses.values_mut() {

@@ -274,7 +274,7 @@ pub(crate) async fn join_room(
     responses(
         (status = 200, description = "The room afterwards; live sockets get `ROOM_UPDATED` when something changed", body = RoomResponse),
         (status = 401, description = "`not_authenticated`: no logged-in session"),
-        (status = 403, description = "`not_host`: only the host may change the room"),
+        (status = 403, description = "`forbidden`: only the host may change the room"),
         (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
         (status = 410, description = "`room_closed`: the host's grace ran out"),
         (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
@@ -303,7 +303,7 @@ pub(crate) async fn update_room(
     responses(
         (status = 204, description = "Deleted: live sockets get `ROOM_CLOSED` `deleted` and close with 4001"),
         (status = 401, description = "`not_authenticated`: no logged-in session"),
-        (status = 403, description = "`not_host`: only the host may delete the room"),
+        (status = 403, description = "`not_owner`: only the owner (the room's creator) may delete it"),
         (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
         (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
     )

@@ -284,6 +284,92 @@ impl<S: SessionStore> SessionStore for BoundedStore<S> {
     }
 }
 
+/// Makes a fresh session store (a new connection to Redis).
+pub type Connect<S> =
+    Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, anyhow::Result<S>> + Send + Sync>;
+
+/// A session store that starts over with a fresh one after a failure. The
+/// Redis store's own connection manager retries with a back-off that grows to
+/// minutes, and sessions would fail all that while after Redis is back: here
+/// the first failure starts one reconnection in the background, and the
+/// next request after it succeeded uses the new store.
+#[derive(Clone)]
+pub struct Reconnecting<S> {
+    current: Arc<std::sync::RwLock<S>>,
+    connect: Connect<S>,
+    reconnecting: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Reconnecting<S> {
+    /// Serves from `first`, and from what `connect` makes after a failure.
+    pub fn new(first: S, connect: Connect<S>) -> Self {
+        Reconnecting {
+            current: Arc::new(std::sync::RwLock::new(first)),
+            connect,
+            reconnecting: Arc::default(),
+        }
+    }
+
+    fn store(&self) -> S {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Passes `result` on; a failure starts a reconnection unless one runs.
+    fn watch<T, E>(&self, result: Result<T, E>) -> Result<T, E> {
+        use std::sync::atomic::Ordering;
+        if result.is_err() && !self.reconnecting.swap(true, Ordering::SeqCst) {
+            let (current, connect, flag) = (
+                Arc::clone(&self.current),
+                Arc::clone(&self.connect),
+                Arc::clone(&self.reconnecting),
+            );
+            tokio::spawn(async move {
+                match connect().await {
+                    Ok(fresh) => *current.write().unwrap_or_else(|p| p.into_inner()) = fresh,
+                    Err(e) => tracing::warn!(error = %e, "the session store is still away"),
+                }
+                flag.store(false, Ordering::SeqCst);
+            });
+        }
+        result
+    }
+}
+
+impl<S: SessionStore + Clone + Send + Sync + 'static> SessionStore for Reconnecting<S> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let result = self.store().load(key).await;
+        self.watch(result)
+    }
+
+    async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let result = self.store().save(state, ttl).await;
+        self.watch(result)
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let result = self.store().update(key, state, ttl).await;
+        self.watch(result)
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let result = self.store().update_ttl(key, ttl).await;
+        self.watch(result)
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        let result = self.store().delete(key).await;
+        self.watch(result)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -312,9 +312,9 @@ pub(crate) fn rejection_error(rejection: Rejection) -> ServiceError {
         Rejection::Closed => ServiceError::RoomClosed,
         Rejection::Deleted => ServiceError::NotFound,
         Rejection::ChatDisabled | Rejection::HostAway => ServiceError::Forbidden,
-        // Sections 4–5 answer a PATCH or DELETE by anyone but the host with
-        // `not_host`; with one host who is also the owner, these are those.
-        Rejection::Forbidden | Rejection::NotOwner => ServiceError::NotHost,
+        // Changing a room needs `edit_room`; deleting it is the owner's (§4).
+        Rejection::Forbidden => ServiceError::Forbidden,
+        Rejection::NotOwner => ServiceError::NotOwner,
         Rejection::NotFound(_) => ServiceError::NotFound,
         // §7–§8 refusals: no command the service sends yet can yield them
         // (roles, bans, mutes and `if_version` are not wired, issue 14).

@@ -533,10 +533,17 @@ async fn cross_site_requests_cannot_change_state() {
         StatusCode::FORBIDDEN
     );
 
-    // Without any browser header or JSON: refused too, as not JSON.
-    let (status, body) = send(&bob, "POST", "/api/auth/logout/", &[]).await;
+    // Without any browser header, a form's body is refused as not JSON...
+    let (status, body) = send(&bob, "POST", "/api/auth/logout/", &[form]).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
     assert_eq!(bob.get("/api/auth/me/").await.0, StatusCode::OK);
+    // ...while no body at all is a script's request, not a page's: the
+    // contract asks a body, not its absence, to be JSON.
+    let script = server.user("script").await;
+    let (status, body) = send(&script, "POST", &join, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(&script, "POST", "/api/auth/token/", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // The page's own requests pass, whichever header shows it.
     let (status, body) = send(&bob, "POST", &join, &[("origin", &own)]).await;

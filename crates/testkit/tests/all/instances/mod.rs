@@ -1,3 +1,4 @@
 mod cluster;
 mod engine_faults;
 mod faults;
+mod sessions;

@@ -39,7 +39,7 @@ async fn other_peoples_rooms_cannot_be_changed_deleted_or_read() {
         ] {
             let (status, body) = user.patch(&room_path, change.clone()).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{who} {change}: {body}");
-            assert_eq!(body["error"]["code"], "not_host");
+            assert_eq!(body["error"]["code"], "forbidden");
             refused += 1;
         }
         let (status, body) = user.delete(&room_path).await;

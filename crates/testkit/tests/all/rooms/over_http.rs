@@ -164,7 +164,7 @@ async fn host_updates_the_room_and_sockets_hear_it() {
         .await;
     assert_eq!(
         (status, &body["error"]["code"]),
-        (StatusCode::FORBIDDEN, &json!("not_host"))
+        (StatusCode::FORBIDDEN, &json!("forbidden"))
     );
     let (status, body) = ana
         .patch(&format!("/api/rooms/{code}/"), json!({"name": ""}))
@@ -221,7 +221,7 @@ async fn host_updates_the_room_and_sockets_hear_it() {
     let (status, body) = bob.delete(&format!("/api/rooms/{code}/")).await;
     assert_eq!(
         (status, &body["error"]["code"]),
-        (StatusCode::FORBIDDEN, &json!("not_host"))
+        (StatusCode::FORBIDDEN, &json!("not_owner"))
     );
     server.stop().await;
 }
