@@ -15,9 +15,7 @@ pub mod scratch;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use error::PersistenceError;
-pub use people::{
-    AuditAction, AuditRecord, Named, StoredAuditEntry, StoredBan, StoredParticipant,
-};
+pub use people::{AuditAction, AuditRecord, Named, StoredAuditEntry, StoredBan, StoredParticipant};
 pub use queries::{MessagePage, NewRoom, RoomWithHost, StoredMessage, StoredUser};
 
 use connection::{ConnectionManager, Pool};

@@ -8,7 +8,9 @@ use crate::schema::{participants, room_audit, room_bans, users};
 use crate::Database;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, HashMap};
-use watchparty_domain::{Ban, BanKind, Expiry, Millis, Participant, Reason, Role, Room, RoomId, UserId};
+use watchparty_domain::{
+    Ban, BanKind, Expiry, Millis, Participant, Reason, Role, Room, RoomId, UserId,
+};
 
 diesel::alias!(users as actors: Actors, users as targets: Targets);
 

@@ -9,8 +9,8 @@ use crate::schema::{chat_messages, rooms, users};
 use crate::Database;
 use diesel::prelude::*;
 use watchparty_domain::{
-    Control, DisplayName, Participant, Email, MediaUrl, Millis, OnHostTimeout, PlaybackState, Position,
-    QueueMode, Rate, Room, RoomCode, RoomId, RoomName, RoomSettings, RoomStatus, UserId,
+    Control, DisplayName, Email, MediaUrl, Millis, OnHostTimeout, Participant, PlaybackState,
+    Position, QueueMode, Rate, Room, RoomCode, RoomId, RoomName, RoomSettings, RoomStatus, UserId,
     WaitPolicy,
 };
 
@@ -163,9 +163,8 @@ impl RoomRow {
                 position: Position::clamped(self.position),
                 updated_at: Millis(self.position_at),
                 rate: Rate::new(self.rate).map_err(|_| corrupt("rate", &self.rate.to_string()))?,
-                version: u64::try_from(self.playback_version).map_err(|_| {
-                    corrupt("playback_version", &self.playback_version.to_string())
-                })?,
+                version: u64::try_from(self.playback_version)
+                    .map_err(|_| corrupt("playback_version", &self.playback_version.to_string()))?,
             },
             created_at: Millis(self.created_at),
             participants: people.participants,
@@ -520,8 +519,7 @@ impl Database {
         after: &Room,
         now: Millis,
     ) -> Result<bool, PersistenceError> {
-        self.save_room_audited(before, after, now, Vec::new())
-            .await
+        self.save_room_audited(before, after, now, Vec::new()).await
     }
 
     /// [`Database::save_room`], also recording `audit` entries for the room
