@@ -1111,6 +1111,21 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
     let fresh = user(&db, "newcomer").await;
     assert!(fresh.0 > 3);
 
+    // The owner must be a user, on SQLite too (triggers stand in for the key).
+    let refused = db
+        .run(|conn| {
+            Ok(conn
+                .batch_execute(
+                    "INSERT INTO rooms (code, name, host_id, is_private, is_chat_enabled, status, \
+                     was_playing, is_playing, position, position_at, created_at, owner_id) \
+                     VALUES ('CCCCCCCCCC', 'x', 1, FALSE, TRUE, 'open', FALSE, FALSE, 0, 1, 1, 999)",
+                )
+                .is_err())
+        })
+        .await
+        .unwrap();
+    assert!(refused, "a room owned by nobody is refused");
+
     // The down migration returns to the old schema (a co-host becomes a
     // viewer), and migrating again works.
     let appointed = apply(

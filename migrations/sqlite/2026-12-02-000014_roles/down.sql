@@ -21,4 +21,6 @@ ALTER TABLE rooms DROP COLUMN wait_policy;
 ALTER TABLE rooms DROP COLUMN on_host_timeout;
 ALTER TABLE rooms DROP COLUMN control;
 ALTER TABLE rooms DROP COLUMN host_epoch;
+DROP TRIGGER rooms_owner_stays_a_user;
+DROP TRIGGER rooms_owner_is_a_user;
 ALTER TABLE rooms DROP COLUMN owner_id;

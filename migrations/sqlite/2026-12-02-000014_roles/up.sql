@@ -7,10 +7,16 @@
 -- owned by their host, who was their creator: hosts never changed until now.
 -- `host_id` stays the one record of who hosts; participants.role agrees with
 -- it (written in the same transaction) and `host_epoch` grows with each change.
--- SQLite cannot add a NOT NULL column with a REFERENCES clause, so here the
--- owner is checked by the code that writes it (only create_room does).
+-- SQLite cannot add a NOT NULL column with a REFERENCES clause: two triggers
+-- stand in for PostgreSQL's foreign key (users are never deleted).
 ALTER TABLE rooms ADD COLUMN owner_id BIGINT NOT NULL DEFAULT 0;
 UPDATE rooms SET owner_id = host_id;
+CREATE TRIGGER rooms_owner_is_a_user BEFORE INSERT ON rooms
+    WHEN NOT EXISTS (SELECT 1 FROM users WHERE id = NEW.owner_id)
+    BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: rooms.owner_id'); END;
+CREATE TRIGGER rooms_owner_stays_a_user BEFORE UPDATE OF owner_id ON rooms
+    WHEN NOT EXISTS (SELECT 1 FROM users WHERE id = NEW.owner_id)
+    BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: rooms.owner_id'); END;
 ALTER TABLE rooms ADD COLUMN host_epoch BIGINT NOT NULL DEFAULT 0 CHECK (host_epoch >= 0);
 ALTER TABLE rooms ADD COLUMN control TEXT NOT NULL DEFAULT 'host'
     CHECK (control IN ('host', 'everyone'));
