@@ -171,17 +171,17 @@ pub struct StoredAuditEntry {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = participants)]
 pub(crate) struct ParticipantRow {
-    room_id: i64,
-    user_id: i64,
-    role: String,
-    joined_at: i64,
-    became_co_host_at: Option<i64>,
-    muted: bool,
-    muted_until: Option<i64>,
+    pub(crate) room_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) role: String,
+    pub(crate) joined_at: i64,
+    pub(crate) became_co_host_at: Option<i64>,
+    pub(crate) muted: bool,
+    pub(crate) muted_until: Option<i64>,
 }
 
 impl ParticipantRow {
-    fn into_participant(self) -> Result<Participant, PersistenceError> {
+    pub(crate) fn into_participant(self) -> Result<Participant, PersistenceError> {
         let role = match self.role.as_str() {
             "host" => Role::Host,
             "co_host" => Role::CoHost,
@@ -201,17 +201,17 @@ impl ParticipantRow {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = room_bans)]
 pub(crate) struct BanRow {
-    room_id: i64,
-    user_id: i64,
-    kind: String,
-    reason: Option<String>,
-    by_id: i64,
-    created_at: i64,
-    expires_at: Option<i64>,
+    pub(crate) room_id: i64,
+    pub(crate) user_id: i64,
+    pub(crate) kind: String,
+    pub(crate) reason: Option<String>,
+    pub(crate) by_id: i64,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: Option<i64>,
 }
 
 impl BanRow {
-    fn into_ban(self) -> Result<Ban, PersistenceError> {
+    pub(crate) fn into_ban(self) -> Result<Ban, PersistenceError> {
         let kind = match self.kind.as_str() {
             "kick" => BanKind::Kick,
             "ban" => BanKind::Ban,

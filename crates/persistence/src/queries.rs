@@ -68,7 +68,7 @@ pub enum MessagePage {
     After(i64),
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = rooms)]
 struct RoomRow {
     id: i64,
@@ -284,6 +284,108 @@ fn update_room_row(
 /// A room with its host's display name, as views need both.
 pub type RoomWithHost = (Room, String);
 
+/// The room with this code, its host's name, its participants and its bans
+/// in one statement, hence one round trip and one consistent snapshot on
+/// both backends (a room is loaded for every command, so this is the hot
+/// read). One row per participant and per ban, the room's columns repeated;
+/// `entry` says which a row is, NULL for a room with neither.
+fn room_by_code_sql(placeholder: &str) -> String {
+    format!(
+        "SELECT r.id, r.code, r.name, r.host_id, r.is_private, r.is_chat_enabled, r.media_url, \
+         r.status, r.grace_deadline, r.was_playing, r.is_playing, r.position, r.position_at, \
+         r.created_at, r.owner_id, r.host_epoch, r.control, r.on_host_timeout, r.wait_policy, \
+         r.viewers_can_queue, r.queue_mode, r.rate, r.playback_version, \
+         u.display_name AS host_name, x.entry, x.user_id AS e_user, x.label AS e_label, \
+         x.t1 AS e_t1, x.t2 AS e_t2, x.flag AS e_flag, x.t3 AS e_t3, x.reason AS e_reason, \
+         x.by_id AS e_by \
+         FROM rooms r \
+         JOIN users u ON u.id = r.host_id \
+         LEFT JOIN ( \
+           SELECT 'p' AS entry, room_id, user_id, role AS label, joined_at AS t1, \
+             became_co_host_at AS t2, muted AS flag, muted_until AS t3, \
+             CAST(NULL AS TEXT) AS reason, CAST(NULL AS BIGINT) AS by_id \
+           FROM participants \
+           UNION ALL \
+           SELECT 'b', room_id, user_id, kind, created_at, CAST(NULL AS BIGINT), FALSE, \
+             expires_at, reason, by_id \
+           FROM room_bans \
+         ) x ON x.room_id = r.id \
+         WHERE r.code = {placeholder}"
+    )
+}
+
+/// One row of [`room_by_code_sql`].
+#[derive(QueryableByName)]
+struct WholeRoomRow {
+    #[diesel(embed)]
+    room: RoomRow,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    host_name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    entry: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_user: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    e_label: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_t1: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_t2: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    e_flag: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_t3: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    e_reason: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_by: Option<i64>,
+}
+
+/// Folds the rows of one room back into the room.
+fn whole_room(rows: Vec<WholeRoomRow>) -> Result<Option<RoomWithHost>, PersistenceError> {
+    use crate::people::{BanRow, ParticipantRow};
+    let mut people = crate::people::People::default();
+    let mut head = None;
+    for row in rows {
+        let missing = || PersistenceError::Corrupt("room row without its entry's columns".into());
+        match row.entry.as_deref() {
+            Some("p") => {
+                let participant = ParticipantRow {
+                    room_id: row.room.id,
+                    user_id: row.e_user.ok_or_else(missing)?,
+                    role: row.e_label.ok_or_else(missing)?,
+                    joined_at: row.e_t1.ok_or_else(missing)?,
+                    became_co_host_at: row.e_t2,
+                    muted: row.e_flag.ok_or_else(missing)?,
+                    muted_until: row.e_t3,
+                }
+                .into_participant()?;
+                people.participants.insert(participant.user, participant);
+            }
+            Some("b") => {
+                let ban = BanRow {
+                    room_id: row.room.id,
+                    user_id: row.e_user.ok_or_else(missing)?,
+                    kind: row.e_label.ok_or_else(missing)?,
+                    reason: row.e_reason,
+                    by_id: row.e_by.ok_or_else(missing)?,
+                    created_at: row.e_t1.ok_or_else(missing)?,
+                    expires_at: row.e_t3,
+                }
+                .into_ban()?;
+                people.bans.insert(ban.user, ban);
+            }
+            Some(other) => return Err(corrupt("room entry", other)),
+            None => {}
+        }
+        if head.is_none() {
+            head = Some((row.room, row.host_name));
+        }
+    }
+    head.map(|(room, host_name)| room.into_room(people).map(|room| (room, host_name)))
+        .transpose()
+}
+
 /// Rows of rooms with their hosts' names, completed with their
 /// participants and bans: one query per table for all of them.
 fn rooms_with_hosts(
@@ -445,14 +547,15 @@ impl Database {
     ) -> Result<Option<RoomWithHost>, PersistenceError> {
         let code = code.as_str().to_owned();
         self.run(move |conn| {
-            snapshot(conn, |conn| {
-                let rows = rooms::table
-                    .inner_join(users::table)
-                    .filter(rooms::code.eq(code))
-                    .select((RoomRow::as_select(), users::display_name))
-                    .load::<(RoomRow, String)>(conn)?;
-                Ok(rooms_with_hosts(conn, rows)?.into_iter().next())
-            })
+            let rows = match conn {
+                DbConnection::Sqlite(c) => diesel::sql_query(room_by_code_sql("?"))
+                    .bind::<diesel::sql_types::Text, _>(&code)
+                    .load::<WholeRoomRow>(c)?,
+                DbConnection::Postgresql(c) => diesel::sql_query(room_by_code_sql("$1"))
+                    .bind::<diesel::sql_types::Text, _>(&code)
+                    .load::<WholeRoomRow>(c)?,
+            };
+            whole_room(rows)
         })
         .await
     }
