@@ -1,5 +1,4 @@
-//! watchparty's storage: users, rooms with their participants, bans and
-//! audit log, and chat, on SQLite or
+//! watchparty's storage: users, rooms, participants and chat, on SQLite or
 //! PostgreSQL from one set of diesel queries.
 //!
 //! Every query runs on tokio's blocking pool through [`Database::run`], never
@@ -7,7 +6,6 @@
 
 mod connection;
 mod error;
-mod people;
 mod queries;
 mod schema;
 #[cfg(feature = "testing")]
@@ -15,8 +13,7 @@ pub mod scratch;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use error::PersistenceError;
-pub use people::{AuditAction, AuditRecord, Named, StoredAuditEntry, StoredBan, StoredParticipant};
-pub use queries::{MessagePage, NewRoom, RoomWithHost, StoredMessage, StoredUser};
+pub use queries::{MessagePage, NewRoom, StoredMessage, StoredParticipant, StoredUser};
 
 use connection::{ConnectionManager, Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
