@@ -47,7 +47,10 @@ impl Service {
         if throttle.is_spent(&by_address).await? {
             return Err(ServiceError::RateLimited);
         }
-        if !throttle.reserve(std::slice::from_ref(&by_user)).await? {
+        if !throttle
+            .reserve(std::slice::from_ref(&by_user), &[])
+            .await?
+        {
             return Err(ServiceError::RateLimited);
         }
         let found = self.lookup(caller, code, why).await;

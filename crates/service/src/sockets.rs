@@ -417,10 +417,8 @@ impl Service {
     /// hears so instead of waiting for an echo that never comes.
     fn chat_not_stored(&self, failure: ServiceError) -> Handled {
         Handled {
-            reply: Some(ServerMessage::Error {
-                message: CHAT_NOT_STORED.to_owned(),
-            }),
             failure: Some(failure),
+            ..Handled::error_text(CHAT_NOT_STORED)
         }
     }
 }

@@ -167,18 +167,29 @@ impl Throttle<'_> {
 
     /// Counts one under every limit at once, before the work it stands for,
     /// so that parallel attempts cannot outrun a budget: `false`, counting
-    /// nothing, if any budget is spent. The limits share the first one's window.
-    pub(crate) async fn reserve(&self, limits: &[Limit]) -> Result<bool, ServiceError> {
-        let Some(first) = limits.first() else {
+    /// nothing, if an `enforced` budget is spent. The `counted_only` limits
+    /// are counted in the same step but never refuse. All share the first
+    /// one's window.
+    pub(crate) async fn reserve(
+        &self,
+        enforced: &[Limit],
+        counted_only: &[Limit],
+    ) -> Result<bool, ServiceError> {
+        let Some(first) = enforced.first().or(counted_only.first()) else {
             return Ok(true);
         };
-        let keys: Vec<String> = limits.iter().map(Limit::key).collect();
-        let counters: Vec<Counter<'_>> = limits
+        let limits = enforced
             .iter()
-            .zip(&keys)
-            .map(|(limit, key)| Counter {
+            .map(|limit| (limit, limit.budget(self.config)))
+            .chain(counted_only.iter().map(|limit| (limit, None)));
+        let keyed: Vec<(String, Option<u64>)> = limits
+            .map(|(limit, budget)| (limit.key(), budget))
+            .collect();
+        let counters: Vec<Counter<'_>> = keyed
+            .iter()
+            .map(|(key, budget)| Counter {
                 key,
-                limit: limit.budget(self.config),
+                limit: *budget,
             })
             .collect();
         let refused = self

@@ -47,7 +47,7 @@ impl Service {
         let registration = Limit::Registrations {
             network: network(client),
         };
-        if !self.throttle().reserve(&[registration]).await? {
+        if !self.throttle().reserve(&[registration], &[]).await? {
             return Err(ServiceError::RateLimited);
         }
         let hash = self
@@ -103,20 +103,21 @@ impl Service {
         };
         let known = throttle.count(&known_address).await? > 0;
         // From a known address only the per-email-from-address limit refuses;
-        // the others still count.
-        let counted = if known {
-            vec![pair.clone()]
+        // the others still count, in the same atomic step.
+        let (enforced, counted_only) = if known {
+            (
+                vec![pair.clone()],
+                vec![from_address.clone(), account.clone()],
+            )
         } else {
-            vec![from_address.clone(), pair.clone(), account.clone()]
+            (
+                vec![from_address.clone(), pair.clone(), account.clone()],
+                vec![],
+            )
         };
-        if !throttle.reserve(&counted).await? {
+        if !throttle.reserve(&enforced, &counted_only).await? {
             self.inner.metrics.failed_logins.fetch_add(1, Relaxed);
             return Err(ServiceError::RateLimited);
-        }
-        if known {
-            // Counted, never refusing, as before the address was known.
-            throttle.hit(&from_address).await?;
-            throttle.hit(&account).await?;
         }
         match self.check_password(email.as_ref(), password).await {
             Ok(Some(user)) => {
