@@ -27,6 +27,10 @@ pub enum PersistenceError {
     /// A stored value no longer passes validation.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A kick or ban in force keeps the user out of the room, until then
+    /// (`None`: until lifted).
+    #[error("banned from this room")]
+    Banned(Option<watchparty_domain::Millis>),
     /// Every connection stayed busy longer than callers may wait.
     #[error("database busy: no connection free in time")]
     Busy,

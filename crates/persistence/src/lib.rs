@@ -1,4 +1,5 @@
-//! watchparty's storage: users, rooms, participants and chat, on SQLite or
+//! watchparty's storage: users, rooms with their participants, bans and
+//! audit log, and chat, on SQLite or
 //! PostgreSQL from one set of diesel queries.
 //!
 //! Every query runs on tokio's blocking pool through [`Database::run`], never
@@ -6,6 +7,7 @@
 
 mod connection;
 mod error;
+mod people;
 mod queries;
 mod schema;
 #[cfg(feature = "testing")]
@@ -13,7 +15,8 @@ pub mod scratch;
 
 pub use connection::{DatabaseUrl, DbConnection};
 pub use error::PersistenceError;
-pub use queries::{MessagePage, NewRoom, StoredMessage, StoredParticipant, StoredUser};
+pub use people::{AuditAction, AuditRecord, Named, StoredAuditEntry, StoredBan, StoredParticipant};
+pub use queries::{MessagePage, NewRoom, RoomWithHost, StoredMessage, StoredUser};
 
 use connection::{ConnectionManager, Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};

@@ -2,12 +2,16 @@
 
 use crate::connection::DbConnection;
 use crate::error::PersistenceError;
-use crate::schema::{chat_messages, participants, rooms, users};
+use crate::people::{
+    find_participant, insert_participant, load_people, write_people, AuditRecord, StoredParticipant,
+};
+use crate::schema::{chat_messages, rooms, users};
 use crate::Database;
 use diesel::prelude::*;
 use watchparty_domain::{
-    DisplayName, Email, MediaUrl, Millis, PlaybackState, Position, Room, RoomCode, RoomId,
-    RoomName, RoomSettings, RoomStatus, UserId,
+    Control, DisplayName, Email, MediaUrl, Millis, OnHostTimeout, Participant, PlaybackState,
+    Position, QueueMode, Rate, Room, RoomCode, RoomId, RoomName, RoomSettings, RoomStatus, UserId,
+    WaitPolicy,
 };
 
 /// A registered user as stored.
@@ -38,19 +42,6 @@ pub struct NewRoom {
     pub now: Millis,
 }
 
-/// A user's membership of a room.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredParticipant {
-    /// Who.
-    pub user: UserId,
-    /// Their name.
-    pub display_name: String,
-    /// Whether they host the room.
-    pub is_host: bool,
-    /// When they first joined.
-    pub joined_at: Millis,
-}
-
 /// A stored chat message with its author's name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
@@ -77,7 +68,7 @@ pub enum MessagePage {
     After(i64),
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = rooms)]
 struct RoomRow {
     id: i64,
@@ -94,14 +85,24 @@ struct RoomRow {
     position: f64,
     position_at: i64,
     created_at: i64,
+    owner_id: i64,
+    host_epoch: i64,
+    control: String,
+    on_host_timeout: String,
+    wait_policy: String,
+    viewers_can_queue: bool,
+    queue_mode: String,
+    rate: f64,
+    playback_version: i64,
 }
 
-fn corrupt(what: &str, value: &str) -> PersistenceError {
+pub(crate) fn corrupt(what: &str, value: &str) -> PersistenceError {
     PersistenceError::Corrupt(format!("{what} {value:?}"))
 }
 
 impl RoomRow {
-    fn into_room(self) -> Result<Room, PersistenceError> {
+    /// The room with its people: `participants` and `bans` are its own rows.
+    fn into_room(self, people: crate::people::People) -> Result<Room, PersistenceError> {
         let status = match (self.status.as_str(), self.grace_deadline) {
             ("open", _) => RoomStatus::Open,
             ("grace", Some(deadline)) => RoomStatus::Grace {
@@ -118,30 +119,64 @@ impl RoomRow {
         };
         let name = RoomName::parse(&self.name).map_err(|_| corrupt("room name", &self.name))?;
         let settings = RoomSettings {
+            name,
             is_private: self.is_private,
             is_chat_enabled: self.is_chat_enabled,
             media_url,
-            ..RoomSettings::named(name)
+            control: Control::parse(&self.control)
+                .ok_or_else(|| corrupt("control", &self.control))?,
+            on_host_timeout: OnHostTimeout::parse(&self.on_host_timeout)
+                .ok_or_else(|| corrupt("on_host_timeout", &self.on_host_timeout))?,
+            wait_policy: WaitPolicy::parse(&self.wait_policy)
+                .ok_or_else(|| corrupt("wait_policy", &self.wait_policy))?,
+            viewers_can_queue: self.viewers_can_queue,
+            queue_mode: QueueMode::parse(&self.queue_mode)
+                .ok_or_else(|| corrupt("queue_mode", &self.queue_mode))?,
         };
-        // Roles, bans, mutes, the owner and the playback rate and version
-        // are not stored yet (issue 14): the host is the creator, owner and
-        // only participant the rules see, as before roles existed.
-        let mut room = Room::new(
-            RoomId(self.id),
-            RoomCode::parse(&self.code).map_err(|_| corrupt("room code", &self.code))?,
-            UserId(self.host_id),
+        let code = RoomCode::parse(&self.code).map_err(|_| corrupt("room code", &self.code))?;
+        let host = UserId(self.host_id);
+        // rooms.host_id says who hosts; the participant rows must agree, as
+        // every write keeps them together in one transaction.
+        let hosts: Vec<UserId> = people
+            .participants
+            .values()
+            .filter(|p| p.role == watchparty_domain::Role::Host)
+            .map(|p| p.user)
+            .collect();
+        if hosts != [host] {
+            return Err(PersistenceError::Corrupt(format!(
+                "room {}: host_id {} but host participants {hosts:?}",
+                self.code, self.host_id
+            )));
+        }
+        Ok(Room {
+            id: RoomId(self.id),
+            code,
+            owner: UserId(self.owner_id),
+            host,
+            host_epoch: u64::try_from(self.host_epoch)
+                .map_err(|_| corrupt("host_epoch", &self.host_epoch.to_string()))?,
             settings,
-            Millis(self.created_at),
-        );
-        room.status = status;
-        room.playback = PlaybackState {
-            is_playing: self.is_playing,
-            position: Position::clamped(self.position),
-            updated_at: Millis(self.position_at),
-            ..room.playback
-        };
-        Ok(room)
+            status,
+            playback: PlaybackState {
+                is_playing: self.is_playing,
+                position: Position::clamped(self.position),
+                updated_at: Millis(self.position_at),
+                rate: Rate::new(self.rate).map_err(|_| corrupt("rate", &self.rate.to_string()))?,
+                version: u64::try_from(self.playback_version)
+                    .map_err(|_| corrupt("playback_version", &self.playback_version.to_string()))?,
+            },
+            created_at: Millis(self.created_at),
+            participants: people.participants,
+            bans: people.bans,
+        })
     }
+}
+
+/// A stored counter (`host_epoch`, the playback version) as a column value.
+fn counter(value: u64) -> i64 {
+    // Both grow by one per change: i64::MAX is never reached.
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn status_name(status: RoomStatus) -> &'static str {
@@ -189,13 +224,199 @@ const USER_COLUMNS: (
     users::disabled_at,
 );
 
+/// The conditional update of the room's own row; `false` when the stored
+/// row no longer matches `before`.
+fn update_room_row(
+    conn: &mut DbConnection,
+    before: &Room,
+    after: &Room,
+    now: Millis,
+) -> Result<bool, PersistenceError> {
+    let expected_status = status_name(before.status);
+    // Non-grace rooms store no deadline; i64::MIN never matches a real one.
+    let expected_deadline = grace_fields(before.status).0.unwrap_or(i64::MIN);
+    let (deadline, was_playing) = grace_fields(after.status);
+    let deleted_at = (after.status == RoomStatus::Deleted).then_some(now.0);
+    let settings = &after.settings;
+    let playback = after.playback;
+    let changed = diesel::update(rooms::table)
+        .filter(rooms::id.eq(before.id.0))
+        .filter(rooms::status.eq(expected_status))
+        .filter(
+            rooms::grace_deadline
+                .eq(expected_deadline)
+                .or(rooms::grace_deadline.is_null()),
+        )
+        // Two instances changing the host from the same epoch: one wins.
+        .filter(rooms::host_epoch.eq(counter(before.host_epoch)))
+        .set((
+            (
+                rooms::name.eq(settings.name.as_str()),
+                rooms::is_private.eq(settings.is_private),
+                rooms::is_chat_enabled.eq(settings.is_chat_enabled),
+                rooms::media_url.eq(settings.media_url.as_ref().map(MediaUrl::as_str)),
+                rooms::control.eq(settings.control.as_str()),
+                rooms::on_host_timeout.eq(settings.on_host_timeout.as_str()),
+                rooms::wait_policy.eq(settings.wait_policy.as_str()),
+                rooms::viewers_can_queue.eq(settings.viewers_can_queue),
+                rooms::queue_mode.eq(settings.queue_mode.as_str()),
+            ),
+            (
+                rooms::status.eq(status_name(after.status)),
+                rooms::grace_deadline.eq(deadline),
+                rooms::was_playing.eq(was_playing),
+                rooms::deleted_at.eq(deleted_at),
+                rooms::host_id.eq(after.host.0),
+                rooms::host_epoch.eq(counter(after.host_epoch)),
+            ),
+            (
+                rooms::is_playing.eq(playback.is_playing),
+                rooms::position.eq(playback.position.seconds()),
+                rooms::position_at.eq(playback.updated_at.0),
+                rooms::rate.eq(playback.rate.get()),
+                rooms::playback_version.eq(counter(playback.version)),
+            ),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
 /// A room with its host's display name, as views need both.
 pub type RoomWithHost = (Room, String);
 
-fn rooms_with_hosts(rows: Vec<(RoomRow, String)>) -> Result<Vec<RoomWithHost>, PersistenceError> {
+/// The room with this code, its host's name, its participants and its bans
+/// in one statement, hence one round trip and one consistent snapshot on
+/// both backends (a room is loaded for every command, so this is the hot
+/// read). One row per participant and per ban, the room's columns repeated;
+/// `entry` says which a row is, NULL for a room with neither.
+fn room_by_code_sql(placeholder: &str) -> String {
+    format!(
+        "SELECT r.id, r.code, r.name, r.host_id, r.is_private, r.is_chat_enabled, r.media_url, \
+         r.status, r.grace_deadline, r.was_playing, r.is_playing, r.position, r.position_at, \
+         r.created_at, r.owner_id, r.host_epoch, r.control, r.on_host_timeout, r.wait_policy, \
+         r.viewers_can_queue, r.queue_mode, r.rate, r.playback_version, \
+         u.display_name AS host_name, x.entry, x.user_id AS e_user, x.label AS e_label, \
+         x.t1 AS e_t1, x.t2 AS e_t2, x.flag AS e_flag, x.t3 AS e_t3, x.reason AS e_reason, \
+         x.by_id AS e_by \
+         FROM rooms r \
+         JOIN users u ON u.id = r.host_id \
+         LEFT JOIN ( \
+           SELECT 'p' AS entry, room_id, user_id, role AS label, joined_at AS t1, \
+             became_co_host_at AS t2, muted AS flag, muted_until AS t3, \
+             CAST(NULL AS TEXT) AS reason, CAST(NULL AS BIGINT) AS by_id \
+           FROM participants \
+           UNION ALL \
+           SELECT 'b', room_id, user_id, kind, created_at, CAST(NULL AS BIGINT), FALSE, \
+             expires_at, reason, by_id \
+           FROM room_bans \
+         ) x ON x.room_id = r.id \
+         WHERE r.code = {placeholder}"
+    )
+}
+
+/// One row of [`room_by_code_sql`].
+#[derive(QueryableByName)]
+struct WholeRoomRow {
+    #[diesel(embed)]
+    room: RoomRow,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    host_name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    entry: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_user: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    e_label: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_t1: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_t2: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    e_flag: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_t3: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    e_reason: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    e_by: Option<i64>,
+}
+
+/// Folds the rows of one room back into the room.
+fn whole_room(rows: Vec<WholeRoomRow>) -> Result<Option<RoomWithHost>, PersistenceError> {
+    use crate::people::{BanRow, ParticipantRow};
+    let mut people = crate::people::People::default();
+    let mut head = None;
+    for row in rows {
+        let missing = || PersistenceError::Corrupt("room row without its entry's columns".into());
+        match row.entry.as_deref() {
+            Some("p") => {
+                let participant = ParticipantRow {
+                    room_id: row.room.id,
+                    user_id: row.e_user.ok_or_else(missing)?,
+                    role: row.e_label.ok_or_else(missing)?,
+                    joined_at: row.e_t1.ok_or_else(missing)?,
+                    became_co_host_at: row.e_t2,
+                    muted: row.e_flag.ok_or_else(missing)?,
+                    muted_until: row.e_t3,
+                }
+                .into_participant()?;
+                people.participants.insert(participant.user, participant);
+            }
+            Some("b") => {
+                let ban = BanRow {
+                    room_id: row.room.id,
+                    user_id: row.e_user.ok_or_else(missing)?,
+                    kind: row.e_label.ok_or_else(missing)?,
+                    reason: row.e_reason,
+                    by_id: row.e_by.ok_or_else(missing)?,
+                    created_at: row.e_t1.ok_or_else(missing)?,
+                    expires_at: row.e_t3,
+                }
+                .into_ban()?;
+                people.bans.insert(ban.user, ban);
+            }
+            Some(other) => return Err(corrupt("room entry", other)),
+            None => {}
+        }
+        if head.is_none() {
+            head = Some((row.room, row.host_name));
+        }
+    }
+    head.map(|(room, host_name)| room.into_room(people).map(|room| (room, host_name)))
+        .transpose()
+}
+
+/// Rows of rooms with their hosts' names, completed with their
+/// participants and bans: one query per table for all of them.
+fn rooms_with_hosts(
+    conn: &mut DbConnection,
+    rows: Vec<(RoomRow, String)>,
+) -> Result<Vec<RoomWithHost>, PersistenceError> {
+    let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
+    let mut people = load_people(conn, &ids)?;
     rows.into_iter()
-        .map(|(row, host)| row.into_room().map(|room| (room, host)))
+        .map(|(row, host)| {
+            let own = people.remove(&row.id).unwrap_or_default();
+            row.into_room(own).map(|room| (room, host))
+        })
         .collect()
+}
+
+/// Runs `f` on one consistent snapshot of the database, so that a room and
+/// its participants read in separate queries belong together even while
+/// another instance writes (PostgreSQL's default isolation gives each
+/// statement its own snapshot; SQLite's read transaction already has one).
+pub(crate) fn snapshot<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, PersistenceError>,
+) -> Result<T, PersistenceError> {
+    use diesel::connection::SimpleConnection;
+    conn.transaction(|conn| {
+        if let DbConnection::Postgresql(pg) = conn {
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        f(conn)
+    })
 }
 
 /// Open rooms, and grace rooms whose deadline has not passed, that are not private.
@@ -297,11 +518,23 @@ impl Database {
                         rooms::position.eq(0.0),
                         rooms::position_at.eq(now.0),
                         rooms::created_at.eq(now.0),
+                        rooms::owner_id.eq(host.0),
+                        rooms::host_epoch.eq(0),
+                        rooms::control.eq(settings.control.as_str()),
+                        rooms::on_host_timeout.eq(settings.on_host_timeout.as_str()),
+                        rooms::wait_policy.eq(settings.wait_policy.as_str()),
+                        rooms::viewers_can_queue.eq(settings.viewers_can_queue),
+                        rooms::queue_mode.eq(settings.queue_mode.as_str()),
+                        rooms::rate.eq(Rate::NORMAL.get()),
+                        rooms::playback_version.eq(0),
                     ))
                     .returning(rooms::id)
                     .get_result::<i64>(conn)?;
-                insert_participant(conn, id, host, "host", now)?;
-                Ok(Room::new(RoomId(id), code, host, settings, now))
+                let room = Room::new(RoomId(id), code, host, settings, now);
+                for founder in room.participants.values() {
+                    insert_participant(conn, id, founder)?;
+                }
+                Ok(room)
             })
         })
         .await
@@ -314,12 +547,15 @@ impl Database {
     ) -> Result<Option<RoomWithHost>, PersistenceError> {
         let code = code.as_str().to_owned();
         self.run(move |conn| {
-            let rows = rooms::table
-                .inner_join(users::table)
-                .filter(rooms::code.eq(code))
-                .select((RoomRow::as_select(), users::display_name))
-                .load::<(RoomRow, String)>(conn)?;
-            Ok(rooms_with_hosts(rows)?.into_iter().next())
+            let rows = match conn {
+                DbConnection::Sqlite(c) => diesel::sql_query(room_by_code_sql("?"))
+                    .bind::<diesel::sql_types::Text, _>(&code)
+                    .load::<WholeRoomRow>(c)?,
+                DbConnection::Postgresql(c) => diesel::sql_query(room_by_code_sql("$1"))
+                    .bind::<diesel::sql_types::Text, _>(&code)
+                    .load::<WholeRoomRow>(c)?,
+            };
+            whole_room(rows)
         })
         .await
     }
@@ -334,14 +570,16 @@ impl Database {
             return Ok(Vec::new());
         }
         self.run(move |conn| {
-            let codes: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
-            let rows = rooms::table
-                .inner_join(users::table)
-                .filter(publicly_listed(now.0))
-                .filter(rooms::code.eq_any(codes))
-                .select((RoomRow::as_select(), users::display_name))
-                .load::<(RoomRow, String)>(conn)?;
-            rooms_with_hosts(rows)
+            snapshot(conn, |conn| {
+                let codes: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
+                let rows = rooms::table
+                    .inner_join(users::table)
+                    .filter(publicly_listed(now.0))
+                    .filter(rooms::code.eq_any(codes))
+                    .select((RoomRow::as_select(), users::display_name))
+                    .load::<(RoomRow, String)>(conn)?;
+                rooms_with_hosts(conn, rows)
+            })
         })
         .await
     }
@@ -355,69 +593,60 @@ impl Database {
         offset: i64,
     ) -> Result<Vec<RoomWithHost>, PersistenceError> {
         self.run(move |conn| {
-            let codes: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
-            let rows = rooms::table
-                .inner_join(users::table)
-                .filter(publicly_listed(now.0))
-                .filter(rooms::code.ne_all(codes))
-                .order((rooms::created_at.desc(), rooms::id.desc()))
-                .limit(limit)
-                .offset(offset)
-                .select((RoomRow::as_select(), users::display_name))
-                .load::<(RoomRow, String)>(conn)?;
-            rooms_with_hosts(rows)
+            snapshot(conn, |conn| {
+                let codes: Vec<&str> = codes.iter().map(RoomCode::as_str).collect();
+                let rows = rooms::table
+                    .inner_join(users::table)
+                    .filter(publicly_listed(now.0))
+                    .filter(rooms::code.ne_all(codes))
+                    .order((rooms::created_at.desc(), rooms::id.desc()))
+                    .limit(limit)
+                    .offset(offset)
+                    .select((RoomRow::as_select(), users::display_name))
+                    .load::<(RoomRow, String)>(conn)?;
+                rooms_with_hosts(conn, rows)
+            })
         })
         .await
     }
 
     /// Writes `after` over `before`, only if the stored room still has
-    /// `before`'s status and grace deadline. `false` means somebody else
-    /// changed it first (another instance, the sweeper): nothing was written.
+    /// `before`'s status, grace deadline and `host_epoch`. `false` means
+    /// somebody else changed it first (another instance, the sweeper, a
+    /// racing host change): nothing was written. The participants and bans
+    /// that differ between `before` and `after` are written in the same
+    /// transaction, so concurrent changes to different people both land.
     pub async fn save_room(
         &self,
         before: &Room,
         after: &Room,
         now: Millis,
     ) -> Result<bool, PersistenceError> {
-        let id = before.id.0;
-        let expected_status = status_name(before.status);
-        // Non-grace rooms store no deadline; i64::MIN never matches a real one.
-        let expected_deadline = grace_fields(before.status).0.unwrap_or(i64::MIN);
-        let (deadline, was_playing) = grace_fields(after.status);
-        let deleted_at = (after.status == RoomStatus::Deleted).then_some(now.0);
-        let name = after.settings.name.as_str().to_owned();
-        let media_url = after
-            .settings
-            .media_url
-            .as_ref()
-            .map(|u| u.as_str().to_owned());
-        let status = status_name(after.status);
-        let settings = after.settings.clone();
-        let playback = after.playback;
+        self.save_room_audited(before, after, now, Vec::new()).await
+    }
+
+    /// [`Database::save_room`], also recording `audit` entries for the room
+    /// in the same transaction: stored exactly when the change is.
+    pub async fn save_room_audited(
+        &self,
+        before: &Room,
+        after: &Room,
+        now: Millis,
+        audit: Vec<AuditRecord>,
+    ) -> Result<bool, PersistenceError> {
+        let before = before.clone();
+        let after = after.clone();
         self.write(move |conn| {
-            let changed = diesel::update(rooms::table)
-                .filter(rooms::id.eq(id))
-                .filter(rooms::status.eq(expected_status))
-                .filter(
-                    rooms::grace_deadline
-                        .eq(expected_deadline)
-                        .or(rooms::grace_deadline.is_null()),
-                )
-                .set((
-                    rooms::name.eq(name),
-                    rooms::is_private.eq(settings.is_private),
-                    rooms::is_chat_enabled.eq(settings.is_chat_enabled),
-                    rooms::media_url.eq(media_url),
-                    rooms::status.eq(status),
-                    rooms::grace_deadline.eq(deadline),
-                    rooms::was_playing.eq(was_playing),
-                    rooms::is_playing.eq(playback.is_playing),
-                    rooms::position.eq(playback.position.seconds()),
-                    rooms::position_at.eq(playback.updated_at.0),
-                    rooms::deleted_at.eq(deleted_at),
-                ))
-                .execute(conn)?;
-            Ok(changed == 1)
+            conn.transaction(|conn| {
+                if !update_room_row(conn, &before, &after, now)? {
+                    return Ok(false);
+                }
+                write_people(conn, before.id.0, &before, &after)?;
+                for record in &audit {
+                    crate::people::insert_audit_record(conn, after.id, record)?;
+                }
+                Ok(true)
+            })
         })
         .await
     }
@@ -441,6 +670,9 @@ impl Database {
     /// Closes every room whose grace deadline has passed by `now`, in one
     /// conditional update, and returns their codes. Across instances each
     /// room is returned to exactly one caller: the update that changed it.
+    /// Rooms whose `on_host_timeout` is `promote` are left alone: whether
+    /// they close depends on who is connected, so they are settled one by
+    /// one (`Room::expire_or_promote`, then [`Database::save_room`]).
     pub async fn close_expired_graces(
         &self,
         now: Millis,
@@ -452,6 +684,7 @@ impl Database {
                     was_playing: false,
                 })))
                 .filter(rooms::grace_deadline.le(now.0))
+                .filter(rooms::on_host_timeout.eq(OnHostTimeout::Close.as_str()))
                 .set((
                     rooms::status.eq(status_name(RoomStatus::Closed)),
                     rooms::grace_deadline.eq(None::<i64>),
@@ -477,7 +710,9 @@ impl Database {
             .await
     }
 
-    /// Makes the user a viewer of the room, or returns their existing membership.
+    /// Makes the user a viewer of the room, or returns their existing
+    /// membership. A user kept out by a kick or ban in force at `now` is
+    /// refused with [`PersistenceError::Banned`] and stays out.
     pub async fn join(
         &self,
         room: RoomId,
@@ -485,20 +720,28 @@ impl Database {
         now: Millis,
     ) -> Result<StoredParticipant, PersistenceError> {
         self.write(move |conn| {
-            if let Some(existing) = find_participant(conn, room, user)? {
-                return Ok(existing);
-            }
-            match insert_participant(conn, room.0, user, "viewer", now) {
-                // A concurrent join of the same user won the race: same answer.
-                Ok(())
-                | Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => {}
-                Err(e) => return Err(e.into()),
-            }
-            find_participant(conn, room, user)?.ok_or_else(|| {
-                PersistenceError::Corrupt("participant vanished after insert".into())
+            conn.transaction(|conn| {
+                if let Some(until) = crate::people::ban_in_force(conn, room, user, now)? {
+                    return Err(PersistenceError::Banned(until));
+                }
+                if let Some(existing) = find_participant(conn, room, user)? {
+                    return Ok(existing);
+                }
+                // A concurrent join of the same user may win the race: same
+                // answer. The insert runs in a savepoint so that PostgreSQL's
+                // transaction survives the refused insert.
+                let viewer = Participant::viewer(user, now);
+                match conn.transaction(|conn| insert_participant(conn, room.0, &viewer)) {
+                    Ok(())
+                    | Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                find_participant(conn, room, user)?.ok_or_else(|| {
+                    PersistenceError::Corrupt("participant vanished after insert".into())
+                })
             })
         })
         .await
@@ -579,50 +822,6 @@ impl Database {
         })
         .await
     }
-}
-
-fn insert_participant(
-    conn: &mut DbConnection,
-    room: i64,
-    user: UserId,
-    role: &str,
-    now: Millis,
-) -> QueryResult<()> {
-    diesel::insert_into(participants::table)
-        .values((
-            participants::room_id.eq(room),
-            participants::user_id.eq(user.0),
-            participants::role.eq(role),
-            participants::joined_at.eq(now.0),
-        ))
-        .execute(conn)
-        .map(drop)
-}
-
-fn find_participant(
-    conn: &mut DbConnection,
-    room: RoomId,
-    user: UserId,
-) -> Result<Option<StoredParticipant>, PersistenceError> {
-    let row = participants::table
-        .inner_join(users::table)
-        .filter(participants::room_id.eq(room.0))
-        .filter(participants::user_id.eq(user.0))
-        .select((
-            participants::role,
-            users::display_name,
-            participants::joined_at,
-        ))
-        .first::<(String, String, i64)>(conn)
-        .optional()?;
-    Ok(
-        row.map(|(role, display_name, joined_at)| StoredParticipant {
-            user,
-            display_name,
-            is_host: role == "host",
-            joined_at: Millis(joined_at),
-        }),
-    )
 }
 
 /// What operators do, from the command line, on the database the servers share.

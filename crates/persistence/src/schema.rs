@@ -29,6 +29,15 @@ diesel::table! {
         position_at -> BigInt,
         created_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        owner_id -> BigInt,
+        host_epoch -> BigInt,
+        control -> Text,
+        on_host_timeout -> Text,
+        wait_policy -> Text,
+        viewers_can_queue -> Bool,
+        queue_mode -> Text,
+        rate -> Double,
+        playback_version -> BigInt,
     }
 }
 
@@ -38,6 +47,33 @@ diesel::table! {
         user_id -> BigInt,
         role -> Text,
         joined_at -> BigInt,
+        became_co_host_at -> Nullable<BigInt>,
+        muted -> Bool,
+        muted_until -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    room_bans (room_id, user_id) {
+        room_id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        reason -> Nullable<Text>,
+        by_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    room_audit (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        action -> Text,
+        actor_id -> Nullable<BigInt>,
+        target_id -> Nullable<BigInt>,
+        detail -> Text,
+        at -> BigInt,
     }
 }
 
@@ -55,4 +91,13 @@ diesel::joinable!(rooms -> users (host_id));
 diesel::joinable!(participants -> users (user_id));
 diesel::joinable!(participants -> rooms (room_id));
 diesel::joinable!(chat_messages -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, rooms, participants, chat_messages);
+diesel::joinable!(room_bans -> rooms (room_id));
+diesel::joinable!(room_audit -> rooms (room_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    rooms,
+    participants,
+    chat_messages,
+    room_bans,
+    room_audit
+);

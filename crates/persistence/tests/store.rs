@@ -68,7 +68,13 @@ macro_rules! on_both_backends {
 on_both_backends!(
     conflicting_room_updates_have_one_winner,
     expired_graces_close_once,
-    users_rooms_members_and_messages
+    users_rooms_members_and_messages,
+    every_new_field_round_trips,
+    racing_host_changes_have_one_winner,
+    a_ban_hides_the_participant,
+    audit_pages_newest_first,
+    promoting_rooms_are_left_to_the_engine,
+    rooms_from_before_roles_keep_working,
 );
 
 async fn room(db: &Database) -> (Room, UserId) {
@@ -206,7 +212,7 @@ async fn users_rooms_members_and_messages(backend: Backend) {
     );
 
     let host_membership = db.participant(room.id, host).await.unwrap().unwrap();
-    assert!(host_membership.is_host);
+    assert!(host_membership.is_host());
     let viewer_email = Email::parse("v@example.com").unwrap();
     let viewer = db
         .create_user(
@@ -220,7 +226,7 @@ async fn users_rooms_members_and_messages(backend: Backend) {
     let first = db.join(room.id, viewer.id, Millis(10)).await.unwrap();
     let second = db.join(room.id, viewer.id, Millis(20)).await.unwrap();
     assert_eq!(first, second);
-    assert!(!first.is_host);
+    assert!(!first.is_host());
 
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -358,4 +364,813 @@ async fn both_migration_trees_give_the_same_schema() {
     let postgres = columns(Backend::Postgres).await;
     assert!(sqlite.len() > 20, "{sqlite:?}");
     assert_eq!(sqlite, postgres);
+}
+
+// ---- Roles, host continuity and moderation (issue 14) ----
+
+use watchparty_domain::{
+    AssignedRole, BanDuration, BanKind, Command, Control, Expiry, HostGrace, OnHostTimeout,
+    PlaybackAction, Position, QueueMode, Rate, Reason, RejoinAfter, Role, WaitPolicy,
+};
+use watchparty_persistence::{AuditAction, AuditRecord};
+
+async fn user(db: &Database, name: &str) -> UserId {
+    db.create_user(
+        &Email::parse(&format!("{name}@example.com")).unwrap(),
+        "hash".into(),
+        &DisplayName::parse(name).unwrap(),
+        Millis(1),
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+/// Applies `command` at `now`; it must be accepted.
+fn apply(room: &Room, command: Command, now: i64) -> Room {
+    room.apply(command, Millis(now), HostGrace::from_secs(600))
+        .unwrap()
+        .room
+}
+
+/// Stores `after` over `before`; the write must win.
+async fn save(db: &Database, before: &Room, after: &Room, now: i64) {
+    assert!(db.save_room(before, after, Millis(now)).await.unwrap());
+}
+
+async fn load(db: &Database, room: &Room) -> Room {
+    db.room_by_code(&room.code).await.unwrap().unwrap().0
+}
+
+async fn every_new_field_round_trips(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let owner = user(&db, "owner").await;
+    let (ana, bob, cyd, dee) = (
+        user(&db, "ana").await,
+        user(&db, "bob").await,
+        user(&db, "cyd").await,
+        user(&db, "dee").await,
+    );
+    let settings = RoomSettings {
+        control: Control::Everyone,
+        on_host_timeout: OnHostTimeout::Promote,
+        wait_policy: WaitPolicy::Always,
+        viewers_can_queue: false,
+        queue_mode: QueueMode::Vote,
+        ..RoomSettings::named(RoomName::parse("all fields").unwrap())
+    };
+    let created = db
+        .create_room(NewRoom {
+            code: RoomCode::from_entropy([4; 10]),
+            host: owner,
+            settings,
+            now: Millis(10),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        load(&db, &created).await,
+        created,
+        "a new room reads back as created"
+    );
+    assert_eq!(
+        (created.owner, created.host, created.host_epoch),
+        (owner, owner, 0)
+    );
+
+    // Everything at once, through the rules: joins, a co-host, two mutes,
+    // a kick, a ban of someone who never joined, a rate and playback.
+    let mut room = created.clone();
+    for (who, at) in [(ana, 20), (bob, 30), (cyd, 40)] {
+        room = apply(&room, Command::Join { user: who }, at);
+    }
+    room = apply(
+        &room,
+        Command::SetRole {
+            actor: owner,
+            target: ana,
+            role: AssignedRole::CoHost,
+        },
+        50,
+    );
+    room = apply(
+        &room,
+        Command::Mute {
+            actor: owner,
+            target: ana,
+            duration: None,
+        },
+        60,
+    );
+    room = apply(
+        &room,
+        Command::Mute {
+            actor: ana,
+            target: bob,
+            duration: Some(BanDuration::from_secs(90).unwrap()),
+        },
+        70,
+    );
+    room = apply(
+        &room,
+        Command::Kick {
+            actor: owner,
+            target: cyd,
+            reason: Reason::parse("spoilers").unwrap(),
+            rejoin_after: RejoinAfter::from_secs(120).unwrap(),
+        },
+        80,
+    );
+    room = apply(
+        &room,
+        Command::Ban {
+            actor: ana,
+            target: dee,
+            reason: None,
+            duration: None,
+        },
+        90,
+    );
+    room = apply(
+        &room,
+        Command::SetRate {
+            actor: owner,
+            rate: Rate::new(1.5).unwrap(),
+        },
+        100,
+    );
+    room = apply(
+        &room,
+        Command::Playback {
+            actor: owner,
+            action: PlaybackAction::Play(Position::new(42.5).unwrap()),
+        },
+        110,
+    );
+    assert_eq!(room.participants.len(), 3, "the kicked one is gone");
+    assert_eq!(room.bans.len(), 2);
+    assert_eq!(room.playback.version, 2);
+    save(&db, &created, &room, 110).await;
+    assert_eq!(load(&db, &room).await, room, "every field reads back");
+
+    // A host change, then its grace: epoch, roles, mute lifted, status.
+    let handed = apply(
+        &room,
+        Command::ChangeHost {
+            actor: owner,
+            target: ana,
+            target_connected: true,
+        },
+        120,
+    );
+    let handed = apply(&handed, Command::HostDisconnected, 125);
+    assert_eq!((handed.host, handed.host_epoch), (ana, 1));
+    assert_eq!(handed.role_of(owner), Some(Role::CoHost));
+    assert_eq!(
+        handed.participants[&ana].muted, None,
+        "becoming host lifts a mute"
+    );
+    assert!(matches!(handed.status, RoomStatus::Grace { .. }));
+    save(&db, &room, &handed, 125).await;
+    let stored = load(&db, &handed).await;
+    assert_eq!(stored, handed);
+    assert_eq!(stored.owner, owner, "the owner never changes");
+
+    // Lapsed mutes and kicks are cleared, and their rows with them.
+    let lapsed = handed.lapse_due(Millis(1_000_000)).unwrap().room;
+    assert!(lapsed.bans.values().all(|b| b.user == dee));
+    save(&db, &handed, &lapsed, 1_000_000).await;
+    assert_eq!(load(&db, &lapsed).await, lapsed);
+
+    // The listings carry the same rooms.
+    let listed = db
+        .public_rooms_except(Vec::new(), Millis(121), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, lapsed);
+    assert_eq!(listed[0].1, "ana", "the host's name is the new host's");
+
+    // Participants in the contract's order, with names and mutes.
+    let people = db.participants(room.id).await.unwrap();
+    let order: Vec<(&str, Role)> = people
+        .iter()
+        .map(|p| (p.display_name.as_str(), p.role))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("ana", Role::Host),
+            ("owner", Role::CoHost),
+            ("bob", Role::Viewer)
+        ]
+    );
+    assert_eq!(people[1].became_co_host_at, Some(Millis(120)));
+    assert_eq!(people[2].participant(), lapsed.participants[&bob]);
+}
+
+async fn racing_host_changes_have_one_winner(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let (created, host) = room(&db).await;
+    let (ana, bob) = (user(&db, "ana").await, user(&db, "bob").await);
+    let mut room = created.clone();
+    for who in [ana, bob] {
+        room = apply(&room, Command::Join { user: who }, 10);
+        room = apply(
+            &room,
+            Command::SetRole {
+                actor: host,
+                target: who,
+                role: AssignedRole::CoHost,
+            },
+            20,
+        );
+    }
+    save(&db, &created, &room, 20).await;
+    let room = load(&db, &room).await;
+
+    // Two instances hand the same room to different co-hosts from epoch 0.
+    let to_ana = apply(
+        &room,
+        Command::ChangeHost {
+            actor: host,
+            target: ana,
+            target_connected: true,
+        },
+        30,
+    );
+    let to_bob = apply(
+        &room,
+        Command::ChangeHost {
+            actor: host,
+            target: bob,
+            target_connected: true,
+        },
+        30,
+    );
+    let (a, b) = tokio::join!(
+        db.save_room(&room, &to_ana, Millis(30)),
+        db.save_room(&room, &to_bob, Millis(30))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a ^ b, "exactly one host change wins: {a} {b}");
+    let winner = if a { &to_ana } else { &to_bob };
+    let stored = load(&db, &room).await;
+    assert_eq!(
+        &stored, winner,
+        "the loser wrote nothing, not even its roles"
+    );
+    assert_eq!(stored.host_epoch, 1);
+    let hosts = stored
+        .participants
+        .values()
+        .filter(|p| p.role == Role::Host)
+        .count();
+    assert_eq!(hosts, 1);
+
+    // Anything else computed from the old epoch loses too; from the new one it wins.
+    let muted = apply(
+        &room,
+        Command::Mute {
+            actor: host,
+            target: ana,
+            duration: None,
+        },
+        40,
+    );
+    assert!(!db.save_room(&room, &muted, Millis(40)).await.unwrap());
+    let renamed = apply(
+        &stored,
+        Command::UpdateSettings {
+            actor: stored.host,
+            change: watchparty_domain::SettingsChange {
+                name: Some(RoomName::parse("renamed").unwrap()),
+                ..Default::default()
+            },
+        },
+        50,
+    );
+    save(&db, &stored, &renamed, 50).await;
+
+    // Under load: 20 rounds of two racing changes, one winner each time.
+    let mut current = load(&db, &room).await;
+    for round in 0..20 {
+        let now = 100 + round;
+        let others: Vec<UserId> = [host, ana, bob]
+            .into_iter()
+            .filter(|u| *u != current.host)
+            .collect();
+        let first = apply(
+            &current,
+            Command::ChangeHost {
+                actor: current.host,
+                target: others[0],
+                target_connected: true,
+            },
+            now,
+        );
+        let second = apply(
+            &current,
+            Command::ChangeHost {
+                actor: current.host,
+                target: others[1],
+                target_connected: true,
+            },
+            now,
+        );
+        let (a, b) = tokio::join!(
+            db.save_room(&current, &first, Millis(now)),
+            db.save_room(&current, &second, Millis(now))
+        );
+        assert!(a.unwrap() ^ b.unwrap(), "round {round}");
+        current = load(&db, &room).await;
+        assert_eq!(current.host_epoch, 2 + u64::try_from(round).unwrap());
+    }
+}
+
+async fn a_ban_hides_the_participant(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let (created, host) = room(&db).await;
+    let (vic, kit) = (user(&db, "vic").await, user(&db, "kit").await);
+    db.join(created.id, vic, Millis(10)).await.unwrap();
+    db.join(created.id, kit, Millis(11)).await.unwrap();
+    let room = load(&db, &created).await;
+    assert_eq!(
+        room.participants.len(),
+        3,
+        "joins through the store are seen by the rules"
+    );
+
+    let banned = apply(
+        &room,
+        Command::Ban {
+            actor: host,
+            target: vic,
+            reason: Reason::parse("trolling").unwrap(),
+            duration: None,
+        },
+        20,
+    );
+    let kicked = apply(
+        &banned,
+        Command::Kick {
+            actor: host,
+            target: kit,
+            reason: None,
+            rejoin_after: RejoinAfter::from_secs(60).unwrap(),
+        },
+        30,
+    );
+    save(&db, &room, &kicked, 30).await;
+    for who in [vic, kit] {
+        assert_eq!(db.participant(room.id, who).await.unwrap(), None);
+    }
+    let names: Vec<String> = db
+        .participants(room.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.display_name)
+        .collect();
+    assert_eq!(names, ["host"]);
+    let stored = load(&db, &room).await;
+    assert!(!stored.participants.contains_key(&vic));
+    assert!(stored.ban_on(vic, Millis(1_000_000)).is_some());
+
+    let bans = db.active_bans(room.id, Millis(31)).await.unwrap();
+    let listed: Vec<(&str, &str, BanKind, Expiry)> = bans
+        .iter()
+        .map(|b| {
+            (
+                b.display_name.as_str(),
+                b.by_name.as_str(),
+                b.ban.kind,
+                b.ban.expires,
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("vic", "host", BanKind::Ban, Expiry::UntilLifted),
+            ("kit", "host", BanKind::Kick, Expiry::At(Millis(60_030))),
+        ]
+    );
+    assert_eq!(
+        bans[0].ban.reason.as_ref().map(|r| r.as_str()),
+        Some("trolling")
+    );
+
+    // The store itself keeps them out while the ban holds.
+    assert!(matches!(
+        db.join(room.id, vic, Millis(40)).await,
+        Err(PersistenceError::Banned(None))
+    ));
+    assert!(matches!(
+        db.join(room.id, kit, Millis(60_029)).await,
+        Err(PersistenceError::Banned(Some(Millis(60_030))))
+    ));
+    assert_eq!(db.participant(room.id, kit).await.unwrap(), None);
+    // Once the kick lapses, the user may come back.
+    let bans = db.active_bans(room.id, Millis(60_030)).await.unwrap();
+    assert_eq!(bans.len(), 1);
+    let back = db.join(room.id, kit, Millis(60_030)).await.unwrap();
+    assert_eq!((back.role, back.joined_at), (Role::Viewer, Millis(60_030)));
+
+    // Lifting the ban deletes it.
+    let stored = load(&db, &room).await;
+    let lifted = apply(
+        &stored,
+        Command::Unban {
+            actor: host,
+            target: vic,
+        },
+        60_040,
+    );
+    save(&db, &stored, &lifted, 60_040).await;
+    let bans = db.active_bans(room.id, Millis(60_041)).await.unwrap();
+    assert!(bans.is_empty(), "{bans:?}");
+    db.join(room.id, vic, Millis(60_050)).await.unwrap();
+}
+
+async fn audit_pages_newest_first(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let (room, host) = room(&db).await;
+    let ana = user(&db, "ana").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let record = AuditRecord {
+            action: if i % 2 == 0 {
+                AuditAction::Muted
+            } else {
+                AuditAction::Unmuted
+            },
+            actor: (i != 3).then_some(host),
+            target: Some(ana),
+            detail: format!("{{\"n\": {i}}}"),
+            at: Millis(100 + i),
+        };
+        ids.push(db.insert_audit(room.id, record).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+
+    // An entry stored with a room change, in its transaction.
+    let joined = apply(&room, Command::Join { user: ana }, 200);
+    let promoted = apply(
+        &joined,
+        Command::SetRole {
+            actor: host,
+            target: ana,
+            role: AssignedRole::CoHost,
+        },
+        200,
+    );
+    let record = AuditRecord {
+        action: AuditAction::RoleChanged,
+        actor: Some(host),
+        target: Some(ana),
+        detail: r#"{"role": "co_host"}"#.into(),
+        at: Millis(200),
+    };
+    assert!(db
+        .save_room_audited(&room, &promoted, Millis(200), vec![record.clone()])
+        .await
+        .unwrap());
+    // A losing write (from a state that is no longer stored) records nothing.
+    let stale = Room {
+        status: RoomStatus::Grace {
+            deadline: Millis(500),
+            was_playing: false,
+        },
+        ..room.clone()
+    };
+    assert!(!db
+        .save_room_audited(&stale, &promoted, Millis(201), vec![record])
+        .await
+        .unwrap());
+
+    let first = db.audit_entries(room.id, None, 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].action, AuditAction::RoleChanged);
+    assert_eq!(first[0].detail, r#"{"role": "co_host"}"#);
+    assert_eq!(
+        first[0].actor.as_ref().map(|a| a.display_name.as_str()),
+        Some("host")
+    );
+    assert_eq!(
+        first[0]
+            .target
+            .as_ref()
+            .map(|t| (t.user, t.display_name.as_str())),
+        Some((ana, "ana"))
+    );
+    assert_eq!(first[1].id, ids[4]);
+    let next = db
+        .audit_entries(room.id, Some(first[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[3], ids[2]]
+    );
+    assert_eq!(next[0].actor, None, "the server's own change has no actor");
+    assert_eq!(next[0].action, AuditAction::Unmuted);
+    assert_eq!(next[0].at, Millis(103));
+    let rest = db.audit_entries(room.id, Some(ids[2]), 50).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[1], ids[0]]
+    );
+
+    // Another room's log is its own.
+    let other = db
+        .create_room(NewRoom {
+            code: RoomCode::from_entropy([7; 10]),
+            host: ana,
+            settings: RoomSettings::named(RoomName::parse("other").unwrap()),
+            now: Millis(300),
+        })
+        .await
+        .unwrap();
+    assert!(db
+        .audit_entries(other.id, None, 50)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn promoting_rooms_are_left_to_the_engine(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let (room, host) = room(&db).await;
+    let ana = user(&db, "ana").await;
+    let promote = watchparty_domain::SettingsChange {
+        on_host_timeout: Some(OnHostTimeout::Promote),
+        ..Default::default()
+    };
+    let mut after = apply(&room, Command::Join { user: ana }, 5);
+    after = apply(
+        &after,
+        Command::UpdateSettings {
+            actor: host,
+            change: promote,
+        },
+        5,
+    );
+    after = apply(&after, Command::HostDisconnected, 6);
+    save(&db, &room, &after, 6).await;
+    assert!(
+        matches!(after.status, RoomStatus::Grace { .. }),
+        "{after:?}"
+    );
+    let deadline = after.next_deadline().unwrap();
+    // The bulk close skips it: whether it closes depends on who is connected.
+    assert_eq!(db.close_expired_graces(deadline).await.unwrap(), vec![]);
+    assert_eq!(
+        db.expired_graces(deadline).await.unwrap(),
+        vec![room.code.clone()]
+    );
+    let stored = load(&db, &room).await;
+    let promoted = stored.expire_or_promote(deadline, &[ana]).unwrap().room;
+    // Two instances settling it at once: one promotion.
+    let (a, b) = tokio::join!(
+        db.save_room(&stored, &promoted, deadline),
+        db.save_room(&stored, &promoted, deadline)
+    );
+    assert!(a.unwrap() ^ b.unwrap());
+    let now = load(&db, &room).await;
+    assert_eq!(
+        (now.host, now.host_epoch, now.status),
+        (ana, 1, RoomStatus::Open)
+    );
+}
+
+/// A database from before roles: every earlier migration, some rooms and
+/// people written as the old code wrote them, then the new migration.
+async fn rooms_from_before_roles_keep_working(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use diesel::migration::MigrationSource;
+    use diesel::RunQueryDsl;
+    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+    use watchparty_persistence::DbConnection;
+
+    const ROLES: &str = "2026-12-02-000014";
+    fn apply_earlier<C, B>(c: &mut C, dir: &str) -> diesel::migration::Result<()>
+    where
+        C: MigrationHarness<B>,
+        B: diesel::backend::Backend,
+        FileBasedMigrations: MigrationSource<B>,
+    {
+        let source = FileBasedMigrations::from_path(dir)?;
+        let mut all = MigrationSource::<B>::migrations(&source)?;
+        // Versions are the directory names' digits: compare those.
+        let digits = |v: String| v.chars().filter(char::is_ascii_digit).collect::<String>();
+        let roles = digits(ROLES.to_owned());
+        all.sort_by_key(|m| digits(m.name().version().to_string()));
+        c.applied_migrations()?;
+        for m in all
+            .iter()
+            .filter(|m| digits(m.name().version().to_string()) < roles)
+        {
+            c.run_migration(&**m)?;
+        }
+        Ok(())
+    }
+    const OLD_ROWS: &str = "
+        INSERT INTO users (id, email, password_hash, display_name, created_at) VALUES
+            (1, 'h@example.com', 'x', 'hana', 1), (2, 'v@example.com', 'x', 'vik', 1),
+            (3, 'g@example.com', 'x', 'gus', 1);
+        INSERT INTO rooms (id, code, name, host_id, is_private, is_chat_enabled, media_url,
+            status, grace_deadline, was_playing, is_playing, position, position_at, created_at)
+        VALUES
+            (1, 'AAAAAAAAAA', 'open one', 1, FALSE, TRUE, 'https://example.com/a.mp4',
+             'open', NULL, FALSE, TRUE, 12.5, 500, 100),
+            (2, 'BBBBBBBBBB', 'in grace', 2, TRUE, FALSE, NULL,
+             'grace', 9000, TRUE, FALSE, 3.0, 600, 200);
+        INSERT INTO participants (room_id, user_id, role, joined_at) VALUES
+            (1, 1, 'host', 100), (1, 2, 'viewer', 150), (1, 3, 'viewer', 160),
+            (2, 2, 'host', 200), (2, 1, 'viewer', 250);
+        INSERT INTO chat_messages (room_id, user_id, message, created_at) VALUES (1, 2, 'hi', 170);";
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::connect(&fresh_url(backend, &dir), CONNECT_TIMEOUT)
+        .await
+        .unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+    db.run(move |conn| {
+        let to_err = |e: Box<dyn std::error::Error + Send + Sync>| {
+            PersistenceError::Migration(e.to_string())
+        };
+        match conn {
+            DbConnection::Sqlite(c) => {
+                apply_earlier(c, &format!("{root}/sqlite")).map_err(to_err)?;
+                c.batch_execute(OLD_ROWS)?;
+            }
+            DbConnection::Postgresql(c) => {
+                apply_earlier(c, &format!("{root}/postgres")).map_err(to_err)?;
+                c.batch_execute(OLD_ROWS)?;
+                // Ids were given by hand: move the sequences past them.
+                c.batch_execute(
+                    "SELECT setval('users_id_seq', 3); SELECT setval('rooms_id_seq', 2);",
+                )?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let migrated = db.migrate().await.unwrap();
+    assert_eq!(migrated.applied.len(), 1, "{migrated:?}");
+    let applied: String = migrated.applied[0]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(applied, ROLES.replace('-', ""), "{migrated:?}");
+
+    let open = RoomCode::parse("AAAAAAAAAA").unwrap();
+    let (room, host_name) = db.room_by_code(&open).await.unwrap().unwrap();
+    assert_eq!(host_name, "hana");
+    assert_eq!(
+        (room.owner, room.host, room.host_epoch),
+        (UserId(1), UserId(1), 0)
+    );
+    assert_eq!(room.settings.control, Control::Host);
+    assert_eq!(room.settings.on_host_timeout, OnHostTimeout::Close);
+    assert_eq!(room.settings.wait_policy, WaitPolicy::Start);
+    assert!(room.settings.viewers_can_queue);
+    assert_eq!(room.settings.queue_mode, QueueMode::Manual);
+    assert_eq!(room.playback.rate, Rate::NORMAL);
+    assert_eq!(room.playback.version, 0);
+    assert_eq!(
+        room.playback.position_at(Millis(1500)),
+        13.5,
+        "still playing at rate 1"
+    );
+    let roles: Vec<(UserId, Role, Option<Expiry>)> = room
+        .participants_in_order()
+        .into_iter()
+        .map(|p| (p.user, p.role, p.muted))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (UserId(1), Role::Host, None),
+            (UserId(2), Role::Viewer, None),
+            (UserId(3), Role::Viewer, None)
+        ]
+    );
+    assert!(room.bans.is_empty());
+
+    let grace = RoomCode::parse("BBBBBBBBBB").unwrap();
+    let (graced, _) = db.room_by_code(&grace).await.unwrap().unwrap();
+    assert_eq!((graced.owner, graced.host), (UserId(2), UserId(2)));
+    assert_eq!(
+        graced.status,
+        RoomStatus::Grace {
+            deadline: Millis(9000),
+            was_playing: true
+        }
+    );
+    // As before: the host returns within grace, or the sweep closes it.
+    let back = apply(&graced, Command::HostConnected, 8000);
+    save(&db, &graced, &back, 8000).await;
+    assert_eq!(load(&db, &graced).await.status, RoomStatus::Open);
+
+    // The new rules work on the old room: the owner (its old host) may
+    // appoint, moderate and delete.
+    let appointed = apply(
+        &room,
+        Command::SetRole {
+            actor: UserId(1),
+            target: UserId(2),
+            role: AssignedRole::CoHost,
+        },
+        2000,
+    );
+    let kicked = apply(
+        &appointed,
+        Command::Kick {
+            actor: UserId(2),
+            target: UserId(3),
+            reason: None,
+            rejoin_after: RejoinAfter::default(),
+        },
+        2100,
+    );
+    save(&db, &room, &kicked, 2100).await;
+    assert_eq!(load(&db, &room).await, kicked);
+    assert_eq!(
+        db.messages(room.id, MessagePage::Latest, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let deleted = apply(&kicked, Command::Delete { actor: UserId(1) }, 2200);
+    save(&db, &kicked, &deleted, 2200).await;
+    // New rooms and users still get fresh ids.
+    let fresh = user(&db, "newcomer").await;
+    assert!(fresh.0 > 3);
+
+    // The owner must be a user, on SQLite too (triggers stand in for the key).
+    let refused = db
+        .run(|conn| {
+            Ok(conn
+                .batch_execute(
+                    "INSERT INTO rooms (code, name, host_id, is_private, is_chat_enabled, status, \
+                     was_playing, is_playing, position, position_at, created_at, owner_id) \
+                     VALUES ('CCCCCCCCCC', 'x', 1, FALSE, TRUE, 'open', FALSE, FALSE, 0, 1, 1, 999)",
+                )
+                .is_err())
+        })
+        .await
+        .unwrap();
+    assert!(refused, "a room owned by nobody is refused");
+
+    // The down migration returns to the old schema (a co-host becomes a
+    // viewer), and migrating again works.
+    let appointed = apply(
+        &load(&db, &graced).await,
+        Command::SetRole {
+            actor: UserId(2),
+            target: UserId(1),
+            role: AssignedRole::CoHost,
+        },
+        8100,
+    );
+    save(&db, &back, &appointed, 8100).await;
+    db.run(move |conn| {
+        let to_err = |e: Box<dyn std::error::Error + Send + Sync>| {
+            PersistenceError::Migration(e.to_string())
+        };
+        let role = match conn {
+            DbConnection::Sqlite(c) => {
+                let source = FileBasedMigrations::from_path(format!("{root}/sqlite"))
+                    .map_err(|e| PersistenceError::Migration(e.to_string()))?;
+                c.revert_last_migration(source).map_err(to_err)?;
+                diesel::sql_query("SELECT role AS column_name FROM participants WHERE user_id = 1 AND room_id = 2")
+                    .get_result::<OneText>(c)?
+            }
+            DbConnection::Postgresql(c) => {
+                let source = FileBasedMigrations::from_path(format!("{root}/postgres"))
+                    .map_err(|e| PersistenceError::Migration(e.to_string()))?;
+                c.revert_last_migration(source).map_err(to_err)?;
+                diesel::sql_query("SELECT role AS column_name FROM participants WHERE user_id = 1 AND room_id = 2")
+                    .get_result::<OneText>(c)?
+            }
+        };
+        assert_eq!(role.column_name, "viewer");
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(db.migrate().await.unwrap().applied.len(), 1);
+    let again = db.room_by_code(&grace).await.unwrap().unwrap().0;
+    assert_eq!((again.owner, again.host), (UserId(2), UserId(2)));
+    assert_eq!(again.role_of(UserId(1)), Some(Role::Viewer));
+}
+
+#[derive(diesel::QueryableByName)]
+struct OneText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    column_name: String,
 }

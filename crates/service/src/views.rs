@@ -58,7 +58,7 @@ pub(crate) fn room_view(
 pub(crate) fn participant_view(p: &StoredParticipant) -> wire::Participant {
     wire::Participant {
         user: public_user(p.user, &p.display_name),
-        role: if p.is_host { "host" } else { "viewer" }.to_owned(),
+        role: p.role.as_str().to_owned(),
         is_approved: true,
         joined_at: rfc3339(p.joined_at),
     }
