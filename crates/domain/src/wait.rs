@@ -5,9 +5,11 @@
 //! database, so it is not part of [`crate::Room`]. The service keeps one
 //! [`GroupWait`] per room beside the room and drives both: when a wait
 //! starts it holds playback (a `PAUSE` through the room), when it ends it
-//! plays again at [`WaitEnd::resume_at`]. Every method takes the instant in
-//! and first settles a deadline that has passed, so the order in which the
-//! service calls them cannot let a wait outlive its deadline.
+//! plays again at [`WaitEnd::resume_at`]. Every method takes the instant in,
+//! and every one that changes something first settles a deadline that has
+//! passed, so the order in which the service calls them cannot let a wait
+//! outlive its deadline. A refused `PLAYER_STATE` changes nothing at all: the
+//! timer armed at [`GroupWait::next_deadline`] settles the deadline then.
 
 use crate::budget::Budget;
 use crate::ids::{ConnectionId, Millis, UserId};
@@ -374,9 +376,24 @@ impl GroupWait {
         self.wait.as_ref().map(|w| w.deadline)
     }
 
-    /// A socket of `user` connected. One that connects while the room plays
-    /// is not waited for until it has reported `ready` once.
-    pub fn connect(&mut self, socket: ConnectionId, user: UserId, room_playing: bool) {
+    /// A socket of `user` connected at `now`. One that connects while the
+    /// room plays is not waited for until it has reported `ready` once.
+    ///
+    /// Socket ids are unique, so this normally announces nothing; an id that
+    /// is already known is first disconnected (which may shrink or end the
+    /// wait in progress), never silently reassigned to another user.
+    pub fn connect(
+        &mut self,
+        socket: ConnectionId,
+        user: UserId,
+        room_playing: bool,
+        now: Millis,
+    ) -> Vec<WaitEvent> {
+        let events = if self.sockets.contains_key(&socket) {
+            self.disconnect(socket, now)
+        } else {
+            self.settle(now)
+        };
         self.sockets.insert(
             socket,
             Socket {
@@ -389,6 +406,7 @@ impl GroupWait {
             },
         );
         self.users.entry(user).or_default();
+        events
     }
 
     /// A socket closed. The wait stops waiting for it; if that leaves
@@ -417,7 +435,8 @@ impl GroupWait {
 
     /// A `PLAYER_STATE` arrived at `now` while the room is as `room` says.
     ///
-    /// Beyond 4 a second it is refused and changes nothing. Otherwise the
+    /// Beyond 4 a second, or from a socket it does not know, it is refused
+    /// and changes nothing, not even a passed deadline. Otherwise the
     /// socket's state is recorded; during a wait, `ready` marks a waited-for
     /// socket ready for the rest of that wait and `error` stops waiting for
     /// it; with policy `always`, `buffering` from a socket that would be
@@ -442,9 +461,16 @@ impl GroupWait {
         }
         let mut events = self.settle(now);
         match state {
+            // Readiness latches per user for the rest of the wait: once one
+            // of their sockets said ready, closing that socket does not put
+            // them back on the list, which only ever shrinks.
             PlayerState::Ready => self.shrink(now, &mut events, |waited| {
-                if let Some((_, ready)) = waited.get_mut(&socket) {
-                    *ready = true;
+                if let Some((user, _)) = waited.get(&socket).copied() {
+                    for (u, ready) in waited.values_mut() {
+                        if *u == user {
+                            *ready = true;
+                        }
+                    }
                 }
             }),
             PlayerState::Error => self.shrink(now, &mut events, |waited| {

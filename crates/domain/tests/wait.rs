@@ -33,7 +33,7 @@ fn t(ms: i64) -> Millis {
 fn room_with(states: &[(u64, UserId, PlayerState)]) -> GroupWait {
     let mut waits = GroupWait::new();
     for (socket, user, state) in states {
-        waits.connect(s(*socket), *user, false);
+        waits.connect(s(*socket), *user, false, t(0));
         assert_eq!(waits.report(s(*socket), *state, PAUSED, t(0)), Ok(vec![]));
     }
     waits
@@ -71,8 +71,8 @@ fn shrunk(events: &[WaitEvent]) -> Vec<UserId> {
 #[test]
 fn a_client_that_never_reports_holds_nobody_up() {
     let mut waits = GroupWait::new();
-    waits.connect(s(1), ANA, false);
-    waits.connect(s(2), BO, false);
+    waits.connect(s(1), ANA, false, t(0));
+    waits.connect(s(2), BO, false, t(0));
     // Rule 1: nobody would be waited for, so nothing starts and the PLAY
     // applies at once.
     assert!(play(&mut waits, 1_000).is_empty());
@@ -174,7 +174,7 @@ fn a_socket_whose_last_state_is_error_is_never_waited_for() {
 #[test]
 fn a_joiner_never_stalls_a_playing_room() {
     let mut waits = room_with(&[(1, ANA, PlayerState::Ready)]);
-    waits.connect(s(2), BO, true);
+    waits.connect(s(2), BO, true, t(0));
     report(&mut waits, 2, PlayerState::Loading, 100);
     // Ana is waited for, the joiner is not.
     assert_eq!(
@@ -189,7 +189,7 @@ fn a_joiner_never_stalls_a_playing_room() {
 
     // Only the joiner reports: nothing to wait for.
     let mut alone = GroupWait::new();
-    alone.connect(s(2), BO, true);
+    alone.connect(s(2), BO, true, t(0));
     alone
         .report(s(2), PlayerState::Buffering, PLAYING, t(0))
         .unwrap();
@@ -405,7 +405,7 @@ fn set_wait_is_per_user_and_outlives_reconnects() {
     );
     waits.disconnect(s(1), t(10));
     waits.disconnect(s(2), t(10));
-    waits.connect(s(3), ANA, false);
+    waits.connect(s(3), ANA, false, t(15));
     report(&mut waits, 3, PlayerState::Loading, 20);
     assert!(waits.opted_out(ANA));
     assert!(play(&mut waits, 30).is_empty());
@@ -488,7 +488,7 @@ fn skips_more_than_five_minutes_apart_do_not_exclude() {
 #[test]
 fn player_state_beyond_four_a_second_is_ignored() {
     let mut waits = room_with(&[]);
-    waits.connect(s(1), ANA, false);
+    waits.connect(s(1), ANA, false, t(0));
     for i in 0..4 {
         assert_eq!(
             waits.report(s(1), PlayerState::Loading, PAUSED, t(1_000 + i)),
@@ -519,7 +519,7 @@ fn the_resume_instant_leads_by_half_the_slowest_round_trip_capped_at_500_ms() {
         let mut waits = GroupWait::new();
         for (i, rtt) in rtts.iter().enumerate() {
             let socket = s(i as u64);
-            waits.connect(socket, UserId(i as i64), false);
+            waits.connect(socket, UserId(i as i64), false, t(0));
             waits
                 .report(socket, PlayerState::Loading, PAUSED, t(0))
                 .unwrap();
