@@ -78,8 +78,8 @@ pub use values::{
     CHAT_TEXT_MAX_CHARS, MAX_POSITION, ROOM_CODE_ALPHABET, ROOM_CODE_LEN,
 };
 pub use wait::{
-    GroupWait, PlayerState, PlayerStateRefusal, RoomNow, UserReadiness, Wait, WaitEnd,
-    WaitEndCause, WaitEvent, WaitOutcome, WaitReason, WaitingFor, ASSUMED_RTT_MS,
-    MAX_RESUME_LEAD_MS, REBUFFER_DEADLINE_MS, RESUME_MARGIN_MS, SKIP_EXCLUSION_MS, SKIP_WINDOW_MS,
-    WAIT_DEADLINE_MS,
+    GroupWait, PlayerState, PlayerStateRefusal, RoomNow, SocketReadiness, UserReadiness,
+    UserWaitRecord, Wait, WaitEnd, WaitEndCause, WaitEvent, WaitOutcome, WaitReason, WaitedSocket,
+    WaitingFor, ASSUMED_RTT_MS, MAX_RESUME_LEAD_MS, REBUFFER_DEADLINE_MS, RESUME_MARGIN_MS,
+    SKIP_EXCLUSION_MS, SKIP_WINDOW_MS, WAIT_DEADLINE_MS,
 };

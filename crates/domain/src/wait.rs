@@ -11,7 +11,6 @@
 //! outlive its deadline. A refused `PLAYER_STATE` changes nothing at all: the
 //! timer armed at [`GroupWait::next_deadline`] settles the deadline then.
 
-use crate::budget::Budget;
 use crate::ids::{ConnectionId, Millis, UserId};
 use crate::roles::WaitPolicy;
 use std::collections::BTreeMap;
@@ -229,8 +228,6 @@ pub enum WaitEvent {
 /// Why a `PLAYER_STATE` changed nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlayerStateRefusal {
-    /// More than 4 a second from this socket: ignored.
-    OverBudget,
     /// The socket is not known (never connected, or already gone).
     UnknownSocket,
 }
@@ -255,17 +252,24 @@ pub enum UserReadiness {
     Unreported,
 }
 
+/// What the wait rules know of one socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Socket {
-    user: UserId,
-    last: Option<PlayerState>,
-    ready_once: bool,
-    joined_while_playing: bool,
-    rtt_ms: Option<u32>,
-    budget: Budget,
+pub struct SocketReadiness {
+    /// Whose socket it is.
+    pub user: UserId,
+    /// Its last accepted `PLAYER_STATE`; `None`: it never reported, and is
+    /// never waited for.
+    pub last: Option<PlayerState>,
+    /// Whether it has reported `ready` at least once since it connected.
+    pub ready_once: bool,
+    /// Whether it connected while the room played: then it is not waited
+    /// for until `ready_once`.
+    pub joined_while_playing: bool,
+    /// Its latest reported round trip in milliseconds, if any.
+    pub rtt_ms: Option<u32>,
 }
 
-impl Socket {
+impl SocketReadiness {
     /// Whether a wait starting now would wait for this socket (before the
     /// per-user rules): it reported, its last state is not `error`, and it
     /// is not a joiner who never said `ready`.
@@ -277,14 +281,20 @@ impl Socket {
     }
 }
 
+/// What the wait rules keep of a user for the room's lifetime, across
+/// reconnects (§13 rule 4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct UserRecord {
-    opted_out: bool,
-    skips: Vec<Millis>,
-    excluded_until: Option<Millis>,
+pub struct UserWaitRecord {
+    /// `SET_WAIT false`: never waited for.
+    pub opted_out: bool,
+    /// When they were skipped within the last five minutes (at most one:
+    /// the second excludes them and clears the list).
+    pub skips: Vec<Millis>,
+    /// Not waited for before this instant (skip-twice rule).
+    pub excluded_until: Option<Millis>,
 }
 
-impl UserRecord {
+impl UserWaitRecord {
     fn excluded_at(&self, now: Millis) -> bool {
         self.excluded_until.is_some_and(|until| now < until)
     }
@@ -311,9 +321,19 @@ pub struct Wait {
     pub started_at: Millis,
     /// When it ends at the latest.
     pub deadline: Millis,
-    /// The sockets waited for, fixed when it started, and whether each has
-    /// said `ready` since.
-    waited: BTreeMap<ConnectionId, (UserId, bool)>,
+    /// The sockets waited for, fixed when it started (it only loses
+    /// members), and whether each counts as ready.
+    pub waited: BTreeMap<ConnectionId, WaitedSocket>,
+}
+
+/// A socket a wait waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitedSocket {
+    /// Whose socket it is.
+    pub user: UserId,
+    /// Whether it (or another waited-for socket of the same user) said
+    /// `ready` after the `WAITING`.
+    pub ready: bool,
 }
 
 impl Wait {
@@ -321,8 +341,8 @@ impl Wait {
     /// of them ready, by id.
     pub fn waiting_for(&self) -> Vec<UserId> {
         let mut ready: BTreeMap<UserId, bool> = BTreeMap::new();
-        for (user, is_ready) in self.waited.values() {
-            *ready.entry(*user).or_insert(false) |= *is_ready;
+        for socket in self.waited.values() {
+            *ready.entry(socket.user).or_insert(false) |= socket.ready;
         }
         ready
             .into_iter()
@@ -347,11 +367,21 @@ impl Wait {
 /// One room's readiness and waits: sockets, the users' `SET_WAIT` and skip
 /// records (kept for the room's lifetime, across reconnects), and the wait
 /// in progress, if any.
+///
+/// Plain data, like [`crate::Room`]: a service with several instances can
+/// keep it in shared live state, load it, apply one call and store it back
+/// atomically, so that a wait ends once whichever instance decides it. The
+/// `PLAYER_STATE` allowance is not part of it: it belongs to the socket,
+/// where it lives ([`crate::Budget::player_state`]), checked before
+/// [`GroupWait::report`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupWait {
-    sockets: BTreeMap<ConnectionId, Socket>,
-    users: BTreeMap<UserId, UserRecord>,
-    wait: Option<Wait>,
+    /// The room's live sockets.
+    pub sockets: BTreeMap<ConnectionId, SocketReadiness>,
+    /// Every user who ever had a socket here, kept for the room's lifetime.
+    pub users: BTreeMap<UserId, UserWaitRecord>,
+    /// The wait in progress, if any.
+    pub wait: Option<Wait>,
 }
 
 impl GroupWait {
@@ -396,13 +426,12 @@ impl GroupWait {
         };
         self.sockets.insert(
             socket,
-            Socket {
+            SocketReadiness {
                 user,
                 last: None,
                 ready_once: false,
                 joined_while_playing: room_playing,
                 rtt_ms: None,
-                budget: Budget::player_state(),
             },
         );
         self.users.entry(user).or_default();
@@ -435,8 +464,10 @@ impl GroupWait {
 
     /// A `PLAYER_STATE` arrived at `now` while the room is as `room` says.
     ///
-    /// Beyond 4 a second, or from a socket it does not know, it is refused
-    /// and changes nothing, not even a passed deadline. Otherwise the
+    /// The caller first checks the socket's allowance
+    /// ([`crate::Budget::player_state`]: more than 4 a second are ignored).
+    /// From a socket it does not know, it is refused and changes nothing,
+    /// not even a passed deadline. Otherwise the
     /// socket's state is recorded; during a wait, `ready` marks a waited-for
     /// socket ready for the rest of that wait and `error` stops waiting for
     /// it; with policy `always`, `buffering` from a socket that would be
@@ -452,9 +483,6 @@ impl GroupWait {
             .sockets
             .get_mut(&socket)
             .ok_or(PlayerStateRefusal::UnknownSocket)?;
-        if !entry.budget.try_take(now) {
-            return Err(PlayerStateRefusal::OverBudget);
-        }
         entry.last = Some(state);
         if state == PlayerState::Ready {
             entry.ready_once = true;
@@ -465,11 +493,9 @@ impl GroupWait {
             // of their sockets said ready, closing that socket does not put
             // them back on the list, which only ever shrinks.
             PlayerState::Ready => self.shrink(now, &mut events, |waited| {
-                if let Some((user, _)) = waited.get(&socket).copied() {
-                    for (u, ready) in waited.values_mut() {
-                        if *u == user {
-                            *ready = true;
-                        }
+                if let Some(user) = waited.get(&socket).map(|w| w.user) {
+                    for waited in waited.values_mut().filter(|w| w.user == user) {
+                        waited.ready = true;
                     }
                 }
             }),
@@ -497,7 +523,7 @@ impl GroupWait {
         self.users.entry(user).or_default().opted_out = !wait;
         if !wait {
             self.shrink(now, &mut events, |waited| {
-                waited.retain(|_, (u, _)| *u != user);
+                waited.retain(|_, w| w.user != user);
             });
         }
         events
@@ -518,14 +544,20 @@ impl GroupWait {
         if !policy.waits_on(reason) {
             return events;
         }
-        let waited: BTreeMap<ConnectionId, (UserId, bool)> = self
+        let waited: BTreeMap<ConnectionId, WaitedSocket> = self
             .sockets
             .keys()
             .filter(|socket| self.would_wait_for(**socket, now))
             .filter_map(|socket| {
                 // Every waited-for socket counts as not ready until it says
                 // `ready` after this WAITING (§13 rule 2).
-                self.sockets.get(socket).map(|s| (*socket, (s.user, false)))
+                self.sockets.get(socket).map(|s| {
+                    let waited = WaitedSocket {
+                        user: s.user,
+                        ready: false,
+                    };
+                    (*socket, waited)
+                })
             })
             .collect();
         if waited.is_empty() {
@@ -646,11 +678,11 @@ impl GroupWait {
     /// never more than [`MAX_RESUME_LEAD_MS`] ahead. The slowest of them
     /// then hears the `PLAY` before its moment comes.
     pub fn resume_instant(&self, now: Millis) -> Millis {
-        let sockets: Vec<&Socket> = match &self.wait {
+        let sockets: Vec<&SocketReadiness> = match &self.wait {
             Some(wait) => wait
                 .waited
                 .iter()
-                .filter(|(_, (_, ready))| *ready)
+                .filter(|(_, waited)| waited.ready)
                 .filter_map(|(id, _)| self.sockets.get(id))
                 .collect(),
             None => Vec::new(),
@@ -671,7 +703,7 @@ impl GroupWait {
         &mut self,
         now: Millis,
         events: &mut Vec<WaitEvent>,
-        change: impl FnOnce(&mut BTreeMap<ConnectionId, (UserId, bool)>),
+        change: impl FnOnce(&mut BTreeMap<ConnectionId, WaitedSocket>),
     ) {
         let Some(wait) = self.wait.as_mut() else {
             return;

@@ -241,6 +241,7 @@ impl Seen {
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut waits = GroupWait::new();
     let mut seen = Seen::default();
+    let mut budgets: BTreeMap<u64, Budget> = BTreeMap::new();
     for op in ops {
         let room = RoomNow {
             playing: seen.playing,
@@ -259,6 +260,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Connect { socket, user } => {
                 let events = waits.connect(ConnectionId(socket), UserId(user), seen.playing, now);
+                budgets.insert(socket, Budget::player_state());
                 seen.sockets.insert(socket, user);
                 seen.errored.remove(&socket);
                 if seen.playing {
@@ -281,7 +283,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             } => {
                 let mut events = Vec::new();
                 let mut accepted = 0;
+                let budget = budgets.entry(socket).or_insert_with(Budget::player_state);
                 for _ in 0..times {
+                    // The service's path: the socket's allowance, then the rules.
+                    if !budget.try_take(now) {
+                        continue;
+                    }
                     if let Ok(more) = waits.report(ConnectionId(socket), state, room, now) {
                         accepted += 1;
                         events.extend(more);
