@@ -13,6 +13,7 @@
 
 use crate::ids::{ConnectionId, Millis, UserId};
 use crate::roles::WaitPolicy;
+use crate::sync::MAX_RTT_MS;
 use std::collections::BTreeMap;
 
 /// How long a wait lasts at most after a play, seek, resume or advance.
@@ -378,7 +379,8 @@ impl Wait {
 pub struct GroupWait {
     /// The room's live sockets.
     pub sockets: BTreeMap<ConnectionId, SocketReadiness>,
-    /// Every user who ever had a socket here, kept for the room's lifetime.
+    /// Users with a socket here, and every user with a `SET_WAIT` or a skip
+    /// to remember, kept for the room's lifetime.
     pub users: BTreeMap<UserId, UserWaitRecord>,
     /// The wait in progress, if any.
     pub wait: Option<Wait>,
@@ -440,10 +442,20 @@ impl GroupWait {
 
     /// A socket closed. The wait stops waiting for it; if that leaves
     /// nobody to wait for, the wait ends as ready. The user's `SET_WAIT`
-    /// and skips stay.
+    /// and skips stay; a user with neither, and no socket left, is
+    /// forgotten, so a busy public room does not keep every passer-by.
     pub fn disconnect(&mut self, socket: ConnectionId, now: Millis) -> Vec<WaitEvent> {
         let mut events = self.settle(now);
-        self.sockets.remove(&socket);
+        if let Some(gone) = self.sockets.remove(&socket) {
+            let still_here = self.sockets.values().any(|s| s.user == gone.user);
+            let remembered = self
+                .users
+                .get(&gone.user)
+                .is_some_and(|u| *u != UserWaitRecord::default());
+            if !still_here && !remembered {
+                self.users.remove(&gone.user);
+            }
+        }
         self.shrink(now, &mut events, |waited| {
             waited.remove(&socket);
         });
@@ -452,9 +464,9 @@ impl GroupWait {
 
     /// The socket's round trip, from its latest counted `SYNC_REPORT`: it
     /// sets how far ahead a resume starts. Values that are not a finite
-    /// number from 0 to 60 000 are ignored.
+    /// number from 0 to [`crate::MAX_RTT_MS`] are ignored.
     pub fn note_rtt(&mut self, socket: ConnectionId, rtt_ms: f64) {
-        if rtt_ms.is_finite() && (0.0..=60_000.0).contains(&rtt_ms) {
+        if rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&rtt_ms) {
             if let Some(s) = self.sockets.get_mut(&socket) {
                 // In range, so the cast is exact up to the rounding.
                 s.rtt_ms = Some(rtt_ms.round() as u32);
@@ -467,11 +479,11 @@ impl GroupWait {
     /// The caller first checks the socket's allowance
     /// ([`crate::Budget::player_state`]: more than 4 a second are ignored).
     /// From a socket it does not know, it is refused and changes nothing,
-    /// not even a passed deadline. Otherwise the
-    /// socket's state is recorded; during a wait, `ready` marks a waited-for
-    /// socket ready for the rest of that wait and `error` stops waiting for
-    /// it; with policy `always`, `buffering` from a socket that would be
-    /// waited for, while the room plays, starts a rebuffer wait.
+    /// not even a passed deadline. Otherwise the socket's state is recorded;
+    /// during a wait, `ready` marks the user's waited-for sockets ready for
+    /// the rest of that wait and `error` stops waiting for the socket; with
+    /// policy `always`, `buffering` from a socket that would be waited for,
+    /// while the room plays, starts a rebuffer wait.
     pub fn report(
         &mut self,
         socket: ConnectionId,

@@ -582,3 +582,18 @@ fn names_are_the_contracts() {
     let names: Vec<_> = outcomes.iter().map(|o| o.as_str()).collect();
     assert_eq!(names, ["ready", "timeout", "forced"]);
 }
+
+#[test]
+fn a_passer_by_is_forgotten_but_a_choice_or_a_skip_is_kept() {
+    let mut waits = GroupWait::new();
+    waits.connect(s(1), ANA, false, t(0));
+    waits.connect(s(2), BO, false, t(0));
+    waits.set_wait(BO, false, t(0));
+    waits.disconnect(s(1), t(10));
+    waits.disconnect(s(2), t(10));
+    assert!(
+        !waits.users.contains_key(&ANA),
+        "nothing to remember of Ana"
+    );
+    assert!(waits.opted_out(BO), "Bo's SET_WAIT outlives his sockets");
+}
