@@ -46,7 +46,7 @@ const MEDIA_PROBLEMS = {
 const WORKING_LINK = "A link that works is a direct link to an MP4 or WebM file: one that plays on its own when opened in a browser tab.";
 
 // The speed menu's choices, within the protocol's 0.25–4.
-const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 3];
+const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 3, 4];
 
 /** @param {number} rate */
 function speedText(rate) {
