@@ -34,16 +34,19 @@ async function page(who) {
 }
 
 const stamp = Date.now().toString(36);
-let ana, path;
+let ana, eve, path;
 
 test("a kicked user sees the reason and until when, and is not reconnected", async () => {
   ana = await page("ana");
   const dee = await page("dee");
+  eve = await page("eve");
   path = await hostRoom(ana, server.origins[0], { email: `ana-${stamp}@example.com`, name: "Ana", room: "House rules" });
   const sockets = [];
   dee.on("websocket", (ws) => sockets.push(ws.url()));
   await joinAs(dee, server.origins[1] + path, { email: `dee-${stamp}@example.com`, name: "Dee" });
+  await joinAs(eve, server.origins[1] + path, { email: `eve-${stamp}@example.com`, name: "Eve" });
   await ana.locator("#participants li", { hasText: "Dee" }).waitFor();
+  await ana.locator("#participants li", { hasText: "Eve" }).waitFor();
   assert.equal(sockets.length, 1);
 
   const menu = await personMenu(ana, "Dee");
@@ -58,9 +61,12 @@ test("a kicked user sees the reason and until when, and is not reconnected", asy
   assert.equal(await dee.locator("#removed-reason").textContent(), "spoilers in the chat");
   assert.match(await dee.locator("#removed-until").textContent(), /You can join again from \d\d:\d\d/);
   // Everyone else sees who was removed, and by whom.
-  await ana.locator("#room-notice", { hasText: "Dee was kicked by Ana." }).waitFor();
-  await ana.locator("#participants li", { hasText: "Dee" }).waitFor({ state: "detached" });
-  assert.equal(await ana.locator("#participants-away li", { hasText: "Dee" }).count(), 0, "no longer a participant");
+  await eve.locator("#room-notice", { hasText: "Dee was kicked by Ana." }).waitFor();
+  await ana.locator("#room-notice", { hasText: "You kicked Dee." }).waitFor();
+  for (const p of [ana, eve]) {
+    await p.locator("#participants li", { hasText: "Dee" }).waitFor({ state: "detached" });
+    assert.equal(await p.locator("#participants-away li", { hasText: "Dee" }).count(), 0, "no longer a participant");
+  }
 
   // No reconnect: the page opened no other socket (a retry would start
   // within 0.75 s), even when the browser says it is back online.
@@ -77,10 +83,6 @@ test("a kicked user sees the reason and until when, and is not reconnected", asy
 });
 
 test("a muted user is told so instead of getting a chat box, and gets it back", async () => {
-  const eve = await page("eve");
-  await joinAs(eve, server.origins[1] + path, { email: `eve-${stamp}@example.com`, name: "Eve" });
-  await ana.locator("#participants li", { hasText: "Eve" }).waitFor();
-
   const menu = await personMenu(ana, "Eve");
   await menu.getByLabel("Mute for").selectOption({ label: "15 minutes" });
   await menu.getByRole("button", { name: "Mute" }).click();

@@ -411,7 +411,7 @@ class RoomView {
   }
 
   showSpeed() {
-    const rate = this.model ? this.model.rate : 1;
+    const rate = this.currentModel().rate;
     if (!SPEEDS.includes(rate) && rate >= MIN_RATE && rate <= MAX_RATE) {
       // Another client chose a speed the menu lacks: offer it.
       this.speedSelect.append(h("option", { value: String(rate) }, speedText(rate)));
@@ -566,9 +566,17 @@ class RoomView {
         this.people.updated(msg.participant);
         if (msg.participant.user.id === this.me.id) this.showChatEnabled();
         return;
-      case "PARTICIPANT_REMOVED":
+      case "PARTICIPANT_REMOVED": {
         this.people.removed(msg.user);
-        return this.notice(`${msg.user.display_name} was ${msg.action === "banned" ? "banned" : "kicked"} by ${msg.by.display_name}.`);
+        const done = msg.action === "banned" ? "banned" : "kicked";
+        // The same words as the menu's own notice when it was us, whichever
+        // of the answer and this message comes first.
+        return this.notice(
+          msg.by.id === this.me.id
+            ? `You ${done} ${msg.user.display_name}.`
+            : `${msg.user.display_name} was ${done} by ${msg.by.display_name}.`,
+        );
+      }
       case "HOST_CHANGED":
         return this.hostChanged(msg.host, msg.previous, msg.reason);
       case "REMOVED":
@@ -594,9 +602,17 @@ class RoomView {
     }
   }
 
-  /** The model to build on: the last one, or paused at 0 at normal speed. */
+  /**
+   * The model to build on: the player's (a controller's own commands move
+   * it), else the last one the server sent, else paused at 0 at normal speed.
+   *
+   * @returns {Model}
+   */
   currentModel() {
-    return this.model || { is_playing: false, time: 0, server_time: this.clock.now(), rate: 1, version: null };
+    return (
+      this.sync?.model ||
+      this.model || { is_playing: false, time: 0, server_time: this.clock.now(), rate: 1, version: null }
+    );
   }
 
   /** @param {Model} model */
@@ -630,7 +646,7 @@ class RoomView {
     try {
       const { playback } = await api.room(this.code);
       // A socket message newer than this answer wins.
-      const known = this.model ? this.model.version : null;
+      const known = this.currentModel().version;
       if (this.left || (known !== null && typeof playback.version === "number" && playback.version < known)) return;
       this.setModel({
         is_playing: playback.is_playing,
