@@ -1,6 +1,7 @@
 // Roles in the browser: the host appoints a co-host, who then drives the
 // room and the other viewer follows; the speed menu at 1.5×, followed by a
-// viewer's player; the host hands the room over, and the owner takes it back.
+// viewer's player; the host hands the room over, and the owner takes it back;
+// the control and host-timeout settings; a co-host takes over during grace.
 //
 // With WATCHPARTY_TEST_BACKEND=production (scripts/test.sh runs it so too)
 // the server is two instances on PostgreSQL and Redis, and the people are on
@@ -143,5 +144,30 @@ test("the host hands the room over; the owner takes it back", async () => {
   await ana.locator("#host-line", { hasText: "You are the host." }).waitFor();
   await cy.locator("#room-notice", { hasText: "the owner took the room back" }).waitFor();
   await takeBack.waitFor({ state: "detached" });
+});
+
+test("settings: everyone may control playback; a co-host takes over while the host is away", async () => {
+  await ana.locator("summary", { hasText: "Room settings" }).click();
+  const settings = ana.locator(".settings");
+  await settings.getByLabel("Who may control playback").selectOption("everyone");
+  await settings.getByLabel("When the host is gone").selectOption("promote");
+  await settings.getByRole("button", { name: "Save changes" }).click();
+  await settings.getByText("Saved.").waitFor();
+  // Cy is a co-host since the hand-over; a newcomer viewer gets the controls.
+  const dan = await page("dan");
+  await joinAs(dan, server.origins[1] + new URL(ana.url()).pathname, { email: `dan-${stamp}@example.com`, name: "Dan" });
+  await eventually(() => dan.locator("#player").getAttribute("controls"), (c) => c !== null, "a viewer's controls under control: everyone");
+  await dan.locator("#speed").waitFor({ state: "visible" });
+  assert.equal(await dan.locator("summary", { hasText: "Room settings" }).count(), 0, "a viewer still cannot edit the room");
+
+  // The host leaves: the others see the grace banner, and a co-host may take over.
+  await ana.close();
+  await bo.locator("#grace-banner", { hasText: /passes to someone here/ }).waitFor();
+  const takeOver = bo.getByRole("button", { name: "Take over as host" });
+  await takeOver.click();
+  await bo.locator("#host-line", { hasText: "You are the host." }).waitFor();
+  await dan.locator("#room-notice", { hasText: "Bo is the host now: Bo took over while Ana was away." }).waitFor();
+  await dan.locator("#grace-banner").waitFor({ state: "hidden" });
+  assert.equal(await dan.getByRole("button", { name: "Take over as host" }).count(), 0, "a viewer never gets it");
   assert.deepEqual(problems, [], "no script errors on any page");
 });

@@ -3,10 +3,13 @@
 // The room's playback is a model — {is_playing, time, server_time, rate,
 // version} — that the server owns. Pages without control chase the model:
 // small drift is absorbed by nudging the playback rate, large drift by one
-// seek. A controller's video (the host's, a co-host's, anyone's when the room
-// lets everyone control) *is* the model: its play / pause / seek become PLAY /
-// PAUSE / SEEK, the speed menu RATE, and it is moved only when the model
-// changes from outside (another controller, a restore after grace).
+// seek. A controller (the host, a co-host, anyone when the room lets everyone
+// control) also sends what its person does: play / pause / seek become PLAY /
+// PAUSE / SEEK, the speed menu RATE. The host's video *is* the model (it
+// leads): it is moved only when the model changes from outside (another
+// controller, a restore after grace), and when it stalls it tells the room
+// where it really is. Other controllers chase the model like viewers, so one
+// co-host's buffering never pulls the room back.
 
 /**
  * @import { ClientMessage } from "./protocol"
@@ -30,7 +33,8 @@ const TICK_MS = 250;
 const SEEK_BEYOND = 1.0; // seconds of drift a seek corrects; below, the rate does
 const IGNORE_BELOW = 0.04;
 const MAX_NUDGE = 0.1; // playback rate stays within ±10 % of the room's, hard to notice
-const HOST_RESYNC = 1.0; // the controller's own stall that re-announces its position
+const HOST_RESYNC = 1.0; // the host's own stall that re-announces its position
+const OWN_SEEK_WITHIN = 0.3; // seconds from where this page's own seek was going
 export const MIN_RATE = 0.25;
 export const MAX_RATE = 4;
 
@@ -41,15 +45,23 @@ export class PlaybackSync {
    * @param {ServerClock} options.clock the server's clock
    * @param {boolean} options.controls whether this page drives the room
    *   (holds `control_playback`); {@link setControls} changes it
+   * @param {boolean} options.leads whether this page is the host's, whose
+   *   video is the model
    * @param {(msg: ClientMessage) => void} options.send sends a client
    *   message (controllers only)
    * @param {() => void} [options.onBlocked] called when the browser refuses
    *   sound or playback until the user clicks
    */
-  constructor({ video, clock, controls, send, onBlocked }) {
+  constructor({ video, clock, controls, leads, send, onBlocked }) {
     this.video = video;
     this.clock = clock;
     this.controls = controls;
+    this.leads = controls && leads;
+    // Where a seek this page made itself is going: a `seeked` that lands
+    // there is not the person's. (A person's seek made meanwhile lands
+    // elsewhere, and still counts.)
+    /** @type {number | null} */
+    this.ownSeekTo = null;
     this.send = send;
     this.onBlocked = onBlocked;
     /** @type {Model | null} */
@@ -67,7 +79,11 @@ export class PlaybackSync {
     // change under a live video (appointed co-host, handed the room).
     on("play", () => this.controls && this.ownPlayed());
     on("pause", () => this.controls && this.ownPaused());
-    on("seeked", () => this.controls && this.ownSeeked());
+    on("seeked", () => {
+      const ours = this.ownSeekTo !== null && Math.abs(video.currentTime - this.ownSeekTo) < OWN_SEEK_WITHIN;
+      this.ownSeekTo = null;
+      if (!ours && this.controls) this.ownSeeked();
+    });
     on("ratechange", () => this.controls && this.ownRateChanged());
   }
 
@@ -76,10 +92,12 @@ export class PlaybackSync {
    * from the room's model, so nothing is sent until the person acts.
    *
    * @param {boolean} controls
+   * @param {boolean} leads whether this is the host's page
    */
-  setControls(controls) {
-    if (controls === this.controls) return;
+  setControls(controls, leads) {
+    if (controls === this.controls && leads === this.leads) return;
     this.controls = controls;
+    this.leads = controls && leads;
     this.follow();
   }
 
@@ -119,7 +137,7 @@ export class PlaybackSync {
   }
 
   tick() {
-    if (this.controls) this.controllerCheck();
+    if (this.leads) this.controllerCheck();
     else this.follow();
   }
 
@@ -135,19 +153,25 @@ export class PlaybackSync {
     if (!this.model.is_playing) {
       if (!v.paused) v.pause();
       this.setSpeed(rate);
-      if (Math.abs(drift) > IGNORE_BELOW) v.currentTime = target;
+      if (Math.abs(drift) > IGNORE_BELOW) this.seekTo(target);
       return;
     }
     if (Math.abs(drift) > SEEK_BEYOND) {
       this.setSpeed(rate);
-      v.currentTime = target;
-    } else if (!this.controls && Math.abs(drift) > IGNORE_BELOW) {
+      this.seekTo(target);
+    } else if (!this.leads && Math.abs(drift) > IGNORE_BELOW) {
       // Catch up over about two seconds of the room's time.
       this.setSpeed(rate * (1 - Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / (2 * rate)))));
     } else {
       this.setSpeed(rate);
     }
     if (v.paused && !v.ended && !this.blocked) this.play();
+  }
+
+  /** @param {number} time a seek of this page's own, not the person's */
+  seekTo(time) {
+    this.ownSeekTo = time;
+    this.video.currentTime = time;
   }
 
   // Changes the video's speed only when it differs: every change fires a

@@ -331,7 +331,7 @@ class RoomView {
   applyCapabilities() {
     const control = this.canControl();
     this.video.controls = control;
-    this.sync?.setControls(control);
+    this.sync?.setControls(control, this.isHost);
     this.speedControl.hidden = !control;
     this.viewerControlsEl.hidden = control;
     this.showSpeed();
@@ -446,6 +446,7 @@ class RoomView {
       video: this.video,
       clock: this.clock,
       controls: this.canControl(),
+      leads: this.isHost,
       send: (msg) => this.connection?.send(msg),
       onBlocked: () => (this.unmuteEl.hidden = false),
     });
@@ -671,6 +672,8 @@ class RoomView {
     if (this.isHost) this.role = "host";
     else if (previous.id === this.me.id) this.role = "co_host";
     this.people.hostChanged(host, previous);
+    // The host's video leads; CAPABILITIES (next) may not change the set.
+    this.sync?.setControls(this.canControl(), this.isHost);
     // A change of host ends a grace; if the new host is not here either,
     // HOST_DISCONNECTED follows and starts a new one.
     this.setHostStatus("online");
@@ -748,7 +751,12 @@ class RoomView {
     if (!expiresAt) {
       // PRESENCE carries no deadline: keep a countdown already running.
       if (!this.graceDeadline) {
-        replace(this.bannerEl, "The host is away. The room closes if they don't come back in time.");
+        replace(
+          this.bannerEl,
+          this.room.on_host_timeout === "promote"
+            ? "The host is away. The room passes to someone here if they don't come back in time."
+            : "The host is away. The room closes if they don't come back in time.",
+        );
       }
       return;
     }
@@ -756,7 +764,9 @@ class RoomView {
     const deadline = Date.parse(expiresAt);
     this.graceDeadline = deadline;
     const timeLeft = h("span", { "aria-live": "off", id: "grace-countdown" });
-    replace(this.bannerEl, "The host is away — the room closes in ", timeLeft, ".");
+    // With on_host_timeout "promote" the room does not close: it is handed on.
+    const what = this.room.on_host_timeout === "promote" ? "passes to someone here" : "closes";
+    replace(this.bannerEl, `The host is away — the room ${what} in `, timeLeft, ".");
     const update = () => {
       const secs = Math.max(0, Math.round((deadline - this.clock.now()) / 1000));
       timeLeft.textContent = `${String(Math.floor(secs / 60)).padStart(2, "0")}:${String(secs % 60).padStart(2, "0")}`;
