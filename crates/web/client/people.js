@@ -118,7 +118,7 @@ export class PeoplePanel {
     const here = new Set(users.map((u) => u.id));
     for (const p of this.people.values()) p.is_connected = here.has(p.user.id);
     for (const u of users) {
-      const role = "role" in u && typeof u.role === "string" ? u.role : u.is_host ? "host" : "viewer";
+      const role = u.role || (u.is_host ? "host" : "viewer");
       const known = this.people.get(u.id);
       if (known) known.role = role;
       else this.people.set(u.id, fromPresence(u, role));

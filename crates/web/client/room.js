@@ -62,8 +62,8 @@ function speedText(rate) {
  * @returns {Set<string>}
  */
 function likelyCapabilities(role, room) {
-  const everyone = "control" in room && room.control === "everyone";
-  const viewersQueue = !("viewers_can_queue" in room) || room.viewers_can_queue !== false;
+  const everyone = room.control === "everyone";
+  const viewersQueue = room.viewers_can_queue;
   if (role === "host") {
     return new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room", "manage_roles"]);
   }
@@ -317,7 +317,7 @@ class RoomView {
   }
 
   ownerId() {
-    return "owner" in this.room && this.room.owner ? this.room.owner.id : null;
+    return this.room.owner ? this.room.owner.id : null;
   }
 
   isOwner() {
@@ -520,8 +520,8 @@ class RoomView {
           is_playing: msg.is_playing,
           time: msg.time,
           server_time: msg.server_time,
-          rate: msg.rate ?? 1,
-          version: msg.version ?? null,
+          rate: msg.rate,
+          version: msg.version,
         });
       case "PLAY":
       case "PAUSE":
@@ -531,7 +531,7 @@ class RoomView {
           is_playing: msg.type === "SEEK" ? this.currentModel().is_playing : msg.type === "PLAY",
           time: msg.time,
           server_time: msg.server_time,
-          version: msg.version ?? null,
+          version: msg.version,
         });
       case "RATE":
         return this.setModel({
@@ -539,7 +539,7 @@ class RoomView {
           rate: msg.rate,
           time: msg.time,
           server_time: msg.server_time,
-          version: msg.version ?? null,
+          version: msg.version,
         });
       case "PONG":
         return this.clock.addSample(msg.client_time, msg.server_time);
@@ -583,7 +583,7 @@ class RoomView {
       case "REMOVED":
         // Said before the server closes the socket (4003 / 4004): stop here,
         // so nothing reconnects, and say why.
-        this.removal = { action: msg.action, reason: msg.reason ?? null, until: msg.until ?? null };
+        this.removal = { action: msg.action, reason: msg.reason, until: msg.until };
         return this.end(msg.action === "banned" ? "banned" : "kicked");
       case "CHAT_MESSAGE":
         return this.addMessages([msg]);
@@ -630,10 +630,9 @@ class RoomView {
    * @param {Extract<ServerMessage, { type: "ERROR" }>} msg
    */
   serverError(msg) {
-    const code = "code" in msg ? msg.code : undefined;
-    if (code === "stale_version") return this.adoptServerState();
-    if (code === "muted") {
-      const until = "until" in msg && typeof msg.until === "string" ? msg.until : null;
+    if (msg.code === "stale_version") return this.adoptServerState();
+    if (msg.code === "muted") {
+      const until = msg.until || null;
       this.chatError.textContent = until ? `${msg.message} until ${whenText(until)}.` : msg.message;
       return;
     }
@@ -648,13 +647,13 @@ class RoomView {
       const { playback } = await api.room(this.code);
       // A socket message newer than this answer wins.
       const known = this.currentModel().version;
-      if (this.left || (known !== null && typeof playback.version === "number" && playback.version < known)) return;
+      if (this.left || (known !== null && playback.version < known)) return;
       this.setModel({
         is_playing: playback.is_playing,
         time: playback.time,
         server_time: playback.server_time,
-        rate: playback.rate ?? 1,
-        version: playback.version ?? null,
+        rate: playback.rate,
+        version: playback.version,
       });
     } catch {
       // The next server message brings the state anyway.
@@ -943,8 +942,8 @@ class RoomView {
     this.urlInput.value = this.room.media_url || "";
     this.privateInput.checked = this.room.is_private;
     this.chatToggle.checked = this.room.is_chat_enabled;
-    this.controlSelect.value = "control" in this.room ? this.room.control : "host";
-    this.timeoutSelect.value = "on_host_timeout" in this.room ? this.room.on_host_timeout : "close";
+    this.controlSelect.value = this.room.control;
+    this.timeoutSelect.value = this.room.on_host_timeout;
   }
 
   /** @param {SubmitEvent} event */
