@@ -121,6 +121,29 @@ test("speed 1.5×: a controller picks it and the viewer's player runs at it", as
   await eventually(() => cy.locator("#speed-note").textContent(), (t) => t === "", "back at 1×");
 });
 
+test("two controllers at once: the one who acted on an old state takes the room's", async () => {
+  // Bo's next SEEK names a version the room has left behind, as when Ana
+  // acted first: the server drops it and tells Bo alone (ERROR stale_version).
+  await bo.evaluate(() => {
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+      if (String(data).includes('"SEEK"')) {
+        WebSocket.prototype.send = send;
+        data = JSON.stringify({ ...JSON.parse(String(data)), if_version: 0 });
+      }
+      return send.call(this, data);
+    };
+  });
+  const before = await playerState(cy);
+  await bo.evaluate(() => {
+    document.querySelector("#player").currentTime = 3;
+  });
+  // Bo's page takes the room's playback back (from far behind: a seek).
+  await eventually(() => gap(bo, cy), (g) => g.gap < IN_SYNC && !g.a.paused, "Bo back on the room's timeline");
+  const after = await playerState(cy);
+  assert.ok(after.time > before.time, `Cy never jumped back: ${before.time} then ${after.time}`);
+});
+
 test("the host hands the room over; the owner takes it back", async () => {
   const menu = await personMenu(ana, "Cy");
   await menu.getByRole("button", { name: "Hand over host" }).click();

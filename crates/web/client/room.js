@@ -630,7 +630,7 @@ class RoomView {
    * @param {Extract<ServerMessage, { type: "ERROR" }>} msg
    */
   serverError(msg) {
-    if (msg.code === "stale_version") return this.adoptServerState();
+    if (msg.code === "stale_version") return this.adoptServerState(msg.version ?? 0);
     if (msg.code === "muted") {
       const until = msg.until || null;
       this.chatError.textContent = until ? `${msg.message} until ${whenText(until)}.` : msg.message;
@@ -639,15 +639,15 @@ class RoomView {
     this.chatError.textContent = msg.message;
   }
 
-  // Our command lost a race: take the room's playback as the server has it
-  // (the other controller's command reached us as PLAY / SEEK / … already,
-  // but our own video moved in the meantime).
-  async adoptServerState() {
+  // Our command lost a race: take the room's playback as the server has it.
+  // (The other controller's command reached us already, but our own video
+  // and model moved after it.) An answer older than the ERROR's version —
+  // a lagging read — is not the state that refused us: ignore it.
+  /** @param {number} atLeast the version the server had when it refused */
+  async adoptServerState(atLeast) {
     try {
       const { playback } = await api.room(this.code);
-      // A socket message newer than this answer wins.
-      const known = this.currentModel().version;
-      if (this.left || (known !== null && playback.version < known)) return;
+      if (this.left || playback.version < atLeast) return;
       this.setModel({
         is_playing: playback.is_playing,
         time: playback.time,
