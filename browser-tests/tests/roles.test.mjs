@@ -32,12 +32,39 @@ after(async () => {
   await server?.stop();
 });
 
+// How many ERROR stale_version each page has been told.
+const stale = new Map();
+
 async function page(who) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   contexts.push(context);
   const p = await context.newPage();
   p.on("pageerror", (err) => problems.push(`${who}: ${err.message}`));
+  stale.set(p, 0);
+  p.on("websocket", (ws) =>
+    ws.on("framereceived", (f) => {
+      if (String(f.payload).includes('"stale_version"')) stale.set(p, stale.get(p) + 1);
+    }),
+  );
   return p;
+}
+
+/**
+ * A controller's action, then what must follow from it. The host's page
+ * re-announces its position when its video stalls (a busy machine), and a
+ * command that crosses that announcement is rightly refused as stale: then,
+ * and only then, the person acts again, as a person would.
+ */
+async function act(p, action, follows) {
+  for (let attempt = 1; ; attempt++) {
+    const before = stale.get(p);
+    await action();
+    try {
+      return await follows();
+    } catch (err) {
+      if (stale.get(p) === before || attempt === 3) throw err;
+    }
+  }
 }
 
 const stamp = Date.now().toString(36);
@@ -90,10 +117,14 @@ test("the host appoints a co-host, who seeks, and the other viewer follows", asy
   assert.equal(await bo.getByRole("button", { name: "Manage Ana" }).count(), 0, "nobody manages the host");
 
   await eventually(() => playerState(bo), (s) => !s.paused && s.readyState >= 1, "Bo playing");
-  await bo.evaluate(() => {
-    document.querySelector("#player").currentTime = 25;
-  });
-  await eventually(() => playerState(cy), (s) => s.time > 24.5 && !s.paused, "Cy after Bo's seek");
+  await act(
+    bo,
+    () =>
+      bo.evaluate(() => {
+        document.querySelector("#player").currentTime = 25;
+      }),
+    () => eventually(() => playerState(cy), (s) => s.time > 24.5 && !s.paused, "Cy after Bo's seek"),
+  );
   await eventually(() => playerState(ana), (s) => s.time > 24.5 && !s.paused, "Ana after Bo's seek");
   await new Promise((r) => setTimeout(r, 1000));
   const g = await gap(bo, cy);
@@ -101,8 +132,11 @@ test("the host appoints a co-host, who seeks, and the other viewer follows", asy
 });
 
 test("speed 1.5×: a controller picks it and the viewer's player runs at it", async () => {
-  await bo.locator("#speed").selectOption("1.5");
-  await cy.locator("#speed-note", { hasText: "Playing at 1.5×" }).waitFor();
+  await act(
+    bo,
+    () => bo.locator("#speed").selectOption("1.5"),
+    () => cy.locator("#speed-note", { hasText: "Playing at 1.5×" }).waitFor({ timeout: 5000 }),
+  );
   // The viewer's player runs at the room's rate (nudged by at most 10 % to
   // catch up), so over two seconds it moves about three.
   await eventually(() => cy.evaluate(() => document.querySelector("#player").playbackRate), (r) => r > 1.3 && r < 1.7, "Cy's playbackRate");
@@ -117,8 +151,11 @@ test("speed 1.5×: a controller picks it and the viewer's player runs at it", as
   await eventually(() => ana.locator("#speed").inputValue(), (v) => v === "1.5", "Ana's speed menu");
   const h = await gap(ana, cy);
   assert.ok(h.gap < IN_SYNC, `Ana in sync at 1.5×: ${JSON.stringify(h)}`);
-  await bo.locator("#speed").selectOption("1");
-  await eventually(() => cy.locator("#speed-note").textContent(), (t) => t === "", "back at 1×");
+  await act(
+    bo,
+    () => bo.locator("#speed").selectOption("1"),
+    () => eventually(() => cy.locator("#speed-note").textContent(), (t) => t === "", "back at 1×", 5000),
+  );
 });
 
 test("two controllers at once: the one who acted on an old state takes the room's", async () => {

@@ -95,6 +95,8 @@ export class PeoplePanel {
     );
     /** @type {number | null} */
     this.menuFor = null;
+    // Whether a socket has said who is connected (PRESENCE) yet.
+    this.live = false;
     this.dialog.addEventListener("close", () => (this.menuFor = null));
   }
 
@@ -102,19 +104,25 @@ export class PeoplePanel {
 
   /** @param {Participant[]} list from `GET …/participants/` */
   setAll(list) {
-    // Who is connected comes from the socket, which may be newer than the
-    // answer: keep what PRESENCE said for people already known.
+    // Who is connected comes from the socket once it has spoken (PRESENCE,
+    // then USER_JOINED / USER_LEFT), which is newer than any HTTP answer:
+    // keep it for people already known, and keep a connected newcomer the
+    // answer was too early to list.
     const previous = this.people;
     this.people = new Map(list.map((p) => [p.user.id, p]));
-    for (const [id, old] of previous) {
-      const now = this.people.get(id);
-      if (now) now.is_connected = old.is_connected || now.is_connected;
+    if (this.live) {
+      for (const [id, old] of previous) {
+        const now = this.people.get(id);
+        if (now) now.is_connected = old.is_connected;
+        else if (old.is_connected) this.people.set(id, old);
+      }
     }
     this.render();
   }
 
   /** @param {PresentUser[]} users `PRESENCE`: exactly who is connected now */
   presence(users) {
+    this.live = true;
     const here = new Set(users.map((u) => u.id));
     for (const p of this.people.values()) p.is_connected = here.has(p.user.id);
     for (const u of users) {

@@ -62,6 +62,9 @@ export class PlaybackSync {
     // elsewhere, and still counts.)
     /** @type {number | null} */
     this.ownSeekTo = null;
+    // The speed this page last gave the video (the room's rate, nudged when
+    // chasing): a `ratechange` to it is not the person's choice.
+    this.ownSpeed = video.playbackRate;
     this.send = send;
     this.onBlocked = onBlocked;
     /** @type {Model | null} */
@@ -179,6 +182,7 @@ export class PlaybackSync {
   // apart from the person's own.
   /** @param {number} rate */
   setSpeed(rate) {
+    this.ownSpeed = rate;
     if (Math.abs(this.video.playbackRate - rate) > 1e-6) this.video.playbackRate = rate;
   }
 
@@ -221,7 +225,7 @@ export class PlaybackSync {
   // The browser's own speed menu (in the native controls) is a RATE too.
   ownRateChanged() {
     const rate = this.video.playbackRate;
-    if (!this.model || Math.abs(rate - this.model.rate) < 1e-6) return;
+    if (!this.model || Math.abs(rate - this.ownSpeed) < 1e-6 || Math.abs(rate - this.model.rate) < 1e-6) return;
     if (rate >= MIN_RATE && rate <= MAX_RATE) this.setRate(rate);
     else this.setSpeed(this.model.rate);
   }
