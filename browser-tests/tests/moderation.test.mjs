@@ -1,6 +1,7 @@
 // Moderation in the browser: a kick with a reason, shown to the kicked user,
 // whose page does not reconnect and whose rejoin is refused with the time it
-// lapses; a mute, shown to the muted user in place of the chat box.
+// lapses; a ban with its reason and end; a mute, shown to the muted user in
+// place of the chat box.
 //
 // With WATCHPARTY_TEST_BACKEND=production (scripts/test.sh runs it so too)
 // the server is two instances on PostgreSQL and Redis, and the moderator and
@@ -80,6 +81,24 @@ test("a kicked user sees the reason and until when, and is not reconnected", asy
   await refused.waitFor();
   assert.match(await refused.textContent(), /You can join again from \d\d:\d\d/);
   assert.equal(sockets.length, 1, "no socket for a refused join");
+});
+
+test("a banned user sees the reason and when the ban ends", async () => {
+  const fay = await page("fay");
+  await joinAs(fay, server.origins[1] + path, { email: `fay-${stamp}@example.com`, name: "Fay" });
+  await ana.locator("#participants li", { hasText: "Fay" }).waitFor();
+  const menu = await personMenu(ana, "Fay");
+  await menu.getByLabel("Reason").fill("trolling");
+  await menu.getByLabel("Ban for").selectOption({ label: "1 day" });
+  await menu.getByRole("button", { name: "Ban" }).click();
+  const ended = fay.locator(".ended[data-reason=banned]");
+  await ended.waitFor();
+  assert.match(await ended.textContent(), /A moderator banned you from the room\./);
+  assert.equal(await fay.locator("#removed-reason").textContent(), "trolling");
+  // A day from now is another date: the date is spelled out with the time.
+  const until = await fay.locator("#removed-until").textContent();
+  assert.match(until, /^You can join again from .*\d{4}.*\d:\d\d/);
+  await eve.locator("#room-notice", { hasText: "Fay was banned by Ana." }).waitFor();
 });
 
 test("a muted user is told so instead of getting a chat box, and gets it back", async () => {
