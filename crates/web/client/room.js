@@ -58,21 +58,23 @@ function speedText(rate) {
  * against a server that never sends one, for good): the contract's table.
  *
  * @param {string} role
+ * @param {boolean} muted
  * @param {Room} room
  * @returns {Set<string>}
  */
-function likelyCapabilities(role, room) {
+function likelyCapabilities(role, muted, room) {
   const everyone = room.control === "everyone";
   const viewersQueue = room.viewers_can_queue;
-  if (role === "host") {
-    return new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room", "manage_roles"]);
-  }
-  if (role === "co_host") {
-    return new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room"]);
-  }
-  const caps = new Set(["chat"]);
-  if (everyone) caps.add("control_playback");
-  if (viewersQueue) caps.add("add_to_queue");
+  const caps =
+    role === "host"
+      ? new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room", "manage_roles"])
+      : role === "co_host"
+        ? new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room"])
+        : new Set(["chat"]);
+  if (role === "viewer" && everyone) caps.add("control_playback");
+  if (role === "viewer" && viewersQueue) caps.add("add_to_queue");
+  // A mute takes chat away, and nothing else.
+  if (muted) caps.delete("chat");
   return caps;
 }
 
@@ -183,7 +185,7 @@ class RoomView {
     this.room = joined.room;
     this.role = joined.participant.role;
     this.isHost = this.role === "host";
-    this.caps = likelyCapabilities(this.role, this.room);
+    this.caps = likelyCapabilities(this.role, joined.participant.is_muted, this.room);
     this.people = new PeoplePanel({
       code: this.code,
       me: this.me.id,
