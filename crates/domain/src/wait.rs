@@ -588,7 +588,9 @@ impl GroupWait {
 
     /// A controller's `PLAY` during a wait: it ends at once, forced, and
     /// playback starts from the `PLAY`'s own position. Nothing happens when
-    /// no wait is in progress.
+    /// no wait is in progress: that `PLAY` is a trigger ([`GroupWait::start`]).
+    /// When the deadline has passed already, the answer is the timeout and
+    /// the room resumes from it.
     pub fn force(&mut self, now: Millis) -> Vec<WaitEvent> {
         let mut events = self.settle(now);
         events.extend(self.end(WaitEndCause::Forced, now));
