@@ -249,7 +249,7 @@ fn update_room_row(
     let expected_deadline = grace_fields(before.status).0.unwrap_or(i64::MIN);
     let (deadline, was_playing) = grace_fields(after.status);
     let deleted_at = (after.status == RoomStatus::Deleted).then_some(now.0);
-    let settings = &after.settings;
+    let (was, settings) = (&before.settings, &after.settings);
     let playback = after.playback;
     let changed = diesel::update(rooms::table)
         .filter(rooms::id.eq(before.id.0))
@@ -261,6 +261,19 @@ fn update_room_row(
         )
         // Two instances changing the host from the same epoch: one wins.
         .filter(rooms::host_epoch.eq(counter(before.host_epoch)))
+        // Two instances changing playback from the same version (every
+        // change of playback, a new video's included, moves it): one wins,
+        // the other applies its command again to what won.
+        .filter(rooms::playback_version.eq(counter(before.playback.version)))
+        // Nor may one instance's settings overwrite another's made meanwhile.
+        .filter(rooms::name.eq(was.name.as_str()))
+        .filter(rooms::is_private.eq(was.is_private))
+        .filter(rooms::is_chat_enabled.eq(was.is_chat_enabled))
+        .filter(rooms::control.eq(was.control.as_str()))
+        .filter(rooms::on_host_timeout.eq(was.on_host_timeout.as_str()))
+        .filter(rooms::wait_policy.eq(was.wait_policy.as_str()))
+        .filter(rooms::viewers_can_queue.eq(was.viewers_can_queue))
+        .filter(rooms::queue_mode.eq(was.queue_mode.as_str()))
         .set((
             (
                 rooms::name.eq(settings.name.as_str()),

@@ -75,6 +75,7 @@ on_both_backends!(
     audit_pages_newest_first,
     promoting_rooms_are_left_to_the_engine,
     a_command_reads_only_the_people_it_needs,
+    racing_playback_and_settings_changes_have_one_winner,
     rooms_from_before_roles_keep_working,
 );
 
@@ -1241,5 +1242,62 @@ async fn a_command_reads_only_the_people_it_needs(backend: Backend) {
     assert_eq!(
         db.rooms_due(Millis(15_000)).await.unwrap(),
         vec![room.code.clone()]
+    );
+}
+
+/// Two instances seeking from the same playback version, or changing
+/// different settings from the same room: one write wins, the other finds
+/// the room changed (and applies its command again to what won).
+async fn racing_playback_and_settings_changes_have_one_winner(backend: Backend) {
+    let (db, _dir) = database(backend).await;
+    let (room, host) = room(&db).await;
+    let seek = |to: f64| Command::Playback {
+        actor: host,
+        action: PlaybackAction::Seek(Position::new(to).unwrap()),
+    };
+    let (a, b) = (apply(&room, seek(10.0), 5), apply(&room, seek(20.0), 5));
+    assert_eq!(a.playback.version, b.playback.version);
+    let (first, second) = tokio::join!(
+        db.save_room(&room, &a, Millis(5)),
+        db.save_room(&room, &b, Millis(5))
+    );
+    assert!(
+        first.unwrap() ^ second.unwrap(),
+        "exactly one seek is stored"
+    );
+    let stored = load(&db, &room).await;
+    assert_eq!(stored.playback.version, room.playback.version + 1);
+    // Applied again to what won, the loser's seek moves the version on.
+    let again = apply(&stored, seek(30.0), 6);
+    save(&db, &stored, &again, 6).await;
+    assert_eq!(
+        load(&db, &room).await.playback.version,
+        room.playback.version + 2
+    );
+
+    let rename = watchparty_domain::SettingsChange {
+        name: Some(RoomName::parse("renamed").unwrap()),
+        ..Default::default()
+    };
+    let hide = watchparty_domain::SettingsChange {
+        is_private: Some(true),
+        ..Default::default()
+    };
+    let now = load(&db, &room).await;
+    let update = |change| Command::UpdateSettings {
+        actor: host,
+        change,
+    };
+    let (renamed, hidden) = (apply(&now, update(rename), 7), apply(&now, update(hide), 7));
+    let (first, second) = tokio::join!(
+        db.save_room(&now, &renamed, Millis(7)),
+        db.save_room(&now, &hidden, Millis(7))
+    );
+    assert!(first.unwrap() ^ second.unwrap(), "one settings write wins");
+    let stored = load(&db, &room).await;
+    let settings = &stored.settings;
+    assert!(
+        (settings.name.as_str() == "renamed") ^ settings.is_private,
+        "exactly one of the two changes is stored: {settings:?}"
     );
 }

@@ -193,6 +193,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         if_version: Option<u64>,
+        /// When the person acted, by the server's clock as the client
+        /// estimates it (ms since the Unix epoch); used when it lies within
+        /// the last second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        at: Option<f64>,
     },
     /// A controller: pause at `time`.
     Pause {
@@ -203,6 +209,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         if_version: Option<u64>,
+        /// When the person acted, by the server's clock as the client
+        /// estimates it (ms since the Unix epoch); used when it lies within
+        /// the last second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        at: Option<f64>,
     },
     /// A controller: jump to `time`.
     Seek {
@@ -213,6 +225,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         if_version: Option<u64>,
+        /// When the person acted, by the server's clock as the client
+        /// estimates it (ms since the Unix epoch); used when it lies within
+        /// the last second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        at: Option<f64>,
     },
     /// A controller: play at `rate` seconds per second from now.
     Rate {
@@ -223,6 +241,12 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         if_version: Option<u64>,
+        /// When the person acted, by the server's clock as the client
+        /// estimates it (ms since the Unix epoch); used when it lies within
+        /// the last second.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        at: Option<f64>,
     },
     /// Anyone: say something.
     ChatMessage {

@@ -22,6 +22,12 @@ fn expected_valid(value: &Value) -> bool {
         None | Some(Value::Null) => true,
         Some(v) => v.as_u64().is_some(),
     };
+    // `at` is optional too: absent, null, or any number.
+    let at_ok = match object.get("at") {
+        None | Some(Value::Null) => true,
+        Some(v) => v.is_number(),
+    };
+    let version_ok = version_ok && at_ok;
     match object.get("type").and_then(Value::as_str) {
         Some("PLAY" | "PAUSE" | "SEEK") => {
             version_ok
@@ -101,6 +107,7 @@ fn message_like() -> impl Strategy<Value = Value> {
         Just("time".to_owned()),
         Just("rate".to_owned()),
         Just("if_version".to_owned()),
+        Just("at".to_owned()),
         Just("message".to_owned()),
         Just("client_time".to_owned()),
         "[a-z_]{1,8}",

@@ -281,35 +281,48 @@ fn client_messages_parse() {
         parse_client_message(r#"{"type":"PLAY","time":12.5}"#),
         Some(ClientMessage::Play {
             time: 12.5,
-            if_version: None
+            if_version: None,
+            at: None
         })
     );
     assert_eq!(
         parse_client_message(r#"{"type":"PAUSE","time":0}"#),
         Some(ClientMessage::Pause {
             time: 0.0,
-            if_version: None
+            if_version: None,
+            at: None
         })
     );
     assert_eq!(
         parse_client_message(r#"{"type":"SEEK","time":1000000}"#),
         Some(ClientMessage::Seek {
             time: 1e6,
-            if_version: None
+            if_version: None,
+            at: None
         })
     );
     assert_eq!(
         parse_client_message(r#"{"type":"SEEK","time":4,"if_version":7}"#),
         Some(ClientMessage::Seek {
             time: 4.0,
-            if_version: Some(7)
+            if_version: Some(7),
+            at: None
+        })
+    );
+    assert_eq!(
+        parse_client_message(r#"{"type":"PLAY","time":3,"at":1763928000123.4}"#),
+        Some(ClientMessage::Play {
+            time: 3.0,
+            if_version: None,
+            at: Some(1_763_928_000_123.4)
         })
     );
     assert_eq!(
         parse_client_message(r#"{"type":"RATE","rate":1.5}"#),
         Some(ClientMessage::Rate {
             rate: 1.5,
-            if_version: None
+            if_version: None,
+            at: None
         })
     );
     for refused in [

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use watchparty_domain::{
-    ChatText, Command, ConnectionId, PeopleNeeded, PlaybackAction, Position, Rate, Rejection, Role,
-    RoomCode, RoomStatus, UserId, ValidationError,
+    ChatText, Command, ConnectionId, Millis, PeopleNeeded, PlaybackAction, Position, Rate,
+    Rejection, Role, RoomCode, RoomStatus, UserId, ValidationError,
 };
 use watchparty_protocol::{self as wire, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
@@ -351,19 +351,35 @@ impl Service {
                 client_time,
                 server_time: self.now().0,
             }),
-            ClientMessage::Play { time, if_version } => {
-                self.playback(socket, time, PlaybackAction::Play, if_version)
+            ClientMessage::Play {
+                time,
+                if_version,
+                at,
+            } => {
+                self.playback(socket, time, PlaybackAction::Play, if_version, at)
                     .await
             }
-            ClientMessage::Pause { time, if_version } => {
-                self.playback(socket, time, PlaybackAction::Pause, if_version)
+            ClientMessage::Pause {
+                time,
+                if_version,
+                at,
+            } => {
+                self.playback(socket, time, PlaybackAction::Pause, if_version, at)
                     .await
             }
-            ClientMessage::Seek { time, if_version } => {
-                self.playback(socket, time, PlaybackAction::Seek, if_version)
+            ClientMessage::Seek {
+                time,
+                if_version,
+                at,
+            } => {
+                self.playback(socket, time, PlaybackAction::Seek, if_version, at)
                     .await
             }
-            ClientMessage::Rate { rate, if_version } => {
+            ClientMessage::Rate {
+                rate,
+                if_version,
+                at,
+            } => {
                 let Ok(rate) = Rate::new(rate) else {
                     return Handled::default();
                 };
@@ -371,7 +387,8 @@ impl Service {
                     actor: socket.user,
                     rate,
                 };
-                self.control(socket, command.if_version(if_version)).await
+                self.control(socket, command.if_version(if_version), at)
+                    .await
             }
             ClientMessage::ChatMessage { message } => self.chat(socket, &message).await,
         }
@@ -383,6 +400,7 @@ impl Service {
         time: f64,
         action: fn(Position) -> PlaybackAction,
         if_version: Option<u64>,
+        at: Option<f64>,
     ) -> Handled {
         let Ok(position) = Position::new(time) else {
             return Handled::default();
@@ -391,14 +409,21 @@ impl Service {
             actor: socket.user,
             action: action(position),
         };
-        self.control(socket, command.if_version(if_version)).await
+        self.control(socket, command.if_version(if_version), at)
+            .await
     }
 
     /// A playback command: refusals are ignored, as the protocol says,
     /// except a stale `if_version`, which the sender alone hears about.
-    async fn control(&self, socket: &SocketHandle, command: Command) -> Handled {
+    /// `at`, when the person acted by the server's clock as the client
+    /// estimates it, dates the change if it is recent enough.
+    async fn control(&self, socket: &SocketHandle, command: Command, at: Option<f64>) -> Handled {
         let engine = &self.inner.engine;
-        match engine.execute(socket.origin(), &socket.room, command).await {
+        let acted_at = at
+            .filter(|ms| ms.is_finite() && (0.0..=i64::MAX as f64).contains(ms))
+            .map(|ms| Millis(ms.round() as i64));
+        let origin = socket.origin(acted_at);
+        match engine.execute(origin, &socket.room, command).await {
             Ok(Transition::Rejected(Rejection::StaleVersion { current })) => {
                 Handled::reply(ServerMessage::Error {
                     code: "stale_version".to_owned(),
@@ -432,7 +457,10 @@ impl Service {
             text,
         };
         let engine = &self.inner.engine;
-        match engine.execute(socket.origin(), &socket.room, command).await {
+        match engine
+            .execute(socket.origin(None), &socket.room, command)
+            .await
+        {
             Ok(Transition::Done(_)) => Handled::default(),
             Ok(Transition::Rejected(Rejection::ChatDisabled)) => {
                 Handled::error("chat_disabled", CHAT_DISABLED)
@@ -462,11 +490,14 @@ impl Service {
 }
 
 impl SocketHandle {
-    fn origin(&self) -> Origin<'_> {
+    /// This socket as the origin of a change made `acted_at` (by the
+    /// client's word; `None`: on arrival).
+    fn origin(&self, acted_at: Option<Millis>) -> Origin<'_> {
         Origin::Socket {
             connection: self.id,
             user: self.user,
             name: &self.display_name,
+            acted_at,
         }
     }
 }

@@ -247,9 +247,12 @@ export class PlaybackSync {
     const v = this.video;
     const time = v.readyState >= 1 ? v.currentTime : this.expected();
     const ifVersion = this.model.version;
-    this.model = { ...this.model, time, server_time: this.clock.now(), rate, version: next(ifVersion) };
+    // `at`: the server dates the change when it was made here, not when it
+    // arrives, so this page's upload delay does not put everyone behind.
+    const at = this.clock.now();
+    this.model = { ...this.model, time, server_time: at, rate, version: next(ifVersion) };
     this.setSpeed(rate);
-    this.send(ifVersion === null ? { type: "RATE", rate } : { type: "RATE", rate, if_version: ifVersion });
+    this.send(ifVersion === null ? { type: "RATE", rate, at } : { type: "RATE", rate, at, if_version: ifVersion });
   }
 
   /**
@@ -265,8 +268,9 @@ export class PlaybackSync {
     if (!this.model) return;
     const time = Math.min(Math.max(this.video.currentTime, 0), 1_000_000);
     const ifVersion = this.model.version;
-    this.model = { ...this.model, is_playing: isPlaying, time, server_time: this.clock.now(), version: next(ifVersion) };
-    this.send(ifVersion === null ? { type, time } : { type, time, if_version: ifVersion });
+    const at = this.clock.now();
+    this.model = { ...this.model, is_playing: isPlaying, time, server_time: at, version: next(ifVersion) };
+    this.send(ifVersion === null ? { type, time, at } : { type, time, at, if_version: ifVersion });
   }
 }
 

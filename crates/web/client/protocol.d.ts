@@ -17,7 +17,13 @@ time: number,
 /**
  * Apply only if the playback version is still this.
  */
-if_version?: number, } | { "type": "PAUSE",
+if_version?: number,
+/**
+ * When the person acted, by the server's clock as the client
+ * estimates it (ms since the Unix epoch); used when it lies within
+ * the last second.
+ */
+at?: number, } | { "type": "PAUSE",
 /**
  * Seconds, from 0 to 1,000,000.
  */
@@ -25,7 +31,13 @@ time: number,
 /**
  * Apply only if the playback version is still this.
  */
-if_version?: number, } | { "type": "SEEK",
+if_version?: number,
+/**
+ * When the person acted, by the server's clock as the client
+ * estimates it (ms since the Unix epoch); used when it lies within
+ * the last second.
+ */
+at?: number, } | { "type": "SEEK",
 /**
  * Seconds, from 0 to 1,000,000.
  */
@@ -33,7 +45,13 @@ time: number,
 /**
  * Apply only if the playback version is still this.
  */
-if_version?: number, } | { "type": "RATE",
+if_version?: number,
+/**
+ * When the person acted, by the server's clock as the client
+ * estimates it (ms since the Unix epoch); used when it lies within
+ * the last second.
+ */
+at?: number, } | { "type": "RATE",
 /**
  * From 0.25 to 4.
  */
@@ -41,7 +59,13 @@ rate: number,
 /**
  * Apply only if the playback version is still this.
  */
-if_version?: number, } | { "type": "CHAT_MESSAGE",
+if_version?: number,
+/**
+ * When the person acted, by the server's clock as the client
+ * estimates it (ms since the Unix epoch); used when it lies within
+ * the last second.
+ */
+at?: number, } | { "type": "CHAT_MESSAGE",
 /**
  * Untrimmed text.
  */

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::MutexGuard;
 use watchparty_domain::{
-    Command, ConnectionId, Event, HostGrace, Millis, OnHostTimeout, Outcome, PeopleNeeded,
-    Rejection, Room, RoomCode, RoomStatus, UserId,
+    action_time, Command, ConnectionId, Event, HostGrace, Millis, OnHostTimeout, Outcome,
+    PeopleNeeded, Rejection, Room, RoomCode, RoomStatus, UserId,
 };
 use watchparty_persistence::Database;
 use watchparty_realtime_cache::RealtimeCache;
@@ -44,6 +44,9 @@ pub(crate) enum Origin<'a> {
         user: UserId,
         /// Its user's display name.
         name: &'a str,
+        /// When the person acted, by the server's clock as their client
+        /// estimates it (contract §10): dates a playback change when recent.
+        acted_at: Option<Millis>,
     },
     /// A user's HTTP request.
     Person {
@@ -238,7 +241,13 @@ impl RoomEngine {
         host_name: &str,
         command: Command,
     ) -> Result<Saved, ServiceError> {
-        let now = self.now();
+        let arrival = self.now();
+        // A change is dated when the person made it, if their client says so
+        // and it is recent: a controller far away does not put everyone behind.
+        let now = match origin {
+            Origin::Socket { acted_at, .. } => action_time(acted_at, arrival, &room.playback),
+            Origin::Person { .. } | Origin::Service => arrival,
+        };
         let outcome = match room.apply(command, now, self.grace) {
             Ok(outcome) => outcome,
             Err(rejection) => return Ok(Some(Transition::Rejected(rejection))),

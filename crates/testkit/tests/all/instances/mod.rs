@@ -1,4 +1,5 @@
 mod cluster;
 mod engine_faults;
 mod faults;
+mod racing;
 mod sessions;

@@ -411,3 +411,57 @@ async fn one_user_holds_a_bounded_number_of_sockets() {
     println!("FIGURE {CAP} sockets per user: the next one is refused with 429 before the upgrade, others unaffected, and a closed one frees its place");
     server.stop().await;
 }
+
+/// Milliseconds since the Unix epoch by this machine's clock, which the
+/// server shares.
+fn epoch_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}
+
+/// A controller's `at` dates its command when it lies within the last
+/// second (and after the current state): a host far away does not put
+/// everyone behind by its upload delay. Otherwise the arrival time counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controllers_at_dates_the_change_when_it_is_recent() {
+    let server = TestServer::start().await;
+    let Party {
+        host_socket: mut host,
+        viewer_socket: mut viewer,
+        ..
+    } = server.party().await;
+    // An `at` is never earlier than the state it changes: let the room's
+    // first state grow older than the `at` below.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let at = epoch_ms() - 300;
+    host.send(json!({"type": "PLAY", "time": 10.0, "at": at}))
+        .await;
+    let play = viewer.recv_type("PLAY").await;
+    assert_eq!(play["server_time"], at, "{play}");
+    assert_eq!(play["time"], 10.0);
+
+    // Too old, in the future, or before the state it changes: on arrival.
+    for offset in [-5_000, 5_000] {
+        let sent = epoch_ms();
+        host.send(json!({"type": "SEEK", "time": 20.0, "at": sent + offset}))
+            .await;
+        let seek = viewer.recv_type("SEEK").await;
+        let stamped = seek["server_time"].as_i64().unwrap();
+        assert!(
+            stamped >= sent && stamped <= epoch_ms(),
+            "at {offset:+} ms: stamped {stamped}, sent at {sent}"
+        );
+    }
+    let state_at = epoch_ms();
+    host.send(json!({"type": "PAUSE", "time": 21.0, "at": state_at - 900}))
+        .await;
+    let pause = viewer.recv_type("PAUSE").await;
+    assert!(
+        pause["server_time"].as_i64().unwrap() >= state_at - 10,
+        "an at before the seek it follows is not used: {pause}"
+    );
+    server.stop().await;
+}
