@@ -459,6 +459,23 @@ impl Queue {
         }
     }
 
+    /// A queue as loaded from storage, the waiting items in any order: they
+    /// are put in order-key order (then id, should two keys be equal).
+    pub fn loaded(
+        mode: QueueMode,
+        version: u64,
+        current: Option<QueueItem>,
+        mut items: Vec<QueueItem>,
+    ) -> Self {
+        items.sort_by_key(|item| (item.order, item.id));
+        Queue {
+            items,
+            current,
+            version,
+            mode,
+        }
+    }
+
     /// The current item's id (`item_id`), if any.
     pub fn current_id(&self) -> Option<ItemId> {
         self.current.as_ref().map(|item| item.id)

@@ -716,3 +716,14 @@ fn a_room_created_with_a_video_starts_with_it_current() {
     let next = apply(&queue, add_op(ANA, 2, AddPosition::End), 1);
     assert_eq!(next.event.unwrap().op, QueueChange::Added);
 }
+
+#[test]
+fn a_queue_loaded_from_storage_is_put_in_key_order() {
+    let queue = with_waiting(QueueMode::Manual, &[(ANA, 2), (BO, 3), (ANA, 4)]);
+    let queue = apply(&queue, move_op(HOST, 4, None, None), 50).queue;
+    let mut shuffled = queue.items.clone();
+    shuffled.reverse();
+    let loaded = Queue::loaded(queue.mode, queue.version, queue.current.clone(), shuffled);
+    assert_eq!(loaded, queue);
+    assert_eq!(order(&loaded), [4, 2, 3]);
+}
