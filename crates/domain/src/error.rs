@@ -42,6 +42,13 @@ pub enum ValidationError {
         "{0} is out of range (duration_secs: 1 to 31536000 or null; rejoin_after_secs: 0 to 86400)"
     )]
     Duration(&'static str),
+    /// A queue item's title longer than 200 characters.
+    #[error("title must be at most 200 characters")]
+    Title,
+    /// A queue item's duration that is not a number of seconds above 0 and
+    /// at most 1000000.
+    #[error("duration must be a number of seconds greater than 0 and at most 1000000, or null")]
+    ItemDuration,
     /// Something that is not a room code.
     #[error("not a room code")]
     RoomCode,

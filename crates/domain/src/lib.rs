@@ -45,6 +45,7 @@ mod error;
 mod ids;
 mod members;
 mod playback;
+mod queue;
 mod roles;
 mod room;
 mod sync;
@@ -59,6 +60,11 @@ pub use members::{
     MAX_BAN_SECS, MAX_REJOIN_AFTER_SECS, REASON_MAX_CHARS,
 };
 pub use playback::{PlaybackState, Rate};
+pub use queue::{
+    Actor, AddPosition, IfCurrent, ItemDuration, ItemId, Queue, QueueChange, QueueEvent, QueueItem,
+    QueueLimit, QueueOp, QueueOutcome, QueueRefusal, QueueTitle, MAX_QUEUE_ITEMS,
+    MAX_QUEUE_ITEMS_PER_USER, ORDER_GAP, QUEUE_TITLE_MAX_CHARS,
+};
 pub use roles::{
     capabilities, AssignedRole, Capabilities, Capability, Control, OnHostTimeout, QueueMode, Role,
     WaitPolicy,

@@ -148,8 +148,8 @@ impl WaitPolicy {
     }
 }
 
-/// How the queue is ordered (`queue_mode`, section 12). Only the value lives
-/// here so far: the queue itself is not in the rules yet.
+/// How the queue is ordered (`queue_mode`, section 12); the queue itself
+/// is [`crate::Queue`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum QueueMode {
     /// As added and moved.
