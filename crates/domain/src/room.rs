@@ -928,6 +928,11 @@ impl Room {
             PlaybackAction::Pause(position) => (false, position),
             PlaybackAction::Seek(position) => (self.playback.is_playing, position),
         };
+        // Paused where it already rests: nothing but the clock would change,
+        // so the version stays and nothing is announced (§13 rule 10).
+        if !is_playing && !self.playback.is_playing && position == self.playback.position {
+            return Ok(self.unchanged_with(Vec::new()));
+        }
         let playback = self.announced(PlaybackState {
             is_playing,
             position,

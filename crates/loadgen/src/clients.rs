@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 /// Which arrivals a reader times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timed {
-    /// `SEEK` messages; the sequence number is the `time` field.
+    /// `SEEK` messages; the `time` field is the sequence number plus one (a
+    /// room rests paused at 0, and a seek to where it rests changes nothing).
     Seek,
     /// `CHAT_MESSAGE`s; the text is `s<sequence number>`.
     Chat,
@@ -131,8 +132,8 @@ fn observe(bytes: &[u8], reader: usize, shared: &Shared) {
     let counters = &shared.counters;
     match (msg.kind.as_ref(), shared.timed) {
         ("SEEK", Timed::Seek) => {
-            if let Some(t) = msg.time {
-                shared.book.arrived(t as u64, reader);
+            if let Some(t) = msg.time.filter(|t| *t >= 1.0) {
+                shared.book.arrived(t as u64 - 1, reader);
             }
         }
         ("CHAT_MESSAGE", Timed::Chat) => {
@@ -161,7 +162,7 @@ fn observe(bytes: &[u8], reader: usize, shared: &Shared) {
 /// The frame that carries sequence number `seq` for `timed`.
 pub fn frame(timed: Timed, seq: u64) -> String {
     match timed {
-        Timed::Seek => format!(r#"{{"type":"SEEK","time":{seq}}}"#),
+        Timed::Seek => format!(r#"{{"type":"SEEK","time":{}}}"#, seq + 1),
         Timed::Chat => format!(r#"{{"type":"CHAT_MESSAGE","message":"s{seq}"}}"#),
     }
 }
