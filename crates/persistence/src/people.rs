@@ -284,49 +284,55 @@ pub(crate) fn load_people(
 }
 
 /// Writes the participants and bans that differ between `before` and
-/// `after`, and only those: a concurrent change to someone else stays.
+/// `after`, and only those: a concurrent change to someone else stays. Each
+/// row is changed only if it is still as `before` had it, so two instances
+/// changing one person from the same state (a mute lapsing on both
+/// sweepers, one user joining twice) cannot both succeed: the loser gets
+/// [`PersistenceError::Conflict`], which rolls its transaction back.
 pub(crate) fn write_people(
     conn: &mut DbConnection,
     room: i64,
     before: &Room,
     after: &Room,
 ) -> Result<(), PersistenceError> {
-    let gone: Vec<i64> = before
+    let lost = |done: bool| {
+        if done {
+            Ok(())
+        } else {
+            Err(PersistenceError::Conflict)
+        }
+    };
+    for (user, was) in before
         .participants
-        .keys()
-        .filter(|u| !after.participants.contains_key(u))
-        .map(|u| u.0)
-        .collect();
-    if !gone.is_empty() {
-        diesel::delete(
+        .iter()
+        .filter(|(u, _)| !after.participants.contains_key(u))
+    {
+        let gone = diesel::delete(
             participants::table
                 .filter(participants::room_id.eq(room))
-                .filter(participants::user_id.eq_any(&gone)),
+                .filter(participants::user_id.eq(user.0))
+                .filter(participants::role.eq(was.role.as_str())),
         )
         .execute(conn)?;
+        lost(gone == 1)?;
     }
     for participant in after
         .participants
         .values()
         .filter(|p| before.participants.get(&p.user) != Some(*p))
     {
-        if !update_participant(conn, room, participant)? {
-            insert_participant(conn, room, participant)?;
+        match before.participants.get(&participant.user) {
+            Some(was) => lost(update_participant(conn, room, was, participant)?)?,
+            // A unique violation (someone inserted them meanwhile) is a Conflict.
+            None => insert_participant(conn, room, participant)?,
         }
     }
-    let lifted: Vec<i64> = before
+    for (user, was) in before
         .bans
-        .keys()
-        .filter(|u| !after.bans.contains_key(u))
-        .map(|u| u.0)
-        .collect();
-    if !lifted.is_empty() {
-        diesel::delete(
-            room_bans::table
-                .filter(room_bans::room_id.eq(room))
-                .filter(room_bans::user_id.eq_any(&lifted)),
-        )
-        .execute(conn)?;
+        .iter()
+        .filter(|(u, _)| !after.bans.contains_key(u))
+    {
+        lost(delete_ban(conn, room, *user, was)? == 1)?;
     }
     for ban in after
         .bans
@@ -334,12 +340,9 @@ pub(crate) fn write_people(
         .filter(|b| before.bans.get(&b.user) != Some(*b))
     {
         // A ban replaces the one in force: one row per user and room.
-        diesel::delete(
-            room_bans::table
-                .filter(room_bans::room_id.eq(room))
-                .filter(room_bans::user_id.eq(ban.user.0)),
-        )
-        .execute(conn)?;
+        if let Some(was) = before.bans.get(&ban.user) {
+            lost(delete_ban(conn, room, ban.user, was)? == 1)?;
+        }
         diesel::insert_into(room_bans::table)
             .values((
                 room_bans::room_id.eq(room),
@@ -355,6 +358,18 @@ pub(crate) fn write_people(
     Ok(())
 }
 
+/// Deletes `user`'s ban if it is still the one `was` describes.
+fn delete_ban(conn: &mut DbConnection, room: i64, user: UserId, was: &Ban) -> QueryResult<usize> {
+    diesel::delete(
+        room_bans::table
+            .filter(room_bans::room_id.eq(room))
+            .filter(room_bans::user_id.eq(user.0))
+            .filter(room_bans::created_at.eq(was.created_at.0))
+            .filter(room_bans::kind.eq(was.kind.as_str())),
+    )
+    .execute(conn)
+}
+
 fn mute_columns(participant: &Participant) -> (bool, Option<i64>) {
     match participant.muted {
         None => (false, None),
@@ -362,16 +377,29 @@ fn mute_columns(participant: &Participant) -> (bool, Option<i64>) {
     }
 }
 
+diesel::define_sql_function! {
+    /// SQL's `COALESCE` for a nullable time and its stand-in.
+    fn coalesce(value: diesel::sql_types::Nullable<diesel::sql_types::BigInt>, otherwise: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+
+/// Updates a participant's row if it still holds what `was` says.
 fn update_participant(
     conn: &mut DbConnection,
     room: i64,
+    was: &Participant,
     participant: &Participant,
 ) -> QueryResult<bool> {
     let (muted, muted_until) = mute_columns(participant);
+    let (was_muted, was_muted_until) = mute_columns(was);
+    // NULL never equals NULL: "no expiry" is compared as i64::MIN, never a real one.
+    let expected_until = was_muted_until.unwrap_or(i64::MIN);
     let changed = diesel::update(
         participants::table
             .filter(participants::room_id.eq(room))
-            .filter(participants::user_id.eq(participant.user.0)),
+            .filter(participants::user_id.eq(participant.user.0))
+            .filter(participants::role.eq(was.role.as_str()))
+            .filter(participants::muted.eq(was_muted))
+            .filter(coalesce(participants::muted_until, i64::MIN).eq(expected_until)),
     )
     .set((
         participants::role.eq(participant.role.as_str()),

@@ -695,7 +695,7 @@ impl Database {
         let before = before.clone();
         let after = after.clone();
         self.write(move |conn| {
-            conn.transaction(|conn| {
+            let saved = conn.transaction(|conn| {
                 if !update_room_row(conn, &before, &after, now)? {
                     return Ok(false);
                 }
@@ -704,7 +704,12 @@ impl Database {
                     crate::people::insert_audit_record(conn, after.id, record)?;
                 }
                 Ok(true)
-            })
+            });
+            match saved {
+                // Someone changed one of these people meanwhile: rolled back.
+                Err(PersistenceError::Conflict) => Ok(false),
+                other => other,
+            }
         })
         .await
     }

@@ -1300,4 +1300,37 @@ async fn racing_playback_and_settings_changes_have_one_winner(backend: Backend) 
         (settings.name.as_str() == "renamed") ^ settings.is_private,
         "exactly one of the two changes is stored: {settings:?}"
     );
+
+    // A mute lapsing, settled by two sweepers at once: one stores it (and
+    // announces it); the other's whole save is rolled back.
+    let bob = user(&db, "bob").await;
+    let now = load(&db, &room).await;
+    let joined = apply(&now, Command::Join { user: bob }, 8);
+    save(&db, &now, &joined, 8).await;
+    let mute = Command::Mute {
+        actor: host,
+        target: bob,
+        duration: Some(BanDuration::from_secs(1).unwrap()),
+    };
+    let muted = apply(&joined, mute, 8);
+    save(&db, &joined, &muted, 8).await;
+    let lapsed = muted.lapse_due(Millis(2_000)).unwrap().room;
+    let (first, second) = tokio::join!(
+        db.save_room(&muted, &lapsed, Millis(2_000)),
+        db.save_room(&muted, &lapsed, Millis(2_000))
+    );
+    assert!(
+        first.unwrap() ^ second.unwrap(),
+        "one sweeper settles the lapse"
+    );
+    // Two instances joining the same user at once: one row.
+    let cy = user(&db, "cy").await;
+    let now = load(&db, &room).await;
+    let with_cy = apply(&now, Command::Join { user: cy }, 9);
+    let (first, second) = tokio::join!(
+        db.save_room(&now, &with_cy, Millis(9)),
+        db.save_room(&now, &with_cy, Millis(9))
+    );
+    assert!(first.unwrap() ^ second.unwrap(), "one join stores the row");
+    assert!(load(&db, &room).await.participants.contains_key(&cy));
 }

@@ -10,8 +10,8 @@ use crate::views::{
 use bytes::Bytes;
 use std::sync::Arc;
 use watchparty_domain::{
-    BanKind, Capabilities, CloseReason, ConnectionId, Event, HostGrace, Millis, Outcome,
-    PlaybackAction, PlaybackState, Role, Room, RoomCode, UserId,
+    BanKind, Capabilities, CloseReason, ConnectionId, Control, Event, HostGrace, Millis, Outcome,
+    PlaybackAction, PlaybackState, Role, Room, RoomCode, SettingField, UserId,
 };
 use watchparty_persistence::Database;
 use watchparty_protocol as wire;
@@ -171,7 +171,7 @@ impl Announcer {
                         self.publish(&room.code, &state, except, None).await?;
                     }
                     if fields.iter().any(|f| f.affects_capabilities()) {
-                        self.capabilities_of_everyone(room, now).await?;
+                        self.capabilities_of_everyone(room, fields, now).await?;
                     }
                 }
                 Event::ChatPosted { author, text } => {
@@ -280,9 +280,32 @@ impl Announcer {
         Ok(())
     }
 
-    /// `CAPABILITIES` for every connected user after a change of settings:
-    /// one broadcast per distinct answer, however many users share it.
-    async fn capabilities_of_everyone(&self, room: &Room, now: Millis) -> Result<(), ServiceError> {
+    /// `CAPABILITIES` for every connected user whose capabilities the
+    /// change of `fields` changed: one broadcast per distinct answer, however
+    /// many users share it.
+    async fn capabilities_of_everyone(
+        &self,
+        room: &Room,
+        fields: &[SettingField],
+        now: Millis,
+    ) -> Result<(), ServiceError> {
+        // Both settings that decide capabilities have two values: what they
+        // were is the other one.
+        let mut was = room.clone();
+        for field in fields {
+            match field {
+                SettingField::Control => {
+                    was.settings.control = match room.settings.control {
+                        Control::Host => Control::Everyone,
+                        Control::Everyone => Control::Host,
+                    }
+                }
+                SettingField::ViewersCanQueue => {
+                    was.settings.viewers_can_queue = !room.settings.viewers_can_queue
+                }
+                _ => {}
+            }
+        }
         let members = self.live.members(&room.code).await.classify()?;
         let mut groups: Vec<(Role, Capabilities, Vec<UserId>)> = Vec::new();
         for member in members {
@@ -290,6 +313,9 @@ impl Announcer {
                 continue;
             };
             let capabilities = room.capabilities_of(member.user, now);
+            if capabilities == was.capabilities_of(member.user, now) {
+                continue;
+            }
             match groups
                 .iter_mut()
                 .find(|(r, c, _)| *r == role && *c == capabilities)
