@@ -2,3 +2,4 @@ mod cluster;
 mod engine_faults;
 mod faults;
 mod sessions;
+mod together;
