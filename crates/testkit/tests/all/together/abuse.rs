@@ -198,7 +198,6 @@ async fn a_co_host_cannot_act_on_another_co_host_the_host_or_the_owner() {
             "forbidden",
         );
     }
-    // Muted by the host, a co-host still cannot unmute themself through a peer.
     for socket in sockets.iter_mut() {
         socket.expect_silence(QUIET).await;
     }

@@ -377,8 +377,10 @@ async fn a_co_host_claims_the_room_during_grace_and_it_stays_paused() {
             seen[0]["host_epoch"].as_i64().unwrap(),
         );
         assert!(!kinds.contains(&"HOST_RECONNECTED"), "{seen:?}");
+        let updated = kinds.iter().position(|k| *k == "ROOM_UPDATED");
+        assert!(updated.is_some(), "rule 8: ROOM_UPDATED: {seen:?}");
         assert!(
-            kinds.iter().position(|k| *k == "ROOM_UPDATED")
+            updated
                 < kinds
                     .iter()
                     .position(|k| *k == "CAPABILITIES")
@@ -425,12 +427,8 @@ async fn a_co_host_claims_the_room_during_grace_and_it_stays_paused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_timeout_the_room_goes_to_the_first_connected_co_host() {
     let server = TestServer::builder().host_grace_secs(1).start().await;
-    let (code, people, mut sockets) = gathering_with(
-        &server,
-        &["ana", "bob", "cat", "dan", "eve"],
-        json!({"name": "relay"}),
-    )
-    .await;
+    let (code, people, mut sockets) =
+        gathering(&server, &["ana", "bob", "cat", "dan", "eve"]).await;
     let (ana, bob, cat, dan, eve) = (&people[0], &people[1], &people[2], &people[3], &people[4]);
     let (status, body) = ana
         .patch(
@@ -468,11 +466,13 @@ async fn on_timeout_the_room_goes_to_the_first_connected_co_host() {
             !types(&rest).contains(&"HOST_CHANGED"),
             "promoted once: {rest:?}"
         );
-        assert_eq!(
-            rest.first().map(|m| m["type"].clone()),
-            Some(json!("ROOM_UPDATED")),
-            "{rest:?}"
-        );
+        // Rule 8 (HOST_CHANGED, ROOM_UPDATED, CAPABILITIES) with rule 7's
+        // PLAYBACK_STATE for a change during grace somewhere after HOST_CHANGED.
+        let kinds = types(&rest);
+        let updated = kinds.iter().position(|k| *k == "ROOM_UPDATED");
+        assert!(updated.is_some(), "socket {i}: ROOM_UPDATED: {rest:?}");
+        let capabilities = kinds.iter().position(|k| *k == "CAPABILITIES");
+        assert!(updated < capabilities.or(Some(usize::MAX)), "{rest:?}");
     }
     let body = room(bob, &code).await;
     assert_eq!(body["room"]["host"], public(dan));
@@ -491,23 +491,15 @@ async fn on_timeout_the_room_goes_to_the_first_connected_co_host() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_co_hosts_the_first_joined_unmuted_connected_participant_is_promoted() {
     let server = TestServer::builder().host_grace_secs(1).start().await;
-    let (code, people, mut sockets) = gathering_with(
-        &server,
-        &["ana", "bob", "cat", "dan"],
-        json!({"name": "relay", "on_host_timeout": "promote"}),
-    )
-    .await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat", "dan"]).await;
     let (ana, bob, cat, dan) = (&people[0], &people[1], &people[2], &people[3]);
-    if room(ana, &code).await["room"]["on_host_timeout"] != "promote" {
-        // Creation need not take the setting; PATCH must.
-        let (status, body) = ana
-            .patch(
-                &format!("/api/rooms/{code}/"),
-                json!({"on_host_timeout": "promote"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    let (status, body) = ana
+        .patch(
+            &format!("/api/rooms/{code}/"),
+            json!({"on_host_timeout": "promote"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // bob joined first but left; cat is muted; dan is the one.
     let (status, body) = ana
         .post(
@@ -537,6 +529,30 @@ async fn promote_with_nobody_connected_closes_the_room() {
     let server = TestServer::builder().host_grace_secs(1).start().await;
     let ana = server.user("ana").await;
     let bob = server.user("bob").await;
+
+    // Nobody but the host ever connected: closed as in §5.
+    let lonely = ana.create_room("lonely").await;
+    let (status, body) = ana
+        .patch(
+            &format!("/api/rooms/{lonely}/"),
+            json!({"on_host_timeout": "promote"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    bob.join(&lonely).await;
+    let host = enter(&ana, &lonely).await;
+    host.close().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while room(&ana, &lonely).await["room"]["status"] != "closed" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lonely room never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(room(&ana, &lonely).await["room"]["host"], public(&ana));
+
+    // Only a muted participant connected: never promoted, so closed too.
     let code = ana.create_room("empty").await;
     ana.patch(
         &format!("/api/rooms/{code}/"),

@@ -127,6 +127,11 @@ async fn a_sections_1_to_6_client_sees_what_it_saw_before() {
         known(&chat, &["type", "user", "message"]),
         json!({"type": "CHAT_MESSAGE", "user": public(&bob), "message": "hi"})
     );
+    assert_eq!(
+        next_known(&mut viewer).await,
+        chat,
+        "the sender gets it too"
+    );
     let (_, body) = bob.get(&format!("/api/rooms/{code}/")).await;
     assert_eq!(body["playback"]["is_playing"], true);
     assert_eq!(body["room"]["viewer_count"], 2);
@@ -160,5 +165,36 @@ async fn a_sections_1_to_6_client_sees_what_it_saw_before() {
     let closed = next_known(&mut viewer).await;
     assert_eq!(closed, json!({"type": "ROOM_CLOSED", "reason": "deleted"}));
     assert_eq!(viewer.closed_with().await, Some(4001));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_errors_gain_codes_and_keep_their_text() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob"]).await;
+    sockets[1]
+        .send(json!({"type": "CHAT_MESSAGE", "message": "x".repeat(2001)}))
+        .await;
+    let error = sockets[1].recv_type("ERROR").await;
+    assert_eq!(error["code"], "too_long", "rule 21: {error}");
+    assert!(error["message"].is_string());
+    let (status, body) = people[0]
+        .patch(
+            &format!("/api/rooms/{code}/"),
+            json!({"is_chat_enabled": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    sockets[1].recv_until("ROOM_UPDATED").await;
+    sockets[1]
+        .send(json!({"type": "CHAT_MESSAGE", "message": "hello"}))
+        .await;
+    let error = sockets[1].recv_type("ERROR").await;
+    assert_eq!(
+        error,
+        json!({"type": "ERROR", "code": "chat_disabled", "message": "Chat is disabled in this room"})
+    );
+    sockets[0].recv_until("ROOM_UPDATED").await;
+    sockets[0].expect_silence(QUIET).await;
     server.stop().await;
 }

@@ -281,3 +281,19 @@ pub fn pick<'a>(sockets: &'a mut [WsClient], which: &[usize]) -> Vec<&'a mut WsC
         .map(|(_, s)| s)
         .collect()
 }
+
+/// The same user logged in afresh on `server` (sessions may not survive a restart).
+pub async fn login(server: &Endpoint, user: &TestUser) -> TestUser {
+    let client = server.client();
+    let (status, body) = client
+        .post(
+            "/api/auth/login/",
+            json!({"email": user.email, "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "login: {body}");
+    TestUser {
+        client,
+        ..user.clone()
+    }
+}
