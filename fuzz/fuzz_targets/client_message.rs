@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(message) = parse_client_message(text) else {
         return;
     };
-    if let ClientMessage::Play { time } | ClientMessage::Pause { time } | ClientMessage::Seek { time } =
+    if let ClientMessage::Play { time, .. } | ClientMessage::Pause { time, .. } | ClientMessage::Seek { time, .. } =
         &message
     {
         assert!(time.is_finite() && (0.0..=1_000_000.0).contains(time));

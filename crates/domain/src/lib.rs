@@ -61,8 +61,8 @@ pub use roles::{
 };
 pub use room::{
     CloseReason, Command, Event, HostChange, HostChangeReason, HostGrace, Missing, Outcome,
-    ParticipantChange, PlaybackAction, Rejection, Room, RoomSettings, RoomStatus, SettingField,
-    SettingsChange,
+    ParticipantChange, PeopleNeeded, PlaybackAction, Rejection, Room, RoomSettings, RoomStatus,
+    SettingField, SettingsChange,
 };
 pub use values::{
     ChatText, DisplayName, Email, MediaUrl, Password, Position, RoomCode, RoomName,

@@ -381,7 +381,43 @@ pub enum Command {
     },
 }
 
+/// Which participants and bans the rules read to decide a command. A room
+/// loaded with only these decides it exactly as the whole room would: a
+/// seek in a room of a thousand viewers reads one participant, not a
+/// thousand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeopleNeeded {
+    /// Every participant and ban.
+    All,
+    /// Only the participants and bans of these users (possibly none).
+    Only(Vec<UserId>),
+}
+
 impl Command {
+    /// What the rules read to decide this command. Commands that change
+    /// who is in the room or what they may do read everyone: they are rare,
+    /// and what they announce depends on the others.
+    pub fn people_needed(&self) -> PeopleNeeded {
+        match self {
+            Command::HostConnected | Command::HostDisconnected | Command::Delete { .. } => {
+                PeopleNeeded::Only(Vec::new())
+            }
+            Command::Playback { actor, .. }
+            | Command::SetRate { actor, .. }
+            | Command::PostChat { actor, .. } => PeopleNeeded::Only(vec![*actor]),
+            Command::Join { user } => PeopleNeeded::Only(vec![*user]),
+            Command::IfVersion { command, .. } => command.people_needed(),
+            Command::UpdateSettings { .. }
+            | Command::SetRole { .. }
+            | Command::ChangeHost { .. }
+            | Command::Kick { .. }
+            | Command::Ban { .. }
+            | Command::Unban { .. }
+            | Command::Mute { .. }
+            | Command::Unmute { .. } => PeopleNeeded::All,
+        }
+    }
+
     /// This command guarded by a client's `if_version`, when it sent one.
     pub fn if_version(self, expected: Option<u64>) -> Command {
         match expected {
@@ -501,7 +537,8 @@ pub enum Rejection {
     NotOwner,
     /// `not_found`: no such participant, ban or mute.
     NotFound(Missing),
-    /// `conflict`: the target of a role change is the host.
+    /// `conflict`: the target of a role change is the host, or a new video
+    /// is asked for while the host is away.
     Conflict,
     /// `not_connected`: the host may hand over only to someone connected now.
     NotConnected,
@@ -695,6 +732,15 @@ impl Room {
             Command::UpdateSettings { actor, change } => {
                 if !self.may(actor, Capability::EditRoom, now) {
                     return Err(Rejection::Forbidden);
+                }
+                // While the host is away the video stays as it froze: a
+                // co-host takes the room over first (§13 rule 6).
+                let new_video = change
+                    .media_url
+                    .as_ref()
+                    .is_some_and(|url| *url != self.settings.media_url);
+                if new_video && matches!(self.status, RoomStatus::Grace { .. }) {
+                    return Err(Rejection::Conflict);
                 }
                 Ok(self.update_settings(change, now))
             }

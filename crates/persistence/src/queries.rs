@@ -9,9 +9,9 @@ use crate::schema::{chat_messages, rooms, users};
 use crate::Database;
 use diesel::prelude::*;
 use watchparty_domain::{
-    Control, DisplayName, Email, MediaUrl, Millis, OnHostTimeout, Participant, PlaybackState,
-    Position, QueueMode, Rate, Room, RoomCode, RoomId, RoomName, RoomSettings, RoomStatus, UserId,
-    WaitPolicy,
+    Control, DisplayName, Email, MediaUrl, Millis, OnHostTimeout, Participant, PeopleNeeded,
+    PlaybackState, Position, QueueMode, Rate, Role, Room, RoomCode, RoomId, RoomName, RoomSettings,
+    RoomStatus, UserId, WaitPolicy,
 };
 
 /// A registered user as stored.
@@ -289,7 +289,17 @@ pub type RoomWithHost = (Room, String);
 /// both backends (a room is loaded for every command, so this is the hot
 /// read). One row per participant and per ban, the room's columns repeated;
 /// `entry` says which a row is, NULL for a room with neither.
-fn room_by_code_sql(placeholder: &str) -> String {
+fn room_by_code_sql(placeholder: &str, people: &PeopleNeeded) -> String {
+    // User ids are integers, written into the statement as such: nothing
+    // a client typed reaches it.
+    let only = match people {
+        PeopleNeeded::All => String::new(),
+        PeopleNeeded::Only(users) if users.is_empty() => " AND 1 = 0".to_owned(),
+        PeopleNeeded::Only(users) => {
+            let ids: Vec<String> = users.iter().map(|u| u.0.to_string()).collect();
+            format!(" AND x.user_id IN ({})", ids.join(", "))
+        }
+    };
     format!(
         "SELECT r.id, r.code, r.name, r.host_id, r.is_private, r.is_chat_enabled, r.media_url, \
          r.status, r.grace_deadline, r.was_playing, r.is_playing, r.position, r.position_at, \
@@ -309,7 +319,7 @@ fn room_by_code_sql(placeholder: &str) -> String {
            SELECT 'b', room_id, user_id, kind, created_at, CAST(NULL AS BIGINT), FALSE, \
              expires_at, reason, by_id \
            FROM room_bans \
-         ) x ON x.room_id = r.id \
+         ) x ON x.room_id = r.id{only} \
          WHERE r.code = {placeholder}"
     )
 }
@@ -540,18 +550,34 @@ impl Database {
         .await
     }
 
-    /// The room with this code, deleted or not, with its host's name.
+    /// The room with this code, deleted or not, with its host's name and
+    /// all its participants and bans.
     pub async fn room_by_code(
         &self,
         code: &RoomCode,
     ) -> Result<Option<RoomWithHost>, PersistenceError> {
+        self.room_with(code, &PeopleNeeded::All).await
+    }
+
+    /// The room with this code, deleted or not, with its host's name and
+    /// only the participants and bans `people` names: what the rules need
+    /// for one command. Saving it writes only what changed among those.
+    pub async fn room_with(
+        &self,
+        code: &RoomCode,
+        people: &PeopleNeeded,
+    ) -> Result<Option<RoomWithHost>, PersistenceError> {
         let code = code.as_str().to_owned();
+        let (sqlite, postgres) = (
+            room_by_code_sql("?", people),
+            room_by_code_sql("$1", people),
+        );
         self.run(move |conn| {
             let rows = match conn {
-                DbConnection::Sqlite(c) => diesel::sql_query(room_by_code_sql("?"))
+                DbConnection::Sqlite(c) => diesel::sql_query(&sqlite)
                     .bind::<diesel::sql_types::Text, _>(&code)
                     .load::<WholeRoomRow>(c)?,
-                DbConnection::Postgresql(c) => diesel::sql_query(room_by_code_sql("$1"))
+                DbConnection::Postgresql(c) => diesel::sql_query(&postgres)
                     .bind::<diesel::sql_types::Text, _>(&code)
                     .load::<WholeRoomRow>(c)?,
             };
@@ -651,6 +677,41 @@ impl Database {
         .await
     }
 
+    /// Codes of live rooms that change by themselves by `now`: a timed mute
+    /// or ban that lapsed, or a grace that ran out in a room whose
+    /// `on_host_timeout` is `promote` (the others are closed in bulk by
+    /// [`Database::close_expired_graces`]). Each is settled under its lock.
+    pub async fn rooms_due(&self, now: Millis) -> Result<Vec<RoomCode>, PersistenceError> {
+        use crate::schema::{participants, room_bans};
+        self.run(move |conn| {
+            let muted = participants::table
+                .filter(participants::muted.eq(true))
+                .filter(participants::muted_until.le(now.0))
+                .select(participants::room_id);
+            let lapsed = room_bans::table
+                .filter(room_bans::expires_at.le(now.0))
+                .select(room_bans::room_id);
+            let promote: &'static str = "promote";
+            let codes = rooms::table
+                .filter(rooms::status.eq_any(["open", "grace"]))
+                .filter(
+                    rooms::status
+                        .eq("grace")
+                        .and(rooms::on_host_timeout.eq(promote))
+                        .and(rooms::grace_deadline.le(now.0))
+                        .or(rooms::id.eq_any(muted))
+                        .or(rooms::id.eq_any(lapsed)),
+                )
+                .select(rooms::code)
+                .load::<String>(conn)?;
+            codes
+                .iter()
+                .map(|c| RoomCode::parse(c).map_err(|_| corrupt("room code", c)))
+                .collect()
+        })
+        .await
+    }
+
     /// Codes of rooms whose grace deadline has passed by `now`.
     pub async fn expired_graces(&self, now: Millis) -> Result<Vec<RoomCode>, PersistenceError> {
         self.run(move |conn| {
@@ -696,6 +757,21 @@ impl Database {
                 .iter()
                 .map(|c| RoomCode::parse(c).map_err(|_| corrupt("room code", c)))
                 .collect()
+        })
+        .await
+    }
+
+    /// The co-hosts of the room: with the host, who is not a viewer (what a
+    /// socket's `PRESENCE` needs, without reading every viewer).
+    pub async fn co_hosts(&self, room: RoomId) -> Result<Vec<UserId>, PersistenceError> {
+        use crate::schema::participants;
+        self.run(move |conn| {
+            let ids = participants::table
+                .filter(participants::room_id.eq(room.0))
+                .filter(participants::role.eq(Role::CoHost.as_str()))
+                .select(participants::user_id)
+                .load::<i64>(conn)?;
+            Ok(ids.into_iter().map(UserId).collect())
         })
         .await
     }

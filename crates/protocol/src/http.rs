@@ -3,7 +3,7 @@
 //! (`/api/openapi.json`) describes them, and the web client's TypeScript
 //! declarations are generated from them.
 
-use crate::{ChatMessage, Participant, Playback, Room, User};
+use crate::{ChatMessage, Participant, Playback, PublicUser, Room, User};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
@@ -100,6 +100,31 @@ pub struct UpdateRoomRequest {
     #[schemars(with = "Option<String>")]
     #[schema(required = false, value_type = Option<String>)]
     pub media_url: Option<Option<String>>,
+    /// `host` (the host and co-hosts control playback) or `everyone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub control: Option<String>,
+    /// `close` or `promote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub on_host_timeout: Option<String>,
+    /// `off`, `start` or `always`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub wait_policy: Option<String>,
+    /// Whether viewers may add to the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub viewers_can_queue: Option<bool>,
+    /// `manual` or `vote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub queue_mode: Option<String>,
 }
 
 // Called only when the field is present: `Some(None)` for an explicit null.
@@ -215,6 +240,12 @@ pub struct ErrorDetail {
     #[ts(type = "string")]
     #[schema(required = true, value_type = String)]
     pub request_id: Option<String>,
+    /// With `banned`: when the ban lapses (RFC 3339 UTC), null until lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string | null")]
+    #[schemars(with = "Option<String>")]
+    #[schema(required = false, value_type = Option<String>)]
+    pub until: Option<Option<String>>,
 }
 
 impl ErrorBody {
@@ -229,7 +260,158 @@ impl ErrorBody {
                 code: code.into(),
                 message: message.into(),
                 request_id,
+                until: None,
             },
         }
     }
+}
+
+/// `GET /api/rooms/{code}/participants/`: the host, then co-hosts, then
+/// viewers, each by `joined_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct ParticipantList {
+    /// In that order.
+    pub participants: Vec<Participant>,
+}
+
+/// A participant after a change of role or mute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct ParticipantResponse {
+    /// The participant afterwards.
+    pub participant: Participant,
+}
+
+/// `PUT /api/rooms/{code}/participants/{user_id}/role/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct SetRoleRequest {
+    /// `co_host` or `viewer`.
+    pub role: String,
+}
+
+/// `POST /api/rooms/{code}/host/`: hand over, take back, or claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct ChangeHostRequest {
+    /// The new host.
+    pub user_id: i64,
+}
+
+/// `POST /api/rooms/{code}/kicks/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct KickRequest {
+    /// Who is removed.
+    pub user_id: i64,
+    /// Shown to them: one line, at most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    #[schema(required = false)]
+    pub reason: Option<String>,
+    /// 0 to 86,400 seconds; 300 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false, minimum = 0, maximum = 86400)]
+    pub rejoin_after_secs: Option<i64>,
+}
+
+/// `POST /api/rooms/{code}/bans/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct BanRequest {
+    /// Who is kept out (a participant or not).
+    pub user_id: i64,
+    /// Shown to them: one line, at most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    #[schema(required = false)]
+    pub reason: Option<String>,
+    /// 1 to 31,536,000 seconds; null or absent: until lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    #[schema(required = false, minimum = 1, maximum = 31536000)]
+    pub duration_secs: Option<i64>,
+}
+
+/// `POST /api/rooms/{code}/mutes/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct MuteRequest {
+    /// Who is muted.
+    pub user_id: i64,
+    /// 1 to 31,536,000 seconds; null or absent: until lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    #[schema(required = false, minimum = 1, maximum = 31536000)]
+    pub duration_secs: Option<i64>,
+}
+
+/// A kick or a ban in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct Ban {
+    /// Who is kept out.
+    pub user: PublicUser,
+    /// `kick` or `ban`.
+    pub kind: String,
+    /// The moderator's reason, if any.
+    pub reason: Option<String>,
+    /// The moderator.
+    pub by: PublicUser,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// When it lapses (RFC 3339 UTC); null until lifted.
+    pub expires_at: Option<String>,
+}
+
+/// `POST /api/rooms/{code}/bans/`: the ban placed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct BanResponse {
+    /// The ban.
+    pub ban: Ban,
+}
+
+/// `GET /api/rooms/{code}/bans/`: kicks and bans in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct BanList {
+    /// Oldest first.
+    pub bans: Vec<Ban>,
+}
+
+/// The query of `GET /api/rooms/{code}/audit/`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// 1 to 100; 50 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[param(minimum = 1, maximum = 100, nullable = false)]
+    pub limit: Option<i64>,
+    /// Only entries with a smaller id (the page before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[param(nullable = false)]
+    pub before: Option<i64>,
+}
+
+/// One thing done to a room by a person or by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct AuditEntry {
+    /// Grows with every entry.
+    pub id: i64,
+    /// `role_changed`, `host_changed`, `room_updated`, `kicked`, `banned`,
+    /// `unbanned`, `muted`, `unmuted`, `queue_item_removed`, `queue_moved`,
+    /// `queue_advanced`.
+    pub action: String,
+    /// Who did it; null when the server did.
+    pub actor: Option<PublicUser>,
+    /// To whom, if to someone.
+    pub target: Option<PublicUser>,
+    /// What changed, as an object.
+    #[ts(type = "Record<string, unknown>")]
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    /// RFC 3339 UTC.
+    pub at: String,
+}
+
+/// `GET /api/rooms/{code}/audit/`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct AuditList {
+    /// Newest first.
+    pub entries: Vec<AuditEntry>,
 }

@@ -14,6 +14,10 @@ use utoipa::ToSchema;
 
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
+/// The slowest playback rate a client may ask for.
+pub const MIN_RATE: f64 = 0.25;
+/// The fastest playback rate a client may ask for.
+pub const MAX_RATE: f64 = 4.0;
 
 /// A user as the user themself sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
@@ -44,6 +48,8 @@ pub struct Room {
     pub name: String,
     /// The host.
     pub host: PublicUser,
+    /// The creator, for ever: deletes the room, takes it back at any time.
+    pub owner: PublicUser,
     /// Unlisted and visible to participants only.
     pub is_private: bool,
     /// Whether chat is on.
@@ -56,6 +62,20 @@ pub struct Room {
     pub viewer_count: u64,
     /// RFC 3339 UTC.
     pub created_at: String,
+    /// Who controls playback besides the host and co-hosts: `host` (nobody
+    /// else) or `everyone`.
+    pub control: String,
+    /// When the host's grace runs out: `close` the room or `promote` a
+    /// connected participant.
+    pub on_host_timeout: String,
+    /// When the room waits for slow players: `off`, `start` or `always`.
+    pub wait_policy: String,
+    /// Whether viewers may add to the queue.
+    pub viewers_can_queue: bool,
+    /// How the queue is ordered: `manual` or `vote`.
+    pub queue_mode: String,
+    /// Grows by one whenever the host changes.
+    pub host_epoch: u64,
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
@@ -67,6 +87,10 @@ pub struct Playback {
     pub time: f64,
     /// Milliseconds since the Unix epoch.
     pub server_time: i64,
+    /// Seconds of video per second while playing (0.25 to 4; 1 by default).
+    pub rate: f64,
+    /// Grows by one with every change of playback.
+    pub version: u64,
 }
 
 /// A user's membership of a room.
@@ -74,12 +98,19 @@ pub struct Playback {
 pub struct Participant {
     /// Who.
     pub user: PublicUser,
-    /// `host` or `viewer`.
+    /// `host`, `co_host` or `viewer`.
     pub role: String,
     /// Always true: joining by code is the invitation.
     pub is_approved: bool,
     /// RFC 3339 UTC.
     pub joined_at: String,
+    /// Whether their chat is refused.
+    pub is_muted: bool,
+    /// When the mute lapses (RFC 3339 UTC); null while muted until lifted,
+    /// and when not muted.
+    pub muted_until: Option<String>,
+    /// Whether they have a live socket in the room now.
+    pub is_connected: bool,
 }
 
 /// A stored chat message.
@@ -104,6 +135,8 @@ pub struct PresentUser {
     pub display_name: String,
     /// Whether this user hosts the room.
     pub is_host: bool,
+    /// `host`, `co_host` or `viewer`.
+    pub role: String,
 }
 
 /// Whether the room waits for its host.
@@ -143,23 +176,45 @@ impl CloseReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClientMessage {
-    /// Host: play from `time`.
+    /// A controller: play from `time`.
     Play {
         /// Seconds, from 0 to 1,000,000.
         #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
+        /// Apply only if the playback version is still this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        if_version: Option<u64>,
     },
-    /// Host: pause at `time`.
+    /// A controller: pause at `time`.
     Pause {
         /// Seconds, from 0 to 1,000,000.
         #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
+        /// Apply only if the playback version is still this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        if_version: Option<u64>,
     },
-    /// Host: jump to `time`.
+    /// A controller: jump to `time`.
     Seek {
         /// Seconds, from 0 to 1,000,000.
         #[schemars(range(min = 0, max = 1_000_000))]
         time: f64,
+        /// Apply only if the playback version is still this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        if_version: Option<u64>,
+    },
+    /// A controller: play at `rate` seconds per second from now.
+    Rate {
+        /// From 0.25 to 4.
+        #[schemars(range(min = 0.25, max = 4))]
+        rate: f64,
+        /// Apply only if the playback version is still this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        if_version: Option<u64>,
     },
     /// Anyone: say something.
     ChatMessage {
@@ -175,7 +230,8 @@ pub enum ClientMessage {
 
 /// Reads one text frame. `None` for anything the protocol says to ignore:
 /// malformed JSON, anything but an object, unknown types, missing fields, a
-/// time that is not a finite number within 0..=1,000,000.
+/// time that is not a finite number within 0..=1,000,000, a rate that is
+/// not within 0.25..=4.
 pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
     // Messages are JSON objects. serde would also read a tagged enum from an
     // array (`["SEEK", 1]`), which the protocol does not allow.
@@ -187,10 +243,13 @@ pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
     }
     let message: ClientMessage = serde_json::from_str(text).ok()?;
     match &message {
-        ClientMessage::Play { time }
-        | ClientMessage::Pause { time }
-        | ClientMessage::Seek { time } => {
+        ClientMessage::Play { time, .. }
+        | ClientMessage::Pause { time, .. }
+        | ClientMessage::Seek { time, .. } => {
             (time.is_finite() && (0.0..=MAX_TIME).contains(time)).then_some(message)
+        }
+        ClientMessage::Rate { rate, .. } => {
+            (rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)).then_some(message)
         }
         ClientMessage::ChatMessage { .. } | ClientMessage::Ping { .. } => Some(message),
     }
@@ -208,6 +267,12 @@ pub enum ServerMessage {
         time: f64,
         /// Ms since the Unix epoch.
         server_time: i64,
+        /// Seconds of video per second while playing.
+        rate: f64,
+        /// The playback version.
+        version: u64,
+        /// Who changed it; null when the server did (or on connecting).
+        by: Option<PublicUser>,
     },
     /// Who is connected; second on every connection.
     Presence {
@@ -226,26 +291,51 @@ pub enum ServerMessage {
         /// Who.
         user: PublicUser,
     },
-    /// The host played.
+    /// A controller played.
     Play {
         /// Seconds.
         time: f64,
         /// Ms since the Unix epoch.
         server_time: i64,
+        /// The playback version afterwards.
+        version: u64,
+        /// Who did it; null when the server did.
+        by: Option<PublicUser>,
     },
-    /// The host paused.
+    /// A controller paused.
     Pause {
         /// Seconds.
         time: f64,
         /// Ms since the Unix epoch.
         server_time: i64,
+        /// The playback version afterwards.
+        version: u64,
+        /// Who did it; null when the server did.
+        by: Option<PublicUser>,
     },
-    /// The host seeked.
+    /// A controller seeked.
     Seek {
         /// Seconds.
         time: f64,
         /// Ms since the Unix epoch.
         server_time: i64,
+        /// The playback version afterwards.
+        version: u64,
+        /// Who did it; null when the server did.
+        by: Option<PublicUser>,
+    },
+    /// A controller changed the playback rate.
+    Rate {
+        /// Seconds of video per second while playing.
+        rate: f64,
+        /// Seconds, as of `server_time`.
+        time: f64,
+        /// Ms since the Unix epoch.
+        server_time: i64,
+        /// The playback version afterwards.
+        version: u64,
+        /// Who did it.
+        by: Option<PublicUser>,
     },
     /// A stored chat message.
     ChatMessage {
@@ -267,8 +357,20 @@ pub enum ServerMessage {
     },
     /// A user-relevant refusal, to this socket only.
     Error {
+        /// Stable, for programs: `chat_disabled`, `too_long`, `rate_limited`,
+        /// `muted`, `stale_version`, `unavailable`.
+        code: String,
         /// Human text.
         message: String,
+        /// With `stale_version`: the room's playback version now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        version: Option<u64>,
+        /// With `muted`: when the mute lapses (RFC 3339 UTC), null until lifted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "string | null")]
+        #[schemars(with = "Option<String>")]
+        until: Option<Option<String>>,
     },
     /// The host's last socket closed; the room is in grace.
     HostDisconnected {
@@ -289,6 +391,51 @@ pub enum ServerMessage {
         /// Why.
         reason: CloseReason,
     },
+    /// The host changed; the previous host is now a co-host.
+    HostChanged {
+        /// The new host.
+        host: PublicUser,
+        /// The previous host.
+        previous: PublicUser,
+        /// `transferred`, `reclaimed`, `claimed` or `promoted`.
+        reason: String,
+        /// The room's `host_epoch` afterwards.
+        host_epoch: u64,
+    },
+    /// A participant's role or mute changed.
+    ParticipantUpdated {
+        /// The participant afterwards.
+        participant: Participant,
+        /// Who changed it; null when a mute lapsed.
+        by: Option<PublicUser>,
+    },
+    /// What this socket's user may do; third on every connection, and again
+    /// whenever it changes.
+    Capabilities {
+        /// `host`, `co_host` or `viewer`.
+        role: String,
+        /// Capability names, in the protocol's order.
+        capabilities: Vec<String>,
+    },
+    /// This socket's user was kicked or banned; the socket closes next
+    /// (4003 kicked, 4004 banned) and must not reconnect.
+    Removed {
+        /// `kicked` or `banned`.
+        action: String,
+        /// The moderator's reason, if any.
+        reason: Option<String>,
+        /// When they may come back (RFC 3339 UTC); null for a ban until lifted.
+        until: Option<String>,
+    },
+    /// Someone was kicked or banned.
+    ParticipantRemoved {
+        /// Who.
+        user: PublicUser,
+        /// `kicked` or `banned`.
+        action: String,
+        /// The moderator.
+        by: PublicUser,
+    },
 }
 
 impl ServerMessage {
@@ -300,12 +447,27 @@ impl ServerMessage {
     }
 }
 
-impl From<Playback> for ServerMessage {
-    fn from(p: Playback) -> Self {
+impl ServerMessage {
+    /// `PLAYBACK_STATE` for `playback`, changed by `by` (`None`: by the
+    /// server, or a state sent on connecting).
+    pub fn playback_state(p: Playback, by: Option<PublicUser>) -> Self {
         ServerMessage::PlaybackState {
             is_playing: p.is_playing,
             time: p.time,
             server_time: p.server_time,
+            rate: p.rate,
+            version: p.version,
+            by,
+        }
+    }
+
+    /// An `ERROR` with its code and text only.
+    pub fn error(code: &str, message: &str) -> Self {
+        ServerMessage::Error {
+            code: code.to_owned(),
+            message: message.to_owned(),
+            version: None,
+            until: None,
         }
     }
 }
@@ -395,6 +557,31 @@ pub fn typescript_definitions() -> String {
     declare(http::MessageList::docs(), http::MessageList::decl(&cfg));
     declare(http::PageQuery::docs(), http::PageQuery::decl(&cfg));
     declare(http::MessagesQuery::docs(), http::MessagesQuery::decl(&cfg));
+    declare(
+        http::ParticipantList::docs(),
+        http::ParticipantList::decl(&cfg),
+    );
+    declare(
+        http::ParticipantResponse::docs(),
+        http::ParticipantResponse::decl(&cfg),
+    );
+    declare(
+        http::SetRoleRequest::docs(),
+        http::SetRoleRequest::decl(&cfg),
+    );
+    declare(
+        http::ChangeHostRequest::docs(),
+        http::ChangeHostRequest::decl(&cfg),
+    );
+    declare(http::KickRequest::docs(), http::KickRequest::decl(&cfg));
+    declare(http::BanRequest::docs(), http::BanRequest::decl(&cfg));
+    declare(http::MuteRequest::docs(), http::MuteRequest::decl(&cfg));
+    declare(http::Ban::docs(), http::Ban::decl(&cfg));
+    declare(http::BanResponse::docs(), http::BanResponse::decl(&cfg));
+    declare(http::BanList::docs(), http::BanList::decl(&cfg));
+    declare(http::AuditQuery::docs(), http::AuditQuery::decl(&cfg));
+    declare(http::AuditEntry::docs(), http::AuditEntry::decl(&cfg));
+    declare(http::AuditList::docs(), http::AuditList::decl(&cfg));
     declare(http::HealthStatus::docs(), http::HealthStatus::decl(&cfg));
     declare(http::ErrorBody::docs(), http::ErrorBody::decl(&cfg));
     declare(http::ErrorDetail::docs(), http::ErrorDetail::decl(&cfg));

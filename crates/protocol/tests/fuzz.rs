@@ -17,10 +17,17 @@ fn expected_valid(value: &Value) -> bool {
         return false;
     };
     let number = |key: &str| object.get(key).and_then(Value::as_f64);
+    // `if_version` is optional: absent, null, or a whole number from 0 up.
+    let version_ok = match object.get("if_version") {
+        None | Some(Value::Null) => true,
+        Some(v) => v.as_u64().is_some(),
+    };
     match object.get("type").and_then(Value::as_str) {
         Some("PLAY" | "PAUSE" | "SEEK") => {
-            number("time").is_some_and(|t| t.is_finite() && (0.0..=MAX_TIME).contains(&t))
+            version_ok
+                && number("time").is_some_and(|t| t.is_finite() && (0.0..=MAX_TIME).contains(&t))
         }
+        Some("RATE") => version_ok && number("rate").is_some_and(|r| (0.25..=4.0).contains(&r)),
         Some("CHAT_MESSAGE") => object.get("message").is_some_and(Value::is_string),
         Some("PING") => object.get("client_time").is_some_and(Value::is_number),
         _ => false,
@@ -29,9 +36,12 @@ fn expected_valid(value: &Value) -> bool {
 
 /// An accepted message keeps its bounds and reads back the same.
 fn check_accepted(message: &ClientMessage) {
-    if let ClientMessage::Play { time }
-    | ClientMessage::Pause { time }
-    | ClientMessage::Seek { time } = message
+    if let ClientMessage::Rate { rate, .. } = message {
+        assert!((0.25..=4.0).contains(rate), "{rate}");
+    }
+    if let ClientMessage::Play { time, .. }
+    | ClientMessage::Pause { time, .. }
+    | ClientMessage::Seek { time, .. } = message
     {
         assert!(
             time.is_finite() && (0.0..=MAX_TIME).contains(time),
@@ -79,6 +89,7 @@ fn message_like() -> impl Strategy<Value = Value> {
         Just(Value::from("PLAY")),
         Just(Value::from("PAUSE")),
         Just(Value::from("SEEK")),
+        Just(Value::from("RATE")),
         Just(Value::from("CHAT_MESSAGE")),
         Just(Value::from("PING")),
         Just(Value::from("seek")),
@@ -88,6 +99,8 @@ fn message_like() -> impl Strategy<Value = Value> {
     ];
     let key = prop_oneof![
         Just("time".to_owned()),
+        Just("rate".to_owned()),
+        Just("if_version".to_owned()),
         Just("message".to_owned()),
         Just("client_time".to_owned()),
         "[a-z_]{1,8}",
@@ -115,6 +128,9 @@ fn valid_message() -> impl Strategy<Value = Value> {
             0.0..=MAX_TIME
         )
             .prop_map(|(kind, time)| serde_json::json!({"type": kind, "time": time})),
+        (0.25..=4.0f64, any::<u32>()).prop_map(
+            |(rate, v)| serde_json::json!({"type": "RATE", "rate": rate, "if_version": v})
+        ),
         ".{0,40}".prop_map(|m| serde_json::json!({"type": "CHAT_MESSAGE", "message": m})),
         number().prop_map(|n| serde_json::json!({"type": "PING", "client_time": n})),
     ];

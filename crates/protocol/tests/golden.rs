@@ -18,12 +18,19 @@ fn room() -> Room {
         code: "K7Q2M9XAPD".into(),
         name: "Friday film".into(),
         host: user(),
+        owner: user(),
         is_private: false,
         is_chat_enabled: true,
         media_url: None,
         status: "open".into(),
         viewer_count: 3,
         created_at: "2026-11-23T20:00:00Z".into(),
+        control: "host".into(),
+        on_host_timeout: "close".into(),
+        wait_policy: "start".into(),
+        viewers_can_queue: true,
+        queue_mode: "manual".into(),
+        host_epoch: 0,
     }
 }
 
@@ -54,8 +61,12 @@ fn server_messages_match_the_contract() {
             is_playing: false,
             time: 12.5,
             server_time: t,
+            rate: 1.0,
+            version: 3,
+            by: None,
         },
-        json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 12.5, "server_time": t}),
+        json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 12.5, "server_time": t,
+               "rate": 1.0, "version": 3, "by": null}),
     );
     golden(
         ServerMessage::Presence {
@@ -63,10 +74,11 @@ fn server_messages_match_the_contract() {
                 id: 7,
                 display_name: "ana".into(),
                 is_host: true,
+                role: "host".into(),
             }],
             host_status: HostStatus::Online,
         },
-        json!({"type": "PRESENCE", "users": [{"id": 7, "display_name": "ana", "is_host": true}], "host_status": "online"}),
+        json!({"type": "PRESENCE", "users": [{"id": 7, "display_name": "ana", "is_host": true, "role": "host"}], "host_status": "online"}),
     );
     golden(
         ServerMessage::Presence {
@@ -94,22 +106,31 @@ fn server_messages_match_the_contract() {
         ServerMessage::Play {
             time: 1.0,
             server_time: t,
+            version: 4,
+            by: Some(user()),
         },
-        json!({"type": "PLAY", "time": 1.0, "server_time": t}),
+        json!({"type": "PLAY", "time": 1.0, "server_time": t, "version": 4,
+               "by": {"id": 7, "display_name": "ana"}}),
     );
     golden(
         ServerMessage::Pause {
             time: 2.0,
             server_time: t,
+            version: 4,
+            by: Some(user()),
         },
-        json!({"type": "PAUSE", "time": 2.0, "server_time": t}),
+        json!({"type": "PAUSE", "time": 2.0, "server_time": t, "version": 4,
+               "by": {"id": 7, "display_name": "ana"}}),
     );
     golden(
         ServerMessage::Seek {
             time: 3.5,
             server_time: t,
+            version: 4,
+            by: Some(user()),
         },
-        json!({"type": "SEEK", "time": 3.5, "server_time": t}),
+        json!({"type": "SEEK", "time": 3.5, "server_time": t, "version": 4,
+               "by": {"id": 7, "display_name": "ana"}}),
     );
     golden(
         ServerMessage::ChatMessage {
@@ -128,10 +149,94 @@ fn server_messages_match_the_contract() {
         json!({"type": "PONG", "client_time": 123, "server_time": t}),
     );
     golden(
+        ServerMessage::error("chat_disabled", "Chat is disabled in this room"),
+        json!({"type": "ERROR", "code": "chat_disabled", "message": "Chat is disabled in this room"}),
+    );
+    golden(
         ServerMessage::Error {
-            message: "Chat is disabled in this room".into(),
+            code: "stale_version".into(),
+            message: "stale".into(),
+            version: Some(9),
+            until: None,
         },
-        json!({"type": "ERROR", "message": "Chat is disabled in this room"}),
+        json!({"type": "ERROR", "code": "stale_version", "message": "stale", "version": 9}),
+    );
+    golden(
+        ServerMessage::Error {
+            code: "muted".into(),
+            message: "You are muted in this room".into(),
+            version: None,
+            until: Some(None),
+        },
+        json!({"type": "ERROR", "code": "muted", "message": "You are muted in this room", "until": null}),
+    );
+    golden(
+        ServerMessage::Rate {
+            rate: 1.5,
+            time: 10.0,
+            server_time: t,
+            version: 5,
+            by: Some(user()),
+        },
+        json!({"type": "RATE", "rate": 1.5, "time": 10.0, "server_time": t, "version": 5,
+               "by": {"id": 7, "display_name": "ana"}}),
+    );
+    golden(
+        ServerMessage::HostChanged {
+            host: user(),
+            previous: PublicUser {
+                id: 8,
+                display_name: "bo".into(),
+            },
+            reason: "transferred".into(),
+            host_epoch: 1,
+        },
+        json!({"type": "HOST_CHANGED", "host": {"id": 7, "display_name": "ana"},
+               "previous": {"id": 8, "display_name": "bo"}, "reason": "transferred", "host_epoch": 1}),
+    );
+    golden(
+        ServerMessage::Capabilities {
+            role: "co_host".into(),
+            capabilities: vec!["control_playback".into(), "chat".into()],
+        },
+        json!({"type": "CAPABILITIES", "role": "co_host", "capabilities": ["control_playback", "chat"]}),
+    );
+    golden(
+        ServerMessage::ParticipantUpdated {
+            participant: Participant {
+                user: user(),
+                role: "viewer".into(),
+                is_approved: true,
+                joined_at: "2026-11-23T20:00:00Z".into(),
+                is_muted: true,
+                muted_until: None,
+                is_connected: false,
+            },
+            by: None,
+        },
+        json!({"type": "PARTICIPANT_UPDATED", "participant": {"user": {"id": 7, "display_name": "ana"},
+               "role": "viewer", "is_approved": true, "joined_at": "2026-11-23T20:00:00Z",
+               "is_muted": true, "muted_until": null, "is_connected": false}, "by": null}),
+    );
+    golden(
+        ServerMessage::Removed {
+            action: "kicked".into(),
+            reason: Some("spam".into()),
+            until: Some("2026-11-23T20:05:00Z".into()),
+        },
+        json!({"type": "REMOVED", "action": "kicked", "reason": "spam", "until": "2026-11-23T20:05:00Z"}),
+    );
+    golden(
+        ServerMessage::ParticipantRemoved {
+            user: user(),
+            action: "banned".into(),
+            by: PublicUser {
+                id: 8,
+                display_name: "bo".into(),
+            },
+        },
+        json!({"type": "PARTICIPANT_REMOVED", "user": {"id": 7, "display_name": "ana"},
+               "action": "banned", "by": {"id": 8, "display_name": "bo"}}),
     );
     golden(
         ServerMessage::HostDisconnected {
@@ -148,8 +253,11 @@ fn server_messages_match_the_contract() {
         ServerMessage::RoomUpdated { room: room() },
         json!({"type": "ROOM_UPDATED", "room": {
             "code": "K7Q2M9XAPD", "name": "Friday film", "host": {"id": 7, "display_name": "ana"},
+            "owner": {"id": 7, "display_name": "ana"},
             "is_private": false, "is_chat_enabled": true, "media_url": null,
-            "status": "open", "viewer_count": 3, "created_at": "2026-11-23T20:00:00Z"}}),
+            "status": "open", "viewer_count": 3, "created_at": "2026-11-23T20:00:00Z",
+            "control": "host", "on_host_timeout": "close", "wait_policy": "start",
+            "viewers_can_queue": true, "queue_mode": "manual", "host_epoch": 0}}),
     );
     golden(
         ServerMessage::RoomClosed {
@@ -171,16 +279,48 @@ fn server_messages_match_the_contract() {
 fn client_messages_parse() {
     assert_eq!(
         parse_client_message(r#"{"type":"PLAY","time":12.5}"#),
-        Some(ClientMessage::Play { time: 12.5 })
+        Some(ClientMessage::Play {
+            time: 12.5,
+            if_version: None
+        })
     );
     assert_eq!(
         parse_client_message(r#"{"type":"PAUSE","time":0}"#),
-        Some(ClientMessage::Pause { time: 0.0 })
+        Some(ClientMessage::Pause {
+            time: 0.0,
+            if_version: None
+        })
     );
     assert_eq!(
         parse_client_message(r#"{"type":"SEEK","time":1000000}"#),
-        Some(ClientMessage::Seek { time: 1e6 })
+        Some(ClientMessage::Seek {
+            time: 1e6,
+            if_version: None
+        })
     );
+    assert_eq!(
+        parse_client_message(r#"{"type":"SEEK","time":4,"if_version":7}"#),
+        Some(ClientMessage::Seek {
+            time: 4.0,
+            if_version: Some(7)
+        })
+    );
+    assert_eq!(
+        parse_client_message(r#"{"type":"RATE","rate":1.5}"#),
+        Some(ClientMessage::Rate {
+            rate: 1.5,
+            if_version: None
+        })
+    );
+    for refused in [
+        r#"{"type":"RATE","rate":0.2}"#,
+        r#"{"type":"RATE","rate":4.01}"#,
+        r#"{"type":"RATE"}"#,
+        r#"{"type":"SEEK","time":4,"if_version":-1}"#,
+        r#"{"type":"SEEK","time":4,"if_version":"7"}"#,
+    ] {
+        assert_eq!(parse_client_message(refused), None, "{refused}");
+    }
     assert_eq!(
         parse_client_message(r#"{"type":"CHAT_MESSAGE","message":" hi "}"#),
         Some(ClientMessage::ChatMessage {

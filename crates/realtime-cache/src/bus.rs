@@ -3,16 +3,39 @@
 use crate::CacheError;
 use async_trait::async_trait;
 use bytes::Bytes;
-use watchparty_domain::{ConnectionId, RoomCode};
+use watchparty_domain::{ConnectionId, RoomCode, UserId};
 
-/// One event for every socket of a room, serialized once.
+/// Whose sockets in the room a broadcast is for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Audience {
+    /// Every socket in the room.
+    #[default]
+    Everyone,
+    /// Only the sockets of these users (their capabilities changed, they
+    /// were removed).
+    Users(Vec<UserId>),
+}
+
+impl Audience {
+    /// Whether a socket of `user` is meant.
+    pub fn includes(&self, user: UserId) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Users(users) => users.contains(&user),
+        }
+    }
+}
+
+/// One event for the sockets of a room, serialized once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broadcast {
     /// The JSON text frame, shared by every recipient.
     pub payload: Bytes,
+    /// Whose sockets get it.
+    pub to: Audience,
     /// A socket that must not receive it (the one that caused it).
     pub except: Option<ConnectionId>,
-    /// Close every socket with this code after delivering.
+    /// Close every recipient socket with this code after delivering.
     pub then_close: Option<u16>,
 }
 

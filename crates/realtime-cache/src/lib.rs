@@ -31,7 +31,7 @@ mod presence;
 mod projection;
 mod redis;
 
-pub use bus::{Broadcast, BroadcastSink, Bus};
+pub use bus::{Audience, Broadcast, BroadcastSink, Bus};
 pub use claims::Claims;
 pub use in_process::InProcess;
 pub use keys::Keys;

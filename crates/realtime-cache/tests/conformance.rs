@@ -23,7 +23,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use watchparty_domain::{ConnectionId, RoomCode, UserId};
 use watchparty_realtime_cache::{
-    Broadcast, BroadcastSink, Counter, InProcess, Member, RealtimeCache, RedisCache, RedisSettings,
+    Audience, Broadcast, BroadcastSink, Counter, InProcess, Member, RealtimeCache, RedisCache,
+    RedisSettings,
 };
 
 /// How long a test waits for something that must happen (a delivery, a lock).
@@ -159,6 +160,7 @@ fn member(id: i64) -> Member {
 fn broadcast(payload: &'static str) -> Broadcast {
     Broadcast {
         payload: Bytes::from_static(payload.as_bytes()),
+        to: Audience::Everyone,
         except: None,
         then_close: None,
     }
@@ -344,6 +346,7 @@ async fn except_and_then_close_are_carried(live: &Live) {
     cache.subscribe(&r).await.unwrap();
     let sent = Broadcast {
         payload: Bytes::from_static(b"{\"type\":\"ROOM_CLOSED\"}"),
+        to: Audience::Users(vec![UserId(5), UserId(6)]),
         except: Some(ConnectionId(u64::MAX - 3)),
         then_close: Some(4001),
     };

@@ -3,7 +3,7 @@
 use crate::error::{Classify, ServiceError};
 use crate::throttle::{network, Limit};
 use crate::{Caller, Service};
-use watchparty_domain::{Room, RoomCode, RoomStatus};
+use watchparty_domain::{PeopleNeeded, Room, RoomCode, RoomStatus};
 use watchparty_persistence::StoredParticipant;
 
 /// Why a room is looked up: to look at it, or to join it (the code is the
@@ -75,8 +75,10 @@ impl Service {
         why: Lookup,
     ) -> Result<Visible, ServiceError> {
         let db = &self.inner.db;
+        // The caller's own participation and ban are all a lookup reads.
+        let people = PeopleNeeded::Only(vec![caller.user]);
         let found = match RoomCode::parse(code) {
-            Ok(code) => db.room_by_code(&code).await.classify()?,
+            Ok(code) => db.room_with(&code, &people).await.classify()?,
             Err(_) => None,
         };
         let Some((room, host_name)) = found.filter(|(room, _)| room.status != RoomStatus::Deleted)
@@ -84,10 +86,13 @@ impl Service {
             return Err(ServiceError::NotFound);
         };
         let participant = db.participant(room.id, caller.user).await.classify()?;
-        if room.settings.is_private && participant.is_none() && why == Lookup::Peek {
+        let private = room.settings.is_private;
+        // A private room is, to someone it keeps out, an unknown code.
+        let banned = room.ban_on(caller.user, self.now()).is_some();
+        if private && (banned || (participant.is_none() && why == Lookup::Peek)) {
             return Err(ServiceError::NotFound);
         }
-        let room = self.inner.engine.settle(room, &host_name).await?;
+        let (room, host_name) = self.inner.engine.settle(room, host_name).await?;
         Ok(Visible {
             room,
             host_name,

@@ -30,9 +30,27 @@ pub enum ServiceError {
     /// Only the room's owner (its creator) may do that: delete it.
     #[error("only the room's owner may delete it")]
     NotOwner,
-    /// No such room, or one the caller may not see.
+    /// No such room, or one the caller may not see; or no such participant,
+    /// ban or mute in it.
     #[error("not found")]
     NotFound,
+    /// The request contradicts the room as it is (the target of a role
+    /// change is the host).
+    #[error("that conflicts with the room as it is")]
+    Conflict,
+    /// The room may be handed only to someone connected now.
+    #[error("that user is not connected to the room")]
+    NotConnected,
+    /// The target outranks the moderator: the owner, the host, oneself, or
+    /// (for a co-host) another co-host.
+    #[error("you may not do that to this user")]
+    TargetOutranks,
+    /// The user is kept out of the room until `until` (`None`: until lifted).
+    #[error("you are banned from this room")]
+    Banned {
+        /// When the kick or ban lapses, RFC 3339 UTC.
+        until: Option<String>,
+    },
     /// The email is registered already.
     #[error("an account with this email already exists")]
     EmailTaken,

@@ -65,6 +65,21 @@ impl LocalHub {
         rooms.keys().cloned().collect()
     }
 
+    /// Each room with a socket on this instance, with the users of those
+    /// sockets, each once.
+    pub(crate) fn local_members(&self) -> Vec<(RoomCode, Vec<UserId>)> {
+        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+        rooms
+            .iter()
+            .map(|(code, sockets)| {
+                let mut users: Vec<UserId> = sockets.values().map(|s| s.user).collect();
+                users.sort_unstable_by_key(|u| u.0);
+                users.dedup();
+                (code.clone(), users)
+            })
+            .collect()
+    }
+
     /// The users with a socket on this instance, each once.
     pub(crate) fn local_users(&self) -> Vec<UserId> {
         let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
@@ -136,7 +151,7 @@ impl BroadcastSink for LocalHub {
         };
         let mut delivered = 0u64;
         for (id, socket) in sockets {
-            if broadcast.except == Some(*id) {
+            if broadcast.except == Some(*id) || !broadcast.to.includes(socket.user) {
                 continue;
             }
             if self.offer(socket, Outgoing::Text(text.clone())) {

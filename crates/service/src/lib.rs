@@ -12,6 +12,7 @@ mod error;
 mod hub;
 mod metrics;
 mod operator;
+mod people;
 mod rooms;
 mod slots;
 mod sockets;

@@ -6,14 +6,16 @@
 //! memory. Each instance looks, every few seconds, at the users and rooms of
 //! its own sockets and ends what the database says has ended.
 
+use crate::clock::rfc3339;
 use crate::clock::{Clock, SystemClock};
+use crate::engine::removed_close;
 use crate::error::{Classify, ServiceError};
 use crate::{open_database, DatabaseConfig, Service, StartupError};
 use std::time::Duration;
-use watchparty_domain::{Command, Email, RoomCode, UserId};
+use watchparty_domain::{BanKind, Command, Email, PeopleNeeded, RoomCode, UserId};
 use watchparty_persistence::{Database, StoredUser};
 use watchparty_protocol as wire;
-use watchparty_realtime_cache::{Broadcast, BroadcastSink};
+use watchparty_realtime_cache::{Audience, Broadcast, BroadcastSink};
 
 /// How often an instance checks its sockets against the database; a disabled
 /// account's or a closed room's sockets end within this (well inside 30 s).
@@ -154,8 +156,46 @@ impl Service {
                     &code,
                     &Broadcast {
                         payload: closed.to_json().into(),
+                        to: Audience::Everyone,
                         except: None,
                         then_close: Some(wire::CloseReason::Deleted.close_code()),
+                    },
+                );
+            }
+        }
+        self.close_removed().await
+    }
+
+    /// Closes this instance's sockets of users who are no longer
+    /// participants (kicked or banned): the removal's own message may have
+    /// been lost between instances, the database's word is not.
+    async fn close_removed(&self) -> Result<(), ServiceError> {
+        let inner = &self.inner;
+        let now = self.now();
+        for (code, users) in inner.hub.local_members() {
+            let people = PeopleNeeded::Only(users.clone());
+            let Some((room, _)) = inner.db.room_with(&code, &people).await.classify()? else {
+                continue;
+            };
+            for user in users
+                .into_iter()
+                .filter(|u| !room.participants.contains_key(u))
+            {
+                let ban = room.ban_on(user, now);
+                let kind = ban.map_or(BanKind::Kick, |b| b.kind);
+                let notice = wire::ServerMessage::Removed {
+                    action: kind.action().to_owned(),
+                    reason: ban.and_then(|b| b.reason.as_ref().map(|r| r.as_str().to_owned())),
+                    until: ban.and_then(|b| b.expires.instant()).map(rfc3339),
+                };
+                tracing::info!(room = %code, user = user.0, "closing the sockets of a removed participant");
+                inner.hub.deliver(
+                    &code,
+                    &Broadcast {
+                        payload: notice.to_json().into(),
+                        to: Audience::Users(vec![user]),
+                        except: None,
+                        then_close: Some(removed_close(kind)),
                     },
                 );
             }

@@ -6,11 +6,12 @@ use crate::access::{Lookup, Visible};
 use crate::auth::os_random;
 use crate::engine::{rejection_error, Origin, Transition};
 use crate::error::{Classify, ServiceError};
-use crate::views::{message_view, participant_view, playback_view, room_view};
+use crate::views::{message_view, playback_view, room_view, stored_participant_view, RoomNames};
 use crate::{Caller, Service};
 use std::collections::HashMap;
 use watchparty_domain::{
-    Command, MediaUrl, Room, RoomCode, RoomName, RoomSettings, SettingsChange,
+    Command, Control, MediaUrl, OnHostTimeout, QueueMode, Room, RoomCode, RoomName, RoomSettings,
+    SettingsChange, WaitPolicy,
 };
 use watchparty_persistence::{MessagePage, NewRoom, PersistenceError};
 use watchparty_protocol as wire;
@@ -68,7 +69,13 @@ impl Service {
                 now: self.now(),
             };
             match self.inner.db.create_room(new).await {
-                Ok(room) => return Ok(room_view(&room, &host_name, 0, self.now())),
+                Ok(room) => {
+                    let names = RoomNames {
+                        owner: host_name.clone(),
+                        host: host_name,
+                    };
+                    return Ok(room_view(&room, &names, 0, self.now()));
+                }
                 Err(PersistenceError::Conflict) => continue,
                 Err(e) => return Err(e).classify(),
             }
@@ -107,49 +114,75 @@ impl Service {
         }
         let participant = match participant {
             Some(p) => p,
-            None => self
-                .inner
-                .db
-                .join(room.id, caller.user, self.now())
-                .await
-                .classify()?,
+            None => {
+                let command = Command::Join { user: caller.user };
+                let origin = Origin::Person { user: caller.user };
+                let engine = &self.inner.engine;
+                if let Transition::Rejected(rejection) =
+                    engine.execute(origin, &room.code, command).await?
+                {
+                    return Err(rejection_error(rejection));
+                }
+                let db = &self.inner.db;
+                let joined = db.participant(room.id, caller.user).await.classify()?;
+                joined.ok_or_else(|| ServiceError::internal("a join was not stored"))?
+            }
         };
+        let now = self.now();
         let announcer = self.inner.engine.announcer();
-        let view = announcer
-            .room_view_live(&room, &host_name, self.now())
-            .await?;
-        Ok((view, participant_view(&participant)))
+        let view = announcer.room_view_live(&room, &host_name, now).await?;
+        let connected = announcer.is_connected(&room.code, caller.user).await?;
+        Ok((view, stored_participant_view(&participant, connected, now)))
     }
 
-    /// The host changes the room; live sockets get `ROOM_UPDATED`.
+    /// A holder of `edit_room` changes the room; live sockets get
+    /// `ROOM_UPDATED` (and `CAPABILITIES` when who may do what changed).
     pub async fn update_room(
         &self,
         caller: &Caller,
         code: &str,
         changes: UpdateRoomRequest,
     ) -> Result<wire::Room, ServiceError> {
+        let setting = |field: &'static str, raw: Option<String>, parse: fn(&str) -> bool| match raw
+        {
+            Some(value) if !parse(&value) => Err(ServiceError::Validation(format!(
+                "{field} has no value {value:?}"
+            ))),
+            other => Ok(other),
+        };
+        let control = setting("control", changes.control, |v| Control::parse(v).is_some())?;
+        let on_host_timeout = setting("on_host_timeout", changes.on_host_timeout, |v| {
+            OnHostTimeout::parse(v).is_some()
+        })?;
+        let wait_policy = setting("wait_policy", changes.wait_policy, |v| {
+            WaitPolicy::parse(v).is_some()
+        })?;
+        let queue_mode = setting("queue_mode", changes.queue_mode, |v| {
+            QueueMode::parse(v).is_some()
+        })?;
         let change = SettingsChange {
             name: changes.name.as_deref().map(RoomName::parse).transpose()?,
             is_private: changes.is_private,
             is_chat_enabled: changes.is_chat_enabled,
             media_url: changes.media_url.map(parse_media).transpose()?,
-            ..SettingsChange::default()
+            control: control.as_deref().and_then(Control::parse),
+            on_host_timeout: on_host_timeout.as_deref().and_then(OnHostTimeout::parse),
+            wait_policy: wait_policy.as_deref().and_then(WaitPolicy::parse),
+            viewers_can_queue: changes.viewers_can_queue,
+            queue_mode: queue_mode.as_deref().and_then(QueueMode::parse),
         };
         let Visible { room, .. } = self.find_room(caller, code, Lookup::Peek).await?;
-        let engine = &self.inner.engine;
-        let locked = engine.lock(&room.code).await;
-        let (room, host_name) = locked.load().await?;
         let command = Command::UpdateSettings {
             actor: caller.user,
             change,
         };
-        match locked
-            .apply(Origin::Service, &room, &host_name, command)
-            .await?
-        {
+        let origin = Origin::Person { user: caller.user };
+        let engine = &self.inner.engine;
+        match engine.execute(origin, &room.code, command).await? {
             Transition::Done(room) => {
-                let announcer = engine.announcer();
-                announcer
+                let host_name = engine.announcer().name_of(room.host).await?;
+                engine
+                    .announcer()
                     .room_view_live(&room, &host_name, self.now())
                     .await
             }
@@ -164,7 +197,7 @@ impl Service {
         match self
             .inner
             .engine
-            .execute(Origin::Service, &room.code, command)
+            .execute(Origin::Person { user: caller.user }, &room.code, command)
             .await?
         {
             Transition::Done(_) => Ok(()),
@@ -208,13 +241,12 @@ impl Service {
                 .then(b.id.cmp(&a.id))
         });
         let busy_len = i64::try_from(busy.len()).unwrap_or(i64::MAX);
-        let mut page: Vec<wire::Room> = busy
-            .iter()
+        let mut shown: Vec<(Room, String)> = busy
+            .into_iter()
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(0))
-            .map(|(room, host)| room_view(room, host, count_of(room), now))
             .collect();
-        let missing = limit - i64::try_from(page.len()).unwrap_or(0);
+        let missing = limit - i64::try_from(shown.len()).unwrap_or(0);
         if missing > 0 {
             let quiet_offset = (offset - busy_len).max(0);
             let quiet = self
@@ -223,11 +255,13 @@ impl Service {
                 .public_rooms_except(codes, now, missing, quiet_offset)
                 .await
                 .classify()?;
-            page.extend(
-                quiet
-                    .iter()
-                    .map(|(room, host)| room_view(room, host, count_of(room), now)),
-            );
+            shown.extend(quiet);
+        }
+        let announcer = self.inner.engine.announcer();
+        let mut page = Vec::with_capacity(shown.len());
+        for (room, host) in &shown {
+            let names = announcer.names(room, host).await?;
+            page.push(room_view(room, &names, count_of(room), now));
         }
         Ok(page)
     }

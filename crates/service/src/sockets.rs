@@ -2,20 +2,21 @@
 //! (parsed by the web edge). Room changes go through the room engine.
 
 use crate::access::Lookup;
+use crate::clock::rfc3339;
 use crate::engine::{rejection_error, Origin, Transition};
 use crate::error::{Classify, ServiceError};
 use crate::hub::Outgoing;
 use crate::slots::SocketSlot;
 use crate::throttle::Limit;
-use crate::views::playback_view;
+use crate::views::{capabilities_message, playback_view};
 use crate::{Caller, Service};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use watchparty_domain::{
-    ChatText, Command, ConnectionId, PlaybackAction, Position, Rejection, RoomCode, RoomStatus,
-    UserId,
+    ChatText, Command, ConnectionId, PeopleNeeded, PlaybackAction, Position, Rate, Rejection, Role,
+    RoomCode, RoomStatus, UserId, ValidationError,
 };
 use watchparty_protocol::{self as wire, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
@@ -24,6 +25,8 @@ const CHAT_DISABLED: &str = "Chat is disabled in this room";
 const CHAT_TOO_FAST: &str = "You are sending messages too fast; wait a moment";
 const CHAT_BUSY: &str = "The room is busy; send the message again";
 const CHAT_NOT_STORED: &str = "The message was not sent: the service is briefly unavailable";
+const MUTED: &str = "You are muted in this room";
+const STALE: &str = "The playback changed before your command arrived; it was not applied";
 
 /// Permission to open a room socket, checked before the upgrade.
 #[derive(Debug, Clone)]
@@ -31,7 +34,6 @@ pub struct SocketTicket {
     user: UserId,
     display_name: String,
     room: RoomCode,
-    is_host: bool,
     slot: Arc<SocketSlot>,
 }
 
@@ -42,7 +44,6 @@ pub struct SocketHandle {
     user: UserId,
     display_name: String,
     room: RoomCode,
-    is_host: bool,
     // Held while the socket lives: the user's place under the per-user cap.
     _slot: Arc<SocketSlot>,
 }
@@ -77,10 +78,8 @@ impl Handled {
         }
     }
 
-    fn error_text(text: &str) -> Self {
-        Self::reply(ServerMessage::Error {
-            message: text.to_owned(),
-        })
+    fn error(code: &str, text: &str) -> Self {
+        Self::reply(ServerMessage::error(code, text))
     }
 
     fn failed(failure: ServiceError) -> Self {
@@ -89,15 +88,6 @@ impl Handled {
             failure: Some(failure),
         }
     }
-}
-
-/// Which departure a closed socket is: only a host's may start a grace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Departure {
-    /// A user who was not the host when the socket opened.
-    Viewer,
-    /// Possibly the host: the room is checked.
-    MaybeHost,
 }
 
 impl Service {
@@ -149,7 +139,6 @@ impl Service {
         Ok(SocketTicket {
             user: verified.user,
             display_name: participant.display_name,
-            is_host: room.host == verified.user,
             room: room.code,
             slot: Arc::new(slot),
         })
@@ -161,22 +150,28 @@ impl Service {
     pub async fn open_socket(&self, ticket: SocketTicket) -> Result<SocketSession, ServiceError> {
         let inner = &self.inner;
         let locked = inner.engine.lock(&ticket.room).await;
-        let (mut room, host_name) = locked.load().await?;
+        let me = PeopleNeeded::Only(vec![ticket.user]);
+        let (mut room, _) = locked.load_with(&me).await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
+        // Removed between the upgrade check and now: refused like a stranger.
+        let role = room.role_of(ticket.user).ok_or(ServiceError::Forbidden)?;
+        let capabilities =
+            capabilities_message(role, room.capabilities_of(ticket.user, self.now()));
+        let is_host = room.host == ticket.user;
         let id =
             ConnectionId(inner.connection_prefix | inner.next_connection.fetch_add(1, Relaxed));
         let member = Member {
             user: ticket.user,
             display_name: ticket.display_name.clone(),
         };
-        if ticket.is_host {
+        if is_host {
             // The grace may end here or, on another instance, by its deadline:
             // whichever conditional update wins decides, and a closed room is
             // never joined by its host.
             room = match locked
-                .apply(Origin::Service, &room, &host_name, Command::HostConnected)
+                .execute(Origin::Service, Command::HostConnected)
                 .await?
             {
                 Transition::Done(resumed) if !resumed.status.is_final() => resumed,
@@ -193,7 +188,7 @@ impl Service {
             .set_playback(&room.code, room.playback)
             .await
             .classify()?;
-        if ticket.is_host {
+        if is_host {
             inner
                 .live
                 .set_host_status(&room.code, HostStatus::Online)
@@ -221,6 +216,25 @@ impl Service {
         // before grace could start) reads "offline", never "online" with
         // nobody there. The host's own socket is in `members` already.
         let host_here = members.iter().any(|m| m.user == room.host);
+        let co_hosts = match inner.db.co_hosts(room.id).await.classify() {
+            Ok(co_hosts) => co_hosts,
+            Err(e) => {
+                let _ = inner
+                    .live
+                    .remove_connection(&room.code, id, ticket.user)
+                    .await;
+                return Err(e);
+            }
+        };
+        let role_of = |user: UserId| {
+            if user == room.host {
+                Role::Host
+            } else if co_hosts.contains(&user) {
+                Role::CoHost
+            } else {
+                Role::Viewer
+            }
+        };
         let host_status = match room.status {
             RoomStatus::Grace { .. } => wire::HostStatus::Grace,
             _ if host_here => wire::HostStatus::Online,
@@ -233,17 +247,19 @@ impl Service {
                     id: m.user.0,
                     display_name: m.display_name,
                     is_host: m.user == room.host,
+                    role: role_of(m.user).as_str().to_owned(),
                 })
                 .collect(),
             host_status,
         };
-        // Room for both opening frames, so queueing them cannot fail.
+        // Room for the three opening frames, so queueing them cannot fail.
         let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
         let too_slow = CancellationToken::new();
         // Queued before the socket joins the hub, so nothing can come first.
         for opening in [
-            ServerMessage::from(playback_view(&room.playback, now)),
+            ServerMessage::playback_state(playback_view(&room.playback, now), None),
             presence,
+            capabilities,
         ] {
             let _ = tx.try_send(Outgoing::Text(opening.to_json().into()));
         }
@@ -264,7 +280,6 @@ impl Service {
             user: ticket.user,
             display_name: ticket.display_name,
             room: ticket.room.clone(),
-            is_host: ticket.is_host,
             _slot: ticket.slot,
         };
         Ok(SocketSession {
@@ -288,12 +303,7 @@ impl Service {
             .await
             .classify()?;
         if last_of_user {
-            let departure = if handle.is_host {
-                Departure::MaybeHost
-            } else {
-                Departure::Viewer
-            };
-            self.user_left(&locked, handle.user, &handle.display_name, departure)
+            self.user_left(&locked, handle.user, &handle.display_name)
                 .await?;
         }
         drop(locked);
@@ -304,13 +314,13 @@ impl Service {
     }
 
     /// A user's last socket in a room is gone: tell the others, and start
-    /// the grace if it was the host's. The caller holds the room's lock.
+    /// the grace if it was the host's (whoever hosts now: the host may have
+    /// changed since the socket opened). The caller holds the room's lock.
     pub(crate) async fn user_left(
         &self,
         locked: &crate::engine::Locked<'_>,
         user: UserId,
         display_name: &str,
-        departure: Departure,
     ) -> Result<(), ServiceError> {
         let code = locked.code();
         // Grace matters more than the announcement: go on if it is lost.
@@ -319,18 +329,10 @@ impl Service {
             let cause = e.cause_chain().unwrap_or_default();
             tracing::warn!(room = %code, error = %e, cause, "USER_LEFT not announced");
         }
-        if departure == Departure::Viewer {
-            return Ok(());
-        }
-        match locked.load().await {
-            Ok((room, host_name)) if room.host == user => {
+        match locked.load_with(&PeopleNeeded::Only(Vec::new())).await {
+            Ok((room, _)) if room.host == user => {
                 locked
-                    .apply(
-                        Origin::Service,
-                        &room,
-                        &host_name,
-                        Command::HostDisconnected,
-                    )
+                    .execute(Origin::Service, Command::HostDisconnected)
                     .await?;
                 Ok(())
             }
@@ -352,11 +354,28 @@ impl Service {
                 client_time,
                 server_time: self.now().0,
             }),
-            ClientMessage::Play { time } => self.playback(socket, time, PlaybackAction::Play).await,
-            ClientMessage::Pause { time } => {
-                self.playback(socket, time, PlaybackAction::Pause).await
+            ClientMessage::Play { time, if_version } => {
+                self.playback(socket, time, PlaybackAction::Play, if_version)
+                    .await
             }
-            ClientMessage::Seek { time } => self.playback(socket, time, PlaybackAction::Seek).await,
+            ClientMessage::Pause { time, if_version } => {
+                self.playback(socket, time, PlaybackAction::Pause, if_version)
+                    .await
+            }
+            ClientMessage::Seek { time, if_version } => {
+                self.playback(socket, time, PlaybackAction::Seek, if_version)
+                    .await
+            }
+            ClientMessage::Rate { rate, if_version } => {
+                let Ok(rate) = Rate::new(rate) else {
+                    return Handled::default();
+                };
+                let command = Command::SetRate {
+                    actor: socket.user,
+                    rate,
+                };
+                self.control(socket, command.if_version(if_version)).await
+            }
             ClientMessage::ChatMessage { message } => self.chat(socket, &message).await,
         }
     }
@@ -366,22 +385,31 @@ impl Service {
         socket: &SocketHandle,
         time: f64,
         action: fn(Position) -> PlaybackAction,
+        if_version: Option<u64>,
     ) -> Handled {
-        // Non-hosts are ignored before any work: no reply, no lock, no query.
-        let (true, Ok(position)) = (socket.is_host, Position::new(time)) else {
+        let Ok(position) = Position::new(time) else {
             return Handled::default();
         };
         let command = Command::Playback {
             actor: socket.user,
             action: action(position),
         };
-        match self
-            .inner
-            .engine
-            .execute(socket.origin(), &socket.room, command)
-            .await
-        {
-            // A refused command is ignored, as the protocol says.
+        self.control(socket, command.if_version(if_version)).await
+    }
+
+    /// A playback command: refusals are ignored, as the protocol says,
+    /// except a stale `if_version`, which the sender alone hears about.
+    async fn control(&self, socket: &SocketHandle, command: Command) -> Handled {
+        let engine = &self.inner.engine;
+        match engine.execute(socket.origin(), &socket.room, command).await {
+            Ok(Transition::Rejected(Rejection::StaleVersion { current })) => {
+                Handled::reply(ServerMessage::Error {
+                    code: "stale_version".to_owned(),
+                    message: STALE.to_owned(),
+                    version: Some(current),
+                    until: None,
+                })
+            }
             Ok(_) => Handled::default(),
             Err(e) => Handled::failed(e),
         }
@@ -391,12 +419,15 @@ impl Service {
         let text = match ChatText::parse(raw) {
             Ok(Some(text)) => text,
             Ok(None) => return Handled::default(),
-            // Too long, or characters no backend may store (NUL among them).
-            Err(refused) => return Handled::error_text(&refused.to_string()),
+            Err(refused @ ValidationError::ChatTooLong) => {
+                return Handled::error("too_long", &refused.to_string())
+            }
+            // Characters no backend may store (NUL among them).
+            Err(refused) => return Handled::error("validation_error", &refused.to_string()),
         };
         match self.throttle().hit(&Limit::ChatMessages(socket.user)).await {
             Ok(true) => {}
-            Ok(false) => return Handled::error_text(CHAT_TOO_FAST),
+            Ok(false) => return Handled::error("rate_limited", CHAT_TOO_FAST),
             Err(e) => return self.chat_not_stored(e),
         }
         let command = Command::PostChat {
@@ -406,9 +437,19 @@ impl Service {
         let engine = &self.inner.engine;
         match engine.execute(socket.origin(), &socket.room, command).await {
             Ok(Transition::Done(_)) => Handled::default(),
-            Ok(Transition::Rejected(Rejection::ChatDisabled)) => Handled::error_text(CHAT_DISABLED),
+            Ok(Transition::Rejected(Rejection::ChatDisabled)) => {
+                Handled::error("chat_disabled", CHAT_DISABLED)
+            }
+            Ok(Transition::Rejected(Rejection::Muted { until })) => {
+                Handled::reply(ServerMessage::Error {
+                    code: "muted".to_owned(),
+                    message: MUTED.to_owned(),
+                    version: None,
+                    until: Some(until.map(rfc3339)),
+                })
+            }
             Ok(Transition::Rejected(_)) => Handled::default(),
-            Err(ServiceError::Busy) => Handled::error_text(CHAT_BUSY),
+            Err(ServiceError::Busy) => Handled::error("unavailable", CHAT_BUSY),
             Err(e) => self.chat_not_stored(e),
         }
     }
@@ -418,7 +459,7 @@ impl Service {
     fn chat_not_stored(&self, failure: ServiceError) -> Handled {
         Handled {
             failure: Some(failure),
-            ..Handled::error_text(CHAT_NOT_STORED)
+            ..Handled::error("unavailable", CHAT_NOT_STORED)
         }
     }
 }
@@ -427,6 +468,7 @@ impl SocketHandle {
     fn origin(&self) -> Origin<'_> {
         Origin::Socket {
             connection: self.id,
+            user: self.user,
             name: &self.display_name,
         }
     }

@@ -2,7 +2,7 @@
 //! out, announce the sockets of instances that died, and publish again the
 //! chat messages live state could not take.
 
-use crate::sockets::Departure;
+use crate::error::ServiceError;
 use crate::Service;
 use std::time::Duration;
 use watchparty_domain::CloseReason;
@@ -29,6 +29,7 @@ impl Service {
                 _ = tick.tick() => {}
             }
             self.close_expired_graces().await;
+            self.settle_due_rooms().await;
             self.inner.engine.redeliver().await;
             if last_reap.elapsed() >= REAP_EVERY {
                 last_reap = tokio::time::Instant::now();
@@ -58,6 +59,30 @@ impl Service {
         }
     }
 
+    /// Settles the rooms that change by themselves now: promotions at the
+    /// end of a grace, mutes and bans lapsing. Each under its lock; across
+    /// instances, the conditional update decides who announces.
+    async fn settle_due_rooms(&self) {
+        let engine = &self.inner.engine;
+        let due = match self.inner.db.rooms_due(engine.now()).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "sweeper cannot reach the database");
+                return;
+            }
+        };
+        for code in due {
+            let locked = engine.lock(&code).await;
+            match locked.settle_due().await {
+                Ok(()) | Err(ServiceError::NotFound) => {}
+                Err(e) => {
+                    let cause = e.cause_chain().unwrap_or_default();
+                    tracing::warn!(room = %code, error = %e, cause, "a room's due change could not be settled");
+                }
+            }
+        }
+    }
+
     /// Sockets of a dead instance: `USER_LEFT` for users gone, grace for hosts gone.
     async fn announce_departed(&self) {
         let departed = match self.inner.live.reap_departed().await {
@@ -69,11 +94,7 @@ impl Service {
         };
         for gone in departed.into_iter().filter(|d| d.last_of_user) {
             let locked = self.inner.engine.lock(&gone.room).await;
-            let departure = Departure::MaybeHost;
-            if let Err(e) = self
-                .user_left(&locked, gone.user, &gone.display_name, departure)
-                .await
-            {
+            if let Err(e) = self.user_left(&locked, gone.user, &gone.display_name).await {
                 let cause = e.cause_chain().unwrap_or_default();
                 tracing::warn!(room = %gone.room, error = %e, cause, "could not announce a departed user");
             }

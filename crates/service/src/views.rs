@@ -1,9 +1,11 @@
 //! Domain and stored values as the protocol shows them.
 
 use crate::clock::rfc3339;
-use watchparty_domain::{Millis, PlaybackState, Room, RoomStatus, UserId};
-use watchparty_persistence::{StoredMessage, StoredParticipant};
-use watchparty_protocol as wire;
+use watchparty_domain::{
+    Ban, Capabilities, Expiry, Millis, Participant, PlaybackState, Role, Room, RoomStatus, UserId,
+};
+use watchparty_persistence::{StoredAuditEntry, StoredBan, StoredMessage, StoredParticipant};
+use watchparty_protocol::{self as wire, http};
 
 /// Playback as of `now`, with the server time it was computed at.
 pub(crate) fn playback_view(playback: &PlaybackState, now: Millis) -> wire::Playback {
@@ -11,6 +13,8 @@ pub(crate) fn playback_view(playback: &PlaybackState, now: Millis) -> wire::Play
         is_playing: playback.is_playing,
         time: playback.position_at(now),
         server_time: now.0,
+        rate: playback.rate.get(),
+        version: playback.version,
     }
 }
 
@@ -30,37 +34,112 @@ fn status_name(status: RoomStatus) -> &'static str {
     }
 }
 
-/// A room as of `now`, with its host's name and live viewer count.
+/// The names a room's view shows: its host's and its owner's.
+#[derive(Debug, Clone)]
+pub(crate) struct RoomNames {
+    /// The host's display name.
+    pub(crate) host: String,
+    /// The owner's display name (the host's when they are the same user).
+    pub(crate) owner: String,
+}
+
+/// A room as of `now`, with its live viewer count.
 pub(crate) fn room_view(
     room: &Room,
-    host_name: &str,
+    names: &RoomNames,
     viewer_count: u64,
     now: Millis,
 ) -> wire::Room {
+    let settings = &room.settings;
     wire::Room {
         code: room.code.to_string(),
-        name: room.settings.name.as_str().to_owned(),
-        host: public_user(room.host, host_name),
-        is_private: room.settings.is_private,
-        is_chat_enabled: room.settings.is_chat_enabled,
-        media_url: room
-            .settings
-            .media_url
-            .as_ref()
-            .map(|u| u.as_str().to_owned()),
+        name: settings.name.as_str().to_owned(),
+        host: public_user(room.host, &names.host),
+        owner: public_user(room.owner, &names.owner),
+        is_private: settings.is_private,
+        is_chat_enabled: settings.is_chat_enabled,
+        media_url: settings.media_url.as_ref().map(|u| u.as_str().to_owned()),
         status: status_name(room.status_at(now)).to_owned(),
         viewer_count,
         created_at: rfc3339(room.created_at),
+        control: settings.control.as_str().to_owned(),
+        on_host_timeout: settings.on_host_timeout.as_str().to_owned(),
+        wait_policy: settings.wait_policy.as_str().to_owned(),
+        viewers_can_queue: settings.viewers_can_queue,
+        queue_mode: settings.queue_mode.as_str().to_owned(),
+        host_epoch: room.host_epoch,
     }
 }
 
-/// A membership of a room.
-pub(crate) fn participant_view(p: &StoredParticipant) -> wire::Participant {
+/// A participant as of `now`: a lapsed mute no longer shows.
+pub(crate) fn participant_view(
+    participant: &Participant,
+    display_name: &str,
+    is_connected: bool,
+    now: Millis,
+) -> wire::Participant {
+    let mute = participant.mute_at(now);
     wire::Participant {
-        user: public_user(p.user, &p.display_name),
-        role: p.role.as_str().to_owned(),
+        user: public_user(participant.user, display_name),
+        role: participant.role.as_str().to_owned(),
         is_approved: true,
-        joined_at: rfc3339(p.joined_at),
+        joined_at: rfc3339(participant.joined_at),
+        is_muted: mute.is_some(),
+        muted_until: mute.and_then(Expiry::instant).map(rfc3339),
+        is_connected,
+    }
+}
+
+/// A stored participant as of `now`.
+pub(crate) fn stored_participant_view(
+    p: &StoredParticipant,
+    is_connected: bool,
+    now: Millis,
+) -> wire::Participant {
+    participant_view(&p.participant(), &p.display_name, is_connected, now)
+}
+
+/// What `CAPABILITIES` tells a user's sockets.
+pub(crate) fn capabilities_message(role: Role, capabilities: Capabilities) -> wire::ServerMessage {
+    wire::ServerMessage::Capabilities {
+        role: role.as_str().to_owned(),
+        capabilities: capabilities
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+/// A kick or ban in force.
+pub(crate) fn ban_view(stored: &StoredBan) -> http::Ban {
+    ban_with_names(&stored.ban, &stored.display_name, &stored.by_name)
+}
+
+/// A kick or ban, with the names of the user kept out and the moderator.
+pub(crate) fn ban_with_names(ban: &Ban, name: &str, by_name: &str) -> http::Ban {
+    http::Ban {
+        user: public_user(ban.user, name),
+        kind: ban.kind.as_str().to_owned(),
+        reason: ban.reason.as_ref().map(|r| r.as_str().to_owned()),
+        by: public_user(ban.by, by_name),
+        created_at: rfc3339(ban.created_at),
+        expires_at: ban.expires.instant().map(rfc3339),
+    }
+}
+
+/// An audit entry; a detail that is not stored JSON shows as an empty object.
+pub(crate) fn audit_view(entry: StoredAuditEntry) -> http::AuditEntry {
+    let named =
+        |n: Option<watchparty_persistence::Named>| n.map(|n| public_user(n.user, &n.display_name));
+    http::AuditEntry {
+        id: entry.id,
+        action: entry.action.as_str().to_owned(),
+        actor: named(entry.actor),
+        target: named(entry.target),
+        detail: serde_json::from_str(&entry.detail)
+            .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new())),
+        at: rfc3339(entry.at),
     }
 }
 

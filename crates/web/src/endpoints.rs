@@ -4,7 +4,7 @@
 //! route cannot be served without being documented or documented without
 //! being served.
 
-use crate::{assets, routes, ws};
+use crate::{assets, routes, together, ws};
 use actix_web::http::header::HeaderValue;
 use actix_web::{web, Route};
 
@@ -13,6 +13,7 @@ use actix_web::{web, Route};
 pub(crate) enum Verb {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -23,6 +24,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Put => "PUT",
             Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
         }
@@ -32,6 +34,7 @@ impl Verb {
         match self {
             Verb::Get => web::get(),
             Verb::Post => web::post(),
+            Verb::Put => web::put(),
             Verb::Patch => web::patch(),
             Verb::Delete => web::delete(),
         }
@@ -128,6 +131,54 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         path: "/api/rooms/{code}/messages",
         audience: Audience::Api,
         methods: &[(Verb::Get, |r| r.to(routes::messages))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/participants",
+        audience: Audience::Api,
+        methods: &[(Verb::Get, |r| r.to(together::participants))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/participants/{user_id}/role",
+        audience: Audience::Api,
+        methods: &[(Verb::Put, |r| r.to(together::set_role))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/host",
+        audience: Audience::Api,
+        methods: &[(Verb::Post, |r| r.to(together::change_host))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/kicks",
+        audience: Audience::Api,
+        methods: &[(Verb::Post, |r| r.to(together::kick))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/bans",
+        audience: Audience::Api,
+        methods: &[
+            (Verb::Get, |r| r.to(together::bans)),
+            (Verb::Post, |r| r.to(together::ban)),
+        ],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/bans/{user_id}",
+        audience: Audience::Api,
+        methods: &[(Verb::Delete, |r| r.to(together::unban))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/mutes",
+        audience: Audience::Api,
+        methods: &[(Verb::Post, |r| r.to(together::mute))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/mutes/{user_id}",
+        audience: Audience::Api,
+        methods: &[(Verb::Delete, |r| r.to(together::unmute))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/audit",
+        audience: Audience::Api,
+        methods: &[(Verb::Get, |r| r.to(together::audit))],
     },
     Endpoint {
         path: "/ws/rooms/{code}",

@@ -12,6 +12,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    // `banned` answers say until when (null: until lifted).
+    until: Option<Option<String>>,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            until: None,
         }
     }
 
@@ -53,6 +56,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotHost => (StatusCode::FORBIDDEN, "not_host"),
             ServiceError::NotOwner => (StatusCode::FORBIDDEN, "not_owner"),
             ServiceError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ServiceError::Conflict => (StatusCode::CONFLICT, "conflict"),
+            ServiceError::NotConnected => (StatusCode::CONFLICT, "not_connected"),
+            ServiceError::TargetOutranks => (StatusCode::FORBIDDEN, "target_outranks"),
+            ServiceError::Banned { .. } => (StatusCode::FORBIDDEN, "banned"),
             ServiceError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
             ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),
             ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
@@ -62,7 +69,14 @@ impl From<ServiceError> for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
         };
-        ApiError::new(status, code, e.to_string())
+        let until = match &e {
+            ServiceError::Banned { until } => Some(until.clone()),
+            _ => None,
+        };
+        ApiError {
+            until,
+            ..ApiError::new(status, code, e.to_string())
+        }
     }
 }
 
@@ -73,11 +87,12 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         // The id of the request being served (none outside the request log).
-        let body = ErrorBody::new(
+        let mut body = ErrorBody::new(
             self.code,
             self.message.clone(),
             crate::request_log::current(),
         );
+        body.error.until = self.until.clone();
         HttpResponse::build(self.status).json(body)
     }
 }

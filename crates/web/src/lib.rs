@@ -19,6 +19,7 @@ mod openapi;
 mod request_log;
 mod routes;
 mod session_store;
+mod together;
 mod ws;
 
 use actix_session::storage::RedisSessionStore;

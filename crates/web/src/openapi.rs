@@ -10,7 +10,7 @@
 //! its codes (`x-error-codes`), read from the backquoted codes its
 //! description starts with.
 
-use crate::{routes, ws, SESSION_COOKIE};
+use crate::{routes, together, ws, SESSION_COOKIE};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
@@ -46,6 +46,16 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         routes::delete_room,
         routes::join_room,
         routes::messages,
+        together::participants,
+        together::set_role,
+        together::change_host,
+        together::kick,
+        together::ban,
+        together::bans,
+        together::unban,
+        together::mute,
+        together::unmute,
+        together::audit,
         ws::room_socket,
         routes::ws_schema,
         routes::openapi,
@@ -58,6 +68,7 @@ pub(crate) const SESSION_SCHEME: &str = "session";
     tags(
         (name = "accounts", description = "Registration, login and WebSocket tokens"),
         (name = "rooms", description = "Rooms, membership and chat history"),
+        (name = "together", description = "Roles, host changes and moderation"),
         (name = "realtime", description = "The room WebSocket"),
         (name = "operations", description = "Health, readiness, metrics and the machine-readable documents"),
     )
@@ -87,6 +98,7 @@ impl Modify for CommonRules {
             let operations = [
                 (&mut item.get, false),
                 (&mut item.post, true),
+                (&mut item.put, true),
                 (&mut item.patch, true),
                 (&mut item.delete, true),
             ];

@@ -4,16 +4,18 @@
 use super::{Origin, Redelivery, Stored};
 use crate::clock::rfc3339;
 use crate::error::{Classify, ServiceError};
-use crate::views::{playback_view, public_user, room_view};
+use crate::views::{
+    capabilities_message, participant_view, playback_view, public_user, room_view, RoomNames,
+};
 use bytes::Bytes;
 use std::sync::Arc;
 use watchparty_domain::{
-    CloseReason, ConnectionId, Event, HostGrace, Millis, Outcome, PlaybackAction, PlaybackState,
-    Room, RoomCode, UserId,
+    BanKind, Capabilities, CloseReason, ConnectionId, Event, HostGrace, Millis, Outcome,
+    PlaybackAction, PlaybackState, Role, Room, RoomCode, UserId,
 };
 use watchparty_persistence::Database;
 use watchparty_protocol as wire;
-use watchparty_realtime_cache::{Broadcast, HostStatus, RealtimeCache};
+use watchparty_realtime_cache::{Audience, Broadcast, HostStatus, RealtimeCache};
 
 /// Announces what happened to rooms.
 pub(crate) struct Announcer {
@@ -46,6 +48,11 @@ impl Announcer {
     ) -> Result<(), ServiceError> {
         let room = &outcome.room;
         let except = origin.connection();
+        let by = match origin {
+            Origin::Socket { user, name, .. } => Some(public_user(user, name)),
+            Origin::Person { user } => Some(public_user(user, &self.name_of(user).await?)),
+            Origin::Service => None,
+        };
         let mut messages = stored.messages.iter();
         for event in &outcome.events {
             match event {
@@ -54,13 +61,42 @@ impl Announcer {
                         .set_playback(&room.code, *playback)
                         .await
                         .classify()?;
-                    let (time, server_time) = (playback.position.seconds(), now.0);
+                    let (time, server_time, version) =
+                        (playback.position.seconds(), now.0, playback.version);
+                    let by = by.clone();
                     let message = match action {
-                        PlaybackAction::Play(_) => wire::ServerMessage::Play { time, server_time },
-                        PlaybackAction::Pause(_) => {
-                            wire::ServerMessage::Pause { time, server_time }
-                        }
-                        PlaybackAction::Seek(_) => wire::ServerMessage::Seek { time, server_time },
+                        PlaybackAction::Play(_) => wire::ServerMessage::Play {
+                            time,
+                            server_time,
+                            version,
+                            by,
+                        },
+                        PlaybackAction::Pause(_) => wire::ServerMessage::Pause {
+                            time,
+                            server_time,
+                            version,
+                            by,
+                        },
+                        PlaybackAction::Seek(_) => wire::ServerMessage::Seek {
+                            time,
+                            server_time,
+                            version,
+                            by,
+                        },
+                    };
+                    self.publish(&room.code, &message, except, None).await?;
+                }
+                Event::RateChanged { playback } => {
+                    self.live
+                        .set_playback(&room.code, *playback)
+                        .await
+                        .classify()?;
+                    let message = wire::ServerMessage::Rate {
+                        rate: playback.rate.get(),
+                        time: playback.position_at(now),
+                        server_time: now.0,
+                        version: playback.version,
+                        by: by.clone(),
                     };
                     self.publish(&room.code, &message, except, None).await?;
                 }
@@ -84,8 +120,24 @@ impl Announcer {
                     )
                     .await?;
                 }
+                Event::GraceEnded { playback } => {
+                    self.live
+                        .set_playback(&room.code, *playback)
+                        .await
+                        .classify()?;
+                    self.live
+                        .set_host_status(&room.code, HostStatus::Online)
+                        .await
+                        .classify()?;
+                    let state =
+                        wire::ServerMessage::playback_state(playback_view(playback, now), None);
+                    self.publish(&room.code, &state, None, None).await?;
+                }
                 Event::Closed { reason } => self.closed(&room.code, *reason).await?,
-                Event::SettingsChanged { playback_reset, .. } => {
+                Event::SettingsChanged {
+                    playback_reset,
+                    fields,
+                } => {
                     let view = self.room_view_live(room, host_name, now).await?;
                     self.publish(
                         &room.code,
@@ -99,13 +151,14 @@ impl Announcer {
                             .set_playback(&room.code, room.playback)
                             .await
                             .classify()?;
-                        self.publish(
-                            &room.code,
-                            &playback_view(&room.playback, now).into(),
-                            except,
-                            None,
-                        )
-                        .await?;
+                        let state = wire::ServerMessage::playback_state(
+                            playback_view(&room.playback, now),
+                            by.clone(),
+                        );
+                        self.publish(&room.code, &state, except, None).await?;
+                    }
+                    if fields.iter().any(|f| f.affects_capabilities()) {
+                        self.capabilities_of_everyone(room, now).await?;
                     }
                 }
                 Event::ChatPosted { author, text } => {
@@ -114,7 +167,7 @@ impl Announcer {
                     };
                     let name = match origin {
                         Origin::Socket { name, .. } => name.to_owned(),
-                        Origin::Service => self.author_name(*author).await?,
+                        Origin::Person { .. } | Origin::Service => self.name_of(*author).await?,
                     };
                     let message = wire::ServerMessage::ChatMessage {
                         id,
@@ -124,28 +177,141 @@ impl Announcer {
                     };
                     // Stored means delivered: a failed publish is retried
                     // until live state answers again.
-                    let broadcast = broadcast(&message, None, None);
+                    let broadcast = broadcast(&message, Audience::Everyone, None, None);
                     if let Err(e) = self.live.publish(&room.code, broadcast.clone()).await {
                         tracing::warn!(room = %room.code, error = %e, "chat message stored but not yet published; retrying");
                         self.redelivery.push(room.code.clone(), broadcast);
                     }
                 }
-                // §7, §8, §11 events: no command the service sends yet can
-                // yield them (issue 14 wires them).
-                Event::RateChanged { .. }
-                | Event::ParticipantJoined { .. }
-                | Event::ParticipantUpdated { .. }
-                | Event::HostChanged(_)
-                | Event::GraceEnded { .. }
-                | Event::BanPlaced { .. }
-                | Event::BanLifted { .. } => {
-                    return Err(ServiceError::internal(format!(
-                        "event not wired yet: {event:?}"
-                    )));
+                // Stored with the room; a socket announces itself when it opens.
+                Event::ParticipantJoined { .. } | Event::BanLifted { .. } => {}
+                Event::ParticipantUpdated {
+                    participant, by, ..
+                } => {
+                    let connected = self.is_connected(&room.code, participant.user).await?;
+                    let name = self.name_of(participant.user).await?;
+                    let by = match by {
+                        Some(user) => Some(public_user(*user, &self.name_of(*user).await?)),
+                        None => None,
+                    };
+                    let updated = wire::ServerMessage::ParticipantUpdated {
+                        participant: participant_view(participant, &name, connected, now),
+                        by,
+                    };
+                    self.publish(&room.code, &updated, None, None).await?;
+                    self.capabilities_of(room, &[participant.user], now).await?;
+                }
+                Event::HostChanged(change) => {
+                    let changed = wire::ServerMessage::HostChanged {
+                        host: public_user(change.host, host_name),
+                        previous: public_user(
+                            change.previous,
+                            &self.name_of(change.previous).await?,
+                        ),
+                        reason: change.reason.as_str().to_owned(),
+                        host_epoch: change.host_epoch,
+                    };
+                    self.publish(&room.code, &changed, None, None).await?;
+                    let view = self.room_view_live(room, host_name, now).await?;
+                    let updated = wire::ServerMessage::RoomUpdated { room: view };
+                    self.publish(&room.code, &updated, None, None).await?;
+                    self.capabilities_of(room, &[change.host, change.previous], now)
+                        .await?;
+                }
+                Event::BanPlaced { ban, removed } => {
+                    if !*removed {
+                        continue;
+                    }
+                    let close = removed_close(ban.kind);
+                    let notice = wire::ServerMessage::Removed {
+                        action: ban.kind.action().to_owned(),
+                        reason: ban.reason.as_ref().map(|r| r.as_str().to_owned()),
+                        until: ban.expires.instant().map(rfc3339),
+                    };
+                    let them = Audience::Users(vec![ban.user]);
+                    self.live
+                        .publish(&room.code, broadcast(&notice, them, None, Some(close)))
+                        .await
+                        .classify()?;
+                    let by_name = self.name_of(ban.by).await?;
+                    let gone = wire::ServerMessage::ParticipantRemoved {
+                        user: public_user(ban.user, &self.name_of(ban.user).await?),
+                        action: ban.kind.action().to_owned(),
+                        by: public_user(ban.by, &by_name),
+                    };
+                    self.publish(&room.code, &gone, None, None).await?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// `CAPABILITIES` for the sockets of `users`, as `room` now gives them.
+    async fn capabilities_of(
+        &self,
+        room: &Room,
+        users: &[UserId],
+        now: Millis,
+    ) -> Result<(), ServiceError> {
+        for &user in users {
+            let Some(role) = room.role_of(user) else {
+                continue;
+            };
+            let message = capabilities_message(role, room.capabilities_of(user, now));
+            let to = Audience::Users(vec![user]);
+            self.live
+                .publish(&room.code, broadcast(&message, to, None, None))
+                .await
+                .classify()?;
+        }
+        Ok(())
+    }
+
+    /// `CAPABILITIES` for every connected user after a change of settings:
+    /// one broadcast per distinct answer, however many users share it.
+    async fn capabilities_of_everyone(&self, room: &Room, now: Millis) -> Result<(), ServiceError> {
+        let members = self.live.members(&room.code).await.classify()?;
+        let mut groups: Vec<(Role, Capabilities, Vec<UserId>)> = Vec::new();
+        for member in members {
+            let Some(role) = room.role_of(member.user) else {
+                continue;
+            };
+            let capabilities = room.capabilities_of(member.user, now);
+            match groups
+                .iter_mut()
+                .find(|(r, c, _)| *r == role && *c == capabilities)
+            {
+                Some((_, _, users)) => users.push(member.user),
+                None => groups.push((role, capabilities, vec![member.user])),
+            }
+        }
+        for (role, capabilities, users) in groups {
+            let message = capabilities_message(role, capabilities);
+            self.live
+                .publish(
+                    &room.code,
+                    broadcast(&message, Audience::Users(users), None, None),
+                )
+                .await
+                .classify()?;
+        }
+        Ok(())
+    }
+
+    /// Whether `user` has a live socket in the room, on any instance.
+    pub(crate) async fn is_connected(
+        &self,
+        code: &RoomCode,
+        user: UserId,
+    ) -> Result<bool, ServiceError> {
+        let members = self.live.members(code).await.classify()?;
+        Ok(members.iter().any(|m| m.user == user))
+    }
+
+    /// A user's display name now (empty for an account that is gone).
+    pub(crate) async fn name_of(&self, user: UserId) -> Result<String, ServiceError> {
+        let found = self.db.user_by_id(user).await.classify()?;
+        Ok(found.map(|u| u.display_name).unwrap_or_default())
     }
 
     /// A user's first socket in the room opened: everyone else hears it.
@@ -192,11 +358,6 @@ impl Announcer {
         self.live.forget_room(code).await.classify()
     }
 
-    async fn author_name(&self, author: UserId) -> Result<String, ServiceError> {
-        let user = self.db.user_by_id(author).await.classify()?;
-        Ok(user.map(|u| u.display_name).unwrap_or_default())
-    }
-
     /// The host left or came back: copy it to live state, then announce it
     /// followed by the playback that results.
     async fn host_status_changed(
@@ -217,7 +378,7 @@ impl Announcer {
             .await
             .classify()?;
         self.publish(&room.code, notice, except, None).await?;
-        let state = playback_view(playback, now).into();
+        let state = wire::ServerMessage::playback_state(playback_view(playback, now), None);
         self.publish(&room.code, &state, except, None).await
     }
 
@@ -230,7 +391,10 @@ impl Announcer {
         then_close: Option<u16>,
     ) -> Result<(), ServiceError> {
         self.live
-            .publish(room, broadcast(message, except, then_close))
+            .publish(
+                room,
+                broadcast(message, Audience::Everyone, except, then_close),
+            )
             .await
             .classify()
     }
@@ -243,7 +407,25 @@ impl Announcer {
         now: Millis,
     ) -> Result<wire::Room, ServiceError> {
         let viewers = self.live.viewer_count(&room.code).await.classify()?;
-        Ok(room_view(room, host_name, viewers, now))
+        let names = self.names(room, host_name).await?;
+        Ok(room_view(room, &names, viewers, now))
+    }
+
+    /// The host's and the owner's names; one lookup when they differ.
+    pub(crate) async fn names(
+        &self,
+        room: &Room,
+        host_name: &str,
+    ) -> Result<RoomNames, ServiceError> {
+        let owner = if room.owner == room.host {
+            host_name.to_owned()
+        } else {
+            self.name_of(room.owner).await?
+        };
+        Ok(RoomNames {
+            host: host_name.to_owned(),
+            owner,
+        })
     }
 
     /// Publishes again, oldest first, what could not be published.
@@ -252,13 +434,23 @@ impl Announcer {
     }
 }
 
+/// The close code after `REMOVED`: 4003 for a kick, 4004 for a ban.
+pub(crate) fn removed_close(kind: BanKind) -> u16 {
+    match kind {
+        BanKind::Kick => 4003,
+        BanKind::Ban => 4004,
+    }
+}
+
 fn broadcast(
     message: &wire::ServerMessage,
+    to: Audience,
     except: Option<ConnectionId>,
     then_close: Option<u16>,
 ) -> Broadcast {
     Broadcast {
         payload: Bytes::from(message.to_json()),
+        to,
         except,
         then_close,
     }

@@ -7,20 +7,22 @@
 //! room's events.
 
 mod announce;
+mod audit;
 mod locks;
 mod redelivery;
 
-pub(crate) use announce::Announcer;
+pub(crate) use announce::{removed_close, Announcer};
 pub(crate) use locks::RoomLocks;
 pub(crate) use redelivery::Redelivery;
 
-use crate::clock::Clock;
+use crate::clock::{rfc3339, Clock};
 use crate::error::{Classify, ServiceError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::MutexGuard;
 use watchparty_domain::{
-    Command, ConnectionId, Event, HostGrace, Millis, Outcome, Rejection, Room, RoomCode, RoomStatus,
+    Command, ConnectionId, Event, HostGrace, Millis, OnHostTimeout, Outcome, PeopleNeeded,
+    Rejection, Room, RoomCode, RoomStatus, UserId,
 };
 use watchparty_persistence::Database;
 use watchparty_realtime_cache::RealtimeCache;
@@ -34,14 +36,21 @@ const CHAT_LOCK_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Origin<'a> {
     /// A user's socket: it does not hear the echo of its own playback
-    /// command, and its user's name signs their chat.
+    /// command, and its user's name signs their chat and playback.
     Socket {
         /// The socket.
         connection: ConnectionId,
+        /// Its user.
+        user: UserId,
         /// Its user's display name.
         name: &'a str,
     },
-    /// An HTTP request, the sweeper, or presence.
+    /// A user's HTTP request.
+    Person {
+        /// Who asked.
+        user: UserId,
+    },
+    /// The server itself: the sweeper, presence (`by` is null).
     Service,
 }
 
@@ -49,6 +58,14 @@ impl Origin<'_> {
     fn connection(&self) -> Option<ConnectionId> {
         match self {
             Origin::Socket { connection, .. } => Some(*connection),
+            Origin::Person { .. } | Origin::Service => None,
+        }
+    }
+
+    /// Who made the change; `None` when the server did.
+    pub(crate) fn by(&self) -> Option<UserId> {
+        match self {
+            Origin::Socket { user, .. } | Origin::Person { user } => Some(*user),
             Origin::Service => None,
         }
     }
@@ -62,6 +79,18 @@ pub(crate) enum Transition {
     /// The rules refused it; nothing changed.
     Rejected(Rejection),
 }
+
+/// What storing an outcome came to.
+enum Saved {
+    /// Stored and announced.
+    Done(Transition),
+    /// Somebody else changed the room first; nothing was written.
+    Lost,
+}
+
+/// How many times a command is applied again to a room that changed under
+/// it on another instance before the caller hears "busy".
+const ATTEMPTS: usize = 3;
 
 /// The chat messages a command stored, in the order of its events.
 #[derive(Debug, Default)]
@@ -126,43 +155,79 @@ impl RoomEngine {
         self.lock(code).await.execute(origin, command).await
     }
 
-    /// The stored room with its host's name, settled; 404 once deleted.
-    /// Without the lock: for reads, and for the sweeper, whose close is one
-    /// conditional update that needs no lock.
-    pub(crate) async fn load(&self, code: &RoomCode) -> Result<(Room, String), ServiceError> {
-        match self.db.room_by_code(code).await.classify()? {
+    /// The stored room with its host's name and the participants and bans
+    /// `people` names (what one command needs), settled; 404 once deleted.
+    /// Without the lock: for reads.
+    pub(crate) async fn load_with(
+        &self,
+        code: &RoomCode,
+        people: &PeopleNeeded,
+    ) -> Result<(Room, String), ServiceError> {
+        match self.db.room_with(code, people).await.classify()? {
             Some((room, _)) if room.status == RoomStatus::Deleted => Err(ServiceError::NotFound),
-            Some((room, host_name)) => Ok((self.settle(room, &host_name).await?, host_name)),
+            Some((room, host_name)) => self.settle(room, host_name).await,
             None => Err(ServiceError::NotFound),
         }
     }
 
-    /// Closes the room if its grace deadline has passed. Only the caller
-    /// whose conditional update wins announces it.
-    pub(crate) async fn settle(&self, room: Room, host_name: &str) -> Result<Room, ServiceError> {
+    /// Settles a grace whose deadline has passed: the room closes, or with
+    /// `on_host_timeout: promote` goes to the successor among the users
+    /// connected now. Only the caller whose conditional update wins
+    /// announces it.
+    pub(crate) async fn settle(
+        &self,
+        room: Room,
+        host_name: String,
+    ) -> Result<(Room, String), ServiceError> {
         let now = self.now();
-        let Some(outcome) = room.expire_if_due(now) else {
-            return Ok(room);
+        let overdue = matches!(room.status, RoomStatus::Grace { deadline, .. } if now >= deadline);
+        if !overdue {
+            return Ok((room, host_name));
+        }
+        // The successor rule reads everyone, and who is connected now.
+        let (room, connected) = if room.settings.on_host_timeout == OnHostTimeout::Promote {
+            let whole = self
+                .stored_room(&room.code)
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            let members = self.live.members(&room.code).await.classify()?;
+            (whole, members.into_iter().map(|m| m.user).collect())
+        } else {
+            (room, Vec::new())
         };
+        let Some(outcome) = room.expire_or_promote(now, &connected) else {
+            return Ok((room, host_name));
+        };
+        let records = audit::records(&outcome.events, None, now);
         if self
             .db
-            .save_room(&room, &outcome.room, now)
+            .save_room_audited(&room, &outcome.room, now, records)
             .await
             .classify()?
         {
-            let stored = Stored::default();
+            let host_name = self.announcer.name_of(outcome.room.host).await?;
             self.announcer
-                .announce(&outcome, host_name, &stored, Origin::Service, now)
+                .announce(
+                    &outcome,
+                    &host_name,
+                    &Stored::default(),
+                    Origin::Service,
+                    now,
+                )
                 .await?;
-            Ok(outcome.room)
+            Ok((outcome.room, host_name))
         } else {
-            self.stored_room(&room.code)
-                .await?
-                .ok_or(ServiceError::NotFound)
+            let (fresh, host_name) = self
+                .db
+                .room_by_code(&room.code)
+                .await
+                .classify()?
+                .ok_or(ServiceError::NotFound)?;
+            Ok((fresh, host_name))
         }
     }
 
-    /// The room as stored now, deleted or not: what a lost conditional update yields to.
+    /// The room as stored now, deleted or not, with everyone in it.
     async fn stored_room(&self, code: &RoomCode) -> Result<Option<Room>, ServiceError> {
         let found = self.db.room_by_code(code).await.classify()?;
         Ok(found.map(|(room, _)| room))
@@ -176,14 +241,14 @@ impl RoomEngine {
         room: &Room,
         host_name: &str,
         command: Command,
-    ) -> Result<Transition, ServiceError> {
+    ) -> Result<Saved, ServiceError> {
         let now = self.now();
         let outcome = match room.apply(command, now, self.grace) {
             Ok(outcome) => outcome,
-            Err(rejection) => return Ok(Transition::Rejected(rejection)),
+            Err(rejection) => return Ok(Saved::Done(Transition::Rejected(rejection))),
         };
         if outcome.events.is_empty() {
-            return Ok(Transition::Done(outcome.room));
+            return Ok(Saved::Done(Transition::Done(outcome.room)));
         }
         let posts_chat = outcome
             .events
@@ -221,26 +286,18 @@ impl RoomEngine {
         outcome: Outcome,
         host_name: &str,
         now: Millis,
-    ) -> Result<Transition, ServiceError> {
+    ) -> Result<Saved, ServiceError> {
+        let records = audit::records(&outcome.events, origin.by(), now);
         if outcome.room != *before
             && !self
                 .db
-                .save_room(before, &outcome.room, now)
+                .save_room_audited(before, &outcome.room, now, records)
                 .await
                 .classify()?
         {
-            // Another instance or the sweeper got there first: report what is stored.
-            tracing::debug!(room = %before.code, "room changed concurrently; command dropped");
-            return Ok(match self.stored_room(&before.code).await? {
-                Some(fresh) if fresh.status == RoomStatus::Deleted => {
-                    Transition::Rejected(Rejection::Deleted)
-                }
-                Some(fresh) if fresh.status_at(now).is_final() => {
-                    Transition::Rejected(Rejection::Closed)
-                }
-                Some(fresh) => Transition::Done(fresh),
-                None => Transition::Rejected(Rejection::Deleted),
-            });
+            // Another instance or the sweeper got there first.
+            tracing::debug!(room = %before.code, "room changed concurrently; applying again");
+            return Ok(Saved::Lost);
         }
         let mut stored = Stored::default();
         for event in &outcome.events {
@@ -253,10 +310,16 @@ impl RoomEngine {
                 stored.messages.push((id, now));
             }
         }
+        // A new host's name, for the views announced with the change.
+        let host_name = if outcome.room.host == before.host {
+            host_name.to_owned()
+        } else {
+            self.announcer.name_of(outcome.room.host).await?
+        };
         self.announcer
-            .announce(&outcome, host_name, &stored, origin, now)
+            .announce(&outcome, &host_name, &stored, origin, now)
             .await?;
-        Ok(Transition::Done(outcome.room))
+        Ok(Saved::Done(Transition::Done(outcome.room)))
     }
 
     /// Publishes again the messages whose first publish failed.
@@ -278,30 +341,56 @@ impl Locked<'_> {
         self.code
     }
 
-    /// The stored room with its host's name, settled.
-    pub(crate) async fn load(&self) -> Result<(Room, String), ServiceError> {
-        self.engine.load(self.code).await
+    /// The stored room with its host's name and only the people `people`
+    /// names, settled.
+    pub(crate) async fn load_with(
+        &self,
+        people: &PeopleNeeded,
+    ) -> Result<(Room, String), ServiceError> {
+        self.engine.load_with(self.code, people).await
     }
 
-    /// Loads the room, then applies, stores and announces the command.
+    /// Settles what came due by itself: an overdue grace (closed, or
+    /// handed to the successor), and mutes and bans that lapsed.
+    pub(crate) async fn settle_due(&self) -> Result<(), ServiceError> {
+        for _ in 0..ATTEMPTS {
+            // Loading settles the grace; the lapses need everyone.
+            let (room, host_name) = self.load_with(&PeopleNeeded::All).await?;
+            let now = self.engine.now();
+            let Some(outcome) = room.lapse_due(now) else {
+                return Ok(());
+            };
+            let saved = self
+                .engine
+                .store_and_announce(Origin::Service, &room, outcome, &host_name, now)
+                .await?;
+            if let Saved::Done(_) = saved {
+                return Ok(());
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// Loads what the command needs, then applies, stores and announces it.
+    /// A room another instance changed meanwhile is loaded again and the
+    /// command applied to it afresh, a few times at most.
     pub(crate) async fn execute(
         &self,
         origin: Origin<'_>,
         command: Command,
     ) -> Result<Transition, ServiceError> {
-        let (room, host_name) = self.load().await?;
-        self.engine.apply(origin, &room, &host_name, command).await
-    }
-
-    /// Applies, stores and announces a command on a room loaded under this lock.
-    pub(crate) async fn apply(
-        &self,
-        origin: Origin<'_>,
-        room: &Room,
-        host_name: &str,
-        command: Command,
-    ) -> Result<Transition, ServiceError> {
-        self.engine.apply(origin, room, host_name, command).await
+        let people = command.people_needed();
+        for _ in 0..ATTEMPTS {
+            let (room, host_name) = self.load_with(&people).await?;
+            let outcome = self
+                .engine
+                .apply(origin, &room, &host_name, command.clone())
+                .await?;
+            if let Saved::Done(transition) = outcome {
+                return Ok(transition);
+            }
+        }
+        Err(ServiceError::Busy)
     }
 }
 
@@ -311,20 +400,20 @@ pub(crate) fn rejection_error(rejection: Rejection) -> ServiceError {
         Rejection::NotHost => ServiceError::NotHost,
         Rejection::Closed => ServiceError::RoomClosed,
         Rejection::Deleted => ServiceError::NotFound,
-        Rejection::ChatDisabled | Rejection::HostAway => ServiceError::Forbidden,
+        // Socket-only refusals (chat, playback) answered over HTTP: refused.
+        Rejection::ChatDisabled
+        | Rejection::HostAway
+        | Rejection::Muted { .. }
+        | Rejection::StaleVersion { .. } => ServiceError::Forbidden,
         // Changing a room needs `edit_room`; deleting it is the owner's (§4).
         Rejection::Forbidden => ServiceError::Forbidden,
         Rejection::NotOwner => ServiceError::NotOwner,
         Rejection::NotFound(_) => ServiceError::NotFound,
-        // §7–§8 refusals: no command the service sends yet can yield them
-        // (roles, bans, mutes and `if_version` are not wired, issue 14).
-        Rejection::Conflict
-        | Rejection::NotConnected
-        | Rejection::TargetOutranks
-        | Rejection::Banned { .. }
-        | Rejection::Muted { .. }
-        | Rejection::StaleVersion { .. } => {
-            ServiceError::internal(format!("refusal not wired yet: {rejection:?}"))
-        }
+        Rejection::Conflict => ServiceError::Conflict,
+        Rejection::NotConnected => ServiceError::NotConnected,
+        Rejection::TargetOutranks => ServiceError::TargetOutranks,
+        Rejection::Banned { until } => ServiceError::Banned {
+            until: until.map(rfc3339),
+        },
     }
 }
