@@ -624,3 +624,103 @@ async fn becoming_host_lifts_ones_mute() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_host_first_connects_the_room_is_not_in_grace() {
+    let server = TestServer::builder().host_grace_secs(1).start().await;
+    let ana = server.user("ana").await;
+    let bob = server.user("bob").await;
+    let code = ana.create_room("early").await;
+    bob.join(&code).await;
+    let (mut early, [_, presence, _]) = open(&bob, &code).await;
+    assert_eq!(presence["host_status"], "offline", "rule 5: {presence}");
+    // Well past a grace period: still open, nothing announced.
+    early.expect_silence(Duration::from_millis(2500)).await;
+    assert_eq!(room(&bob, &code).await["room"]["status"], "open");
+    let _host = open(&ana, &code).await;
+    let joined = early.recv_type("USER_JOINED").await;
+    assert_eq!(joined["user"], public(&ana));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_grace_a_new_media_url_answers_409_conflict() {
+    let server = TestServer::builder().host_grace_secs(30).start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob"]).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    assert_eq!(
+        put_role(ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let host = sockets.remove(0);
+    host.close().await;
+    sockets[0].recv_until("HOST_DISCONNECTED").await;
+    sockets[0].recv_type("PLAYBACK_STATE").await;
+    let settled = |mut playback: Value| {
+        playback.as_object_mut().unwrap().remove("server_time");
+        playback
+    };
+    let frozen = settled(room(bob, &code).await["playback"].clone());
+    let answer = bob
+        .patch(
+            &format!("/api/rooms/{code}/"),
+            json!({"media_url": "https://example.com/other.mp4"}),
+        )
+        .await;
+    refused(
+        "PATCH media_url in grace",
+        &answer,
+        StatusCode::CONFLICT,
+        "conflict",
+    );
+    let body = room(bob, &code).await;
+    assert_eq!(body["room"]["media_url"], Value::Null, "nothing changed");
+    assert_eq!(settled(body["playback"].clone()), frozen);
+    // Rule 6: playback commands from anyone are ignored during grace.
+    for command in [
+        json!({"type": "PLAY", "time": 1.0}),
+        json!({"type": "SEEK", "time": 9.0}),
+        json!({"type": "RATE", "rate": 2.0}),
+    ] {
+        sockets[0].send(command).await;
+    }
+    sockets[0].expect_silence(QUIET).await;
+    assert_eq!(settled(room(bob, &code).await["playback"].clone()), frozen);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_co_host_is_passed_over_by_the_promotion() {
+    let server = TestServer::builder().host_grace_secs(1).start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (ana, bob, cat) = (&people[0], &people[1], &people[2]);
+    let (status, body) = ana
+        .patch(
+            &format!("/api/rooms/{code}/"),
+            json!({"on_host_timeout": "promote"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for user in [bob, cat] {
+        assert_eq!(
+            put_role(ana, &code, user.id, "co_host").await.0,
+            StatusCode::OK
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = ana
+        .post(
+            &format!("/api/rooms/{code}/mutes/"),
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let host = sockets.remove(0);
+    host.close().await;
+    for socket in sockets.iter_mut() {
+        let changed = socket.recv_until("HOST_CHANGED").await;
+        assert_eq!(changed["host"], public(cat), "bob is muted: {changed}");
+        assert_eq!(changed["reason"], "promoted");
+    }
+    server.stop().await;
+}

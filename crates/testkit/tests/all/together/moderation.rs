@@ -242,6 +242,32 @@ async fn a_private_room_answers_a_banned_user_as_an_unknown_code() {
         answer.1
     );
     assert_eq!(bob.connect(&code).await.err(), Some(StatusCode::NOT_FOUND));
+    // Rule 14: every endpoint, the moderators' too, answers as an unknown code.
+    for (what, tail, body) in [
+        ("kicks", "kicks/", json!({"user_id": ana.id})),
+        ("bans", "bans/", json!({"user_id": ana.id})),
+        ("mutes", "mutes/", json!({"user_id": ana.id})),
+        ("host", "host/", json!({"user_id": bob.id})),
+    ] {
+        let answer = bob
+            .post(&format!("/api/rooms/{code}/{tail}"), body.clone())
+            .await;
+        let unknown = bob
+            .post(&format!("/api/rooms/ZZZZZZZZZZ/{tail}"), body)
+            .await;
+        assert_eq!(answer.0, StatusCode::NOT_FOUND, "POST {what}: {}", answer.1);
+        assert_eq!(answer.1, unknown.1, "POST {what}");
+    }
+    for tail in ["audit/", "bans/"] {
+        let answer = bob.get(&format!("/api/rooms/{code}/{tail}")).await;
+        assert_eq!(answer.0, StatusCode::NOT_FOUND, "GET {tail}: {}", answer.1);
+    }
+    let answer = put_role(&bob, &code, ana.id, "viewer").await;
+    assert_eq!(answer.0, StatusCode::NOT_FOUND, "PUT role: {}", answer.1);
+    let answer = bob
+        .patch(&format!("/api/rooms/{code}/"), json!({"name": "x"}))
+        .await;
+    assert_eq!(answer.0, StatusCode::NOT_FOUND, "PATCH: {}", answer.1);
     server.stop().await;
 }
 

@@ -114,6 +114,23 @@ async fn a_co_host_drives_playback_until_demoted() {
         );
     }
 
+    // Joining again answers the §7 Participant with its role (rule 21); a
+    // new socket's PRESENCE and CAPABILITIES say co_host.
+    let again = bob.join(&code).await;
+    assert_eq!(again["participant"]["role"], "co_host", "{again}");
+    let (tab3, [_, presence, capabilities]) = open(bob, &code).await;
+    let me = presence["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == bob.id)
+        .cloned()
+        .unwrap();
+    assert_eq!(me["role"], "co_host", "{presence}");
+    assert_eq!(me["is_host"], false);
+    assert_eq!(capabilities["role"], "co_host");
+    tab3.close().await;
+
     // The co-host seeks: the others follow, with by and a version.
     let before = room(cat, &code).await["playback"]["version"]
         .as_i64()
