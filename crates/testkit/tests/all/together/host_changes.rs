@@ -249,6 +249,19 @@ async fn the_owner_takes_the_room_back_while_connected() {
         StatusCode::FORBIDDEN,
         "forbidden",
     );
+    // The owner takes the room back for herself; she hands it on only as host.
+    let (status, body) = hand(ana, &code, json!(bob.id)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the owner is the host again: {body}"
+    );
+    refused(
+        "the owner, not host, handing to someone else",
+        &hand(ana, &code, json!(cat.id)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
     server.stop().await;
 }
 
@@ -418,9 +431,60 @@ async fn a_co_host_claims_the_room_during_grace_and_it_stays_paused() {
     sockets[0].send(json!({"type": "PLAY", "time": 21.0})).await;
     let play = sockets[1].recv_until("PLAY").await;
     assert_eq!(play["by"], public(bob));
-    // The owner may still take it back, away as she is (rule 5 again).
+    // The old host comes back as a co-host: no HOST_RECONNECTED, only USER_JOINED.
+    let (mut back, [_, presence, capabilities]) = open(ana, &code).await;
+    assert_eq!(presence["host_status"], "online", "{presence}");
+    assert_eq!(capabilities["role"], "co_host", "{capabilities}");
+    for socket in sockets.iter_mut() {
+        let seen = relevant(&gather(socket, QUIET).await);
+        assert!(seen.is_empty(), "nothing but USER_JOINED: {seen:?}");
+    }
+    // The owner takes it back, connected now: reclaimed, no grace.
     assert_eq!(hand(ana, &code, json!(ana.id)).await.0, StatusCode::OK);
-    sockets[1].recv_until("HOST_DISCONNECTED").await;
+    let changed = back.recv_type("HOST_CHANGED").await;
+    assert_eq!(changed["reason"], "reclaimed");
+    let seen = relevant(&gather(&mut sockets[1], QUIET).await);
+    assert_eq!(
+        types(&seen),
+        vec!["HOST_CHANGED", "ROOM_UPDATED"],
+        "{seen:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_away_may_hand_over_to_someone_connected() {
+    let server = TestServer::builder().host_grace_secs(30).start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (ana, bob, _cat) = (&people[0], &people[1], &people[2]);
+    let host = sockets.remove(0);
+    host.close().await;
+    for socket in sockets.iter_mut() {
+        socket.recv_until("HOST_DISCONNECTED").await;
+    }
+    let (status, body) = hand(ana, &code, json!(bob.id)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["room"]["status"], "open",
+        "a change during grace ends it"
+    );
+    for socket in sockets.iter_mut() {
+        let (changed, before) = until(socket, "HOST_CHANGED").await;
+        assert!(
+            relevant(&before)
+                .iter()
+                .all(|m| m["type"] == "PLAYBACK_STATE"),
+            "{before:?}"
+        );
+        assert_eq!(changed["reason"], "transferred");
+        let rest = relevant(&gather(socket, QUIET).await);
+        assert!(!types(&rest).contains(&"HOST_RECONNECTED"), "{rest:?}");
+        assert!(
+            !types(&rest).contains(&"HOST_DISCONNECTED"),
+            "bob is here: {rest:?}"
+        );
+    }
+    assert_eq!(room(bob, &code).await["room"]["host"], public(bob));
     server.stop().await;
 }
 
