@@ -259,12 +259,14 @@ impl TestUser {
         RawSocket::connect_with_buffer(self.client.port, code, &token, recv_buffer).await
     }
 
-    /// Joins over HTTP, connects, and reads the two opening messages.
+    /// Joins over HTTP, connects, and reads the three opening messages
+    /// (`PLAYBACK_STATE`, `PRESENCE`, and since contract §7 `CAPABILITIES`).
     pub async fn enter(&self, code: &str) -> WsClient {
         self.join(code).await;
         let mut socket = self.connect(code).await.expect("socket accepted");
         socket.recv_type("PLAYBACK_STATE").await;
         socket.recv_type("PRESENCE").await;
+        socket.recv_type("CAPABILITIES").await;
         socket
     }
 }

@@ -18,6 +18,7 @@ async fn arrive(user: &TestUser, code: &str) -> (WsClient, Value) {
     let mut socket = user.connect(code).await.expect("socket accepted");
     socket.recv_type("PLAYBACK_STATE").await;
     let presence = socket.recv_type("PRESENCE").await;
+    socket.recv_type("CAPABILITIES").await;
     (socket, presence)
 }
 
@@ -33,7 +34,7 @@ async fn the_host_is_offline_until_first_connected_then_online_then_in_grace() {
     assert_eq!(presence["host_status"], "offline", "{presence}");
     assert_eq!(
         presence["users"],
-        json!([{"id": bob.id, "display_name": "bob", "is_host": false}])
+        json!([{"id": bob.id, "display_name": "bob", "is_host": false, "role": "viewer"}])
     );
     let (_, room) = bob.get(&format!("/api/rooms/{code}/")).await;
     assert_ne!(

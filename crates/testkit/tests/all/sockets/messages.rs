@@ -24,9 +24,10 @@ async fn connect_sends_state_then_presence_and_announces_once_per_user() {
         (json!(false), json!(0.0))
     );
     let presence = host.recv_type("PRESENCE").await;
+    host.recv_type("CAPABILITIES").await;
     assert_eq!(
         presence["users"],
-        json!([{"id": ana.id, "display_name": "ana", "is_host": true}])
+        json!([{"id": ana.id, "display_name": "ana", "is_host": true, "role": "host"}])
     );
     assert_eq!(presence["host_status"], "online");
     host.expect_silence(QUIET).await;
@@ -34,6 +35,7 @@ async fn connect_sends_state_then_presence_and_announces_once_per_user() {
     let mut tab1 = bob.connect(&code).await.unwrap();
     tab1.recv_type("PLAYBACK_STATE").await;
     let presence = tab1.recv_type("PRESENCE").await;
+    tab1.recv_type("CAPABILITIES").await;
     assert_eq!(
         presence["users"].as_array().unwrap().len(),
         2,
@@ -47,6 +49,7 @@ async fn connect_sends_state_then_presence_and_announces_once_per_user() {
     let mut tab2 = bob.connect(&code).await.unwrap();
     tab2.recv_type("PLAYBACK_STATE").await;
     let presence = tab2.recv_type("PRESENCE").await;
+    tab2.recv_type("CAPABILITIES").await;
     assert_eq!(
         presence["users"].as_array().unwrap().len(),
         2,
@@ -171,7 +174,7 @@ async fn chat_is_stored_then_delivered_to_everyone() {
         .await;
     assert_eq!(
         viewer.recv().await,
-        json!({"type": "ERROR", "message": "Chat is disabled in this room"})
+        json!({"type": "ERROR", "code": "chat_disabled", "message": "Chat is disabled in this room"})
     );
     host.expect_silence(QUIET).await;
     let (_, history) = ana.get(&format!("/api/rooms/{code}/messages/")).await;
