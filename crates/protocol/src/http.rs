@@ -5,7 +5,7 @@
 
 use crate::{ChatMessage, Participant, Playback, PublicUser, Room, User};
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
@@ -93,7 +93,7 @@ pub struct UpdateRoomRequest {
     /// is. (In Rust an explicit null is `Some(None)`, absence `None`.)
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::present",
         skip_serializing_if = "Option::is_none"
     )]
     #[ts(optional, type = "string | null")]
@@ -125,13 +125,6 @@ pub struct UpdateRoomRequest {
     #[ts(optional)]
     #[schema(required = false, nullable = false)]
     pub queue_mode: Option<String>,
-}
-
-// Called only when the field is present: `Some(None)` for an explicit null.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `POST /api/rooms/`, `PATCH /api/rooms/{code}/`: the room afterwards.
@@ -241,7 +234,11 @@ pub struct ErrorDetail {
     #[schema(required = true, value_type = String)]
     pub request_id: Option<String>,
     /// With `banned`: when the ban lapses (RFC 3339 UTC), null until lifted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[ts(optional, type = "string | null")]
     #[schemars(with = "Option<String>")]
     #[schema(required = false, value_type = Option<String>)]

@@ -8,9 +8,17 @@
 pub mod http;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
+
+// Called only when the field is present: `Some(None)` for an explicit null,
+// so that "absent" and "null" read back as they were written.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
 
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
@@ -367,7 +375,11 @@ pub enum ServerMessage {
         #[ts(optional)]
         version: Option<u64>,
         /// With `muted`: when the mute lapses (RFC 3339 UTC), null until lifted.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
         #[ts(optional, type = "string | null")]
         #[schemars(with = "Option<String>")]
         until: Option<Option<String>>,

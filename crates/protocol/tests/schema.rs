@@ -43,7 +43,7 @@ fn every_message_type_is_in_the_schema() {
     };
     assert_eq!(
         types("ClientMessage"),
-        ["PLAY", "PAUSE", "SEEK", "CHAT_MESSAGE", "PING"]
+        ["PLAY", "PAUSE", "SEEK", "RATE", "CHAT_MESSAGE", "PING"]
     );
     let server = types("ServerMessage");
     for expected in [
@@ -61,6 +61,12 @@ fn every_message_type_is_in_the_schema() {
         "HOST_RECONNECTED",
         "ROOM_UPDATED",
         "ROOM_CLOSED",
+        "RATE",
+        "HOST_CHANGED",
+        "PARTICIPANT_UPDATED",
+        "CAPABILITIES",
+        "REMOVED",
+        "PARTICIPANT_REMOVED",
     ] {
         assert!(server.iter().any(|t| t == expected), "{expected} missing");
     }

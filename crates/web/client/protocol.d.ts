@@ -13,15 +13,35 @@ export type ClientMessage = { "type": "PLAY",
 /**
  * Seconds, from 0 to 1,000,000.
  */
-time: number, } | { "type": "PAUSE",
+time: number,
+/**
+ * Apply only if the playback version is still this.
+ */
+if_version?: number, } | { "type": "PAUSE",
 /**
  * Seconds, from 0 to 1,000,000.
  */
-time: number, } | { "type": "SEEK",
+time: number,
+/**
+ * Apply only if the playback version is still this.
+ */
+if_version?: number, } | { "type": "SEEK",
 /**
  * Seconds, from 0 to 1,000,000.
  */
-time: number, } | { "type": "CHAT_MESSAGE",
+time: number,
+/**
+ * Apply only if the playback version is still this.
+ */
+if_version?: number, } | { "type": "RATE",
+/**
+ * From 0.25 to 4.
+ */
+rate: number,
+/**
+ * Apply only if the playback version is still this.
+ */
+if_version?: number, } | { "type": "CHAT_MESSAGE",
 /**
  * Untrimmed text.
  */
@@ -46,7 +66,19 @@ time: number,
 /**
  * Ms since the Unix epoch.
  */
-server_time: number, } | { "type": "PRESENCE",
+server_time: number,
+/**
+ * Seconds of video per second while playing.
+ */
+rate: number,
+/**
+ * The playback version.
+ */
+version: number,
+/**
+ * Who changed it; null when the server did (or on connecting).
+ */
+by: PublicUser | null, } | { "type": "PRESENCE",
 /**
  * Distinct connected users.
  */
@@ -70,7 +102,15 @@ time: number,
 /**
  * Ms since the Unix epoch.
  */
-server_time: number, } | { "type": "PAUSE",
+server_time: number,
+/**
+ * The playback version afterwards.
+ */
+version: number,
+/**
+ * Who did it; null when the server did.
+ */
+by: PublicUser | null, } | { "type": "PAUSE",
 /**
  * Seconds.
  */
@@ -78,7 +118,15 @@ time: number,
 /**
  * Ms since the Unix epoch.
  */
-server_time: number, } | { "type": "SEEK",
+server_time: number,
+/**
+ * The playback version afterwards.
+ */
+version: number,
+/**
+ * Who did it; null when the server did.
+ */
+by: PublicUser | null, } | { "type": "SEEK",
 /**
  * Seconds.
  */
@@ -86,7 +134,35 @@ time: number,
 /**
  * Ms since the Unix epoch.
  */
-server_time: number, } | { "type": "CHAT_MESSAGE",
+server_time: number,
+/**
+ * The playback version afterwards.
+ */
+version: number,
+/**
+ * Who did it; null when the server did.
+ */
+by: PublicUser | null, } | { "type": "RATE",
+/**
+ * Seconds of video per second while playing.
+ */
+rate: number,
+/**
+ * Seconds, as of `server_time`.
+ */
+time: number,
+/**
+ * Ms since the Unix epoch.
+ */
+server_time: number,
+/**
+ * The playback version afterwards.
+ */
+version: number,
+/**
+ * Who did it.
+ */
+by: PublicUser | null, } | { "type": "CHAT_MESSAGE",
 /**
  * Id, growing in delivery order.
  */
@@ -112,9 +188,22 @@ client_time: number,
  */
 server_time: number, } | { "type": "ERROR",
 /**
+ * Stable, for programs: `chat_disabled`, `too_long`, `rate_limited`,
+ * `muted`, `stale_version`, `unavailable`.
+ */
+code: string,
+/**
  * Human text.
  */
-message: string, } | { "type": "HOST_DISCONNECTED",
+message: string,
+/**
+ * With `stale_version`: the room's playback version now.
+ */
+version?: number,
+/**
+ * With `muted`: when the mute lapses (RFC 3339 UTC), null until lifted.
+ */
+until?: string | null, } | { "type": "HOST_DISCONNECTED",
 /**
  * RFC 3339 UTC.
  */
@@ -130,7 +219,63 @@ room: Room, } | { "type": "ROOM_CLOSED",
 /**
  * Why.
  */
-reason: CloseReason, };
+reason: CloseReason, } | { "type": "HOST_CHANGED",
+/**
+ * The new host.
+ */
+host: PublicUser,
+/**
+ * The previous host.
+ */
+previous: PublicUser,
+/**
+ * `transferred`, `reclaimed`, `claimed` or `promoted`.
+ */
+reason: string,
+/**
+ * The room's `host_epoch` afterwards.
+ */
+host_epoch: number, } | { "type": "PARTICIPANT_UPDATED",
+/**
+ * The participant afterwards.
+ */
+participant: Participant,
+/**
+ * Who changed it; null when a mute lapsed.
+ */
+by: PublicUser | null, } | { "type": "CAPABILITIES",
+/**
+ * `host`, `co_host` or `viewer`.
+ */
+role: string,
+/**
+ * Capability names, in the protocol's order.
+ */
+capabilities: Array<string>, } | { "type": "REMOVED",
+/**
+ * `kicked` or `banned`.
+ */
+action: string,
+/**
+ * The moderator's reason, if any.
+ */
+reason: string | null,
+/**
+ * When they may come back (RFC 3339 UTC); null for a ban until lifted.
+ */
+until: string | null, } | { "type": "PARTICIPANT_REMOVED",
+/**
+ * Who.
+ */
+user: PublicUser,
+/**
+ * `kicked` or `banned`.
+ */
+action: string,
+/**
+ * The moderator.
+ */
+by: PublicUser, };
 
 /**
  * A user as the user themself sees it.
@@ -179,6 +324,10 @@ name: string,
  */
 host: PublicUser,
 /**
+ * The creator, for ever: deletes the room, takes it back at any time.
+ */
+owner: PublicUser,
+/**
  * Unlisted and visible to participants only.
  */
 is_private: boolean,
@@ -201,7 +350,33 @@ viewer_count: number,
 /**
  * RFC 3339 UTC.
  */
-created_at: string, };
+created_at: string,
+/**
+ * Who controls playback besides the host and co-hosts: `host` (nobody
+ * else) or `everyone`.
+ */
+control: string,
+/**
+ * When the host's grace runs out: `close` the room or `promote` a
+ * connected participant.
+ */
+on_host_timeout: string,
+/**
+ * When the room waits for slow players: `off`, `start` or `always`.
+ */
+wait_policy: string,
+/**
+ * Whether viewers may add to the queue.
+ */
+viewers_can_queue: boolean,
+/**
+ * How the queue is ordered: `manual` or `vote`.
+ */
+queue_mode: string,
+/**
+ * Grows by one whenever the host changes.
+ */
+host_epoch: number, };
 
 /**
  * Playback as of `server_time` (ms since the Unix epoch).
@@ -218,7 +393,15 @@ time: number,
 /**
  * Milliseconds since the Unix epoch.
  */
-server_time: number, };
+server_time: number,
+/**
+ * Seconds of video per second while playing (0.25 to 4; 1 by default).
+ */
+rate: number,
+/**
+ * Grows by one with every change of playback.
+ */
+version: number, };
 
 /**
  * A user's membership of a room.
@@ -229,7 +412,7 @@ export type Participant = {
  */
 user: PublicUser,
 /**
- * `host` or `viewer`.
+ * `host`, `co_host` or `viewer`.
  */
 role: string,
 /**
@@ -239,7 +422,20 @@ is_approved: boolean,
 /**
  * RFC 3339 UTC.
  */
-joined_at: string, };
+joined_at: string,
+/**
+ * Whether their chat is refused.
+ */
+is_muted: boolean,
+/**
+ * When the mute lapses (RFC 3339 UTC); null while muted until lifted,
+ * and when not muted.
+ */
+muted_until: string | null,
+/**
+ * Whether they have a live socket in the room now.
+ */
+is_connected: boolean, };
 
 /**
  * A stored chat message.
@@ -277,7 +473,11 @@ display_name: string,
 /**
  * Whether this user hosts the room.
  */
-is_host: boolean, };
+is_host: boolean,
+/**
+ * `host`, `co_host` or `viewer`.
+ */
+role: string, };
 
 /**
  * Whether the room waits for its host.
@@ -383,7 +583,27 @@ is_chat_enabled?: boolean,
  * A new video URL, or null to remove the video; absent leaves it as it
  * is. (In Rust an explicit null is `Some(None)`, absence `None`.)
  */
-media_url?: string | null, };
+media_url?: string | null,
+/**
+ * `host` (the host and co-hosts control playback) or `everyone`.
+ */
+control?: string,
+/**
+ * `close` or `promote`.
+ */
+on_host_timeout?: string,
+/**
+ * `off`, `start` or `always`.
+ */
+wait_policy?: string,
+/**
+ * Whether viewers may add to the queue.
+ */
+viewers_can_queue?: boolean,
+/**
+ * `manual` or `vote`.
+ */
+queue_mode?: string, };
 
 /**
  * `POST /api/rooms/`, `PATCH /api/rooms/{code}/`: the room afterwards.
@@ -470,6 +690,190 @@ before?: number,
 after?: number, };
 
 /**
+ * `GET /api/rooms/{code}/participants/`: the host, then co-hosts, then
+ * viewers, each by `joined_at`.
+ */
+export type ParticipantList = {
+/**
+ * In that order.
+ */
+participants: Array<Participant>, };
+
+/**
+ * A participant after a change of role or mute.
+ */
+export type ParticipantResponse = {
+/**
+ * The participant afterwards.
+ */
+participant: Participant, };
+
+/**
+ * `PUT /api/rooms/{code}/participants/{user_id}/role/`.
+ */
+export type SetRoleRequest = {
+/**
+ * `co_host` or `viewer`.
+ */
+role: string, };
+
+/**
+ * `POST /api/rooms/{code}/host/`: hand over, take back, or claim.
+ */
+export type ChangeHostRequest = {
+/**
+ * The new host.
+ */
+user_id: number, };
+
+/**
+ * `POST /api/rooms/{code}/kicks/`.
+ */
+export type KickRequest = {
+/**
+ * Who is removed.
+ */
+user_id: number,
+/**
+ * Shown to them: one line, at most 200 characters.
+ */
+reason?: string | null,
+/**
+ * 0 to 86,400 seconds; 300 by default.
+ */
+rejoin_after_secs?: number, };
+
+/**
+ * `POST /api/rooms/{code}/bans/`.
+ */
+export type BanRequest = {
+/**
+ * Who is kept out (a participant or not).
+ */
+user_id: number,
+/**
+ * Shown to them: one line, at most 200 characters.
+ */
+reason?: string | null,
+/**
+ * 1 to 31,536,000 seconds; null or absent: until lifted.
+ */
+duration_secs?: number | null, };
+
+/**
+ * `POST /api/rooms/{code}/mutes/`.
+ */
+export type MuteRequest = {
+/**
+ * Who is muted.
+ */
+user_id: number,
+/**
+ * 1 to 31,536,000 seconds; null or absent: until lifted.
+ */
+duration_secs?: number | null, };
+
+/**
+ * A kick or a ban in force.
+ */
+export type Ban = {
+/**
+ * Who is kept out.
+ */
+user: PublicUser,
+/**
+ * `kick` or `ban`.
+ */
+kind: string,
+/**
+ * The moderator's reason, if any.
+ */
+reason: string | null,
+/**
+ * The moderator.
+ */
+by: PublicUser,
+/**
+ * RFC 3339 UTC.
+ */
+created_at: string,
+/**
+ * When it lapses (RFC 3339 UTC); null until lifted.
+ */
+expires_at: string | null, };
+
+/**
+ * `POST /api/rooms/{code}/bans/`: the ban placed.
+ */
+export type BanResponse = {
+/**
+ * The ban.
+ */
+ban: Ban, };
+
+/**
+ * `GET /api/rooms/{code}/bans/`: kicks and bans in force.
+ */
+export type BanList = {
+/**
+ * Oldest first.
+ */
+bans: Array<Ban>, };
+
+/**
+ * The query of `GET /api/rooms/{code}/audit/`.
+ */
+export type AuditQuery = {
+/**
+ * 1 to 100; 50 by default.
+ */
+limit?: number,
+/**
+ * Only entries with a smaller id (the page before).
+ */
+before?: number, };
+
+/**
+ * One thing done to a room by a person or by the server.
+ */
+export type AuditEntry = {
+/**
+ * Grows with every entry.
+ */
+id: number,
+/**
+ * `role_changed`, `host_changed`, `room_updated`, `kicked`, `banned`,
+ * `unbanned`, `muted`, `unmuted`, `queue_item_removed`, `queue_moved`,
+ * `queue_advanced`.
+ */
+action: string,
+/**
+ * Who did it; null when the server did.
+ */
+actor: PublicUser | null,
+/**
+ * To whom, if to someone.
+ */
+target: PublicUser | null,
+/**
+ * What changed, as an object.
+ */
+detail: Record<string, unknown>,
+/**
+ * RFC 3339 UTC.
+ */
+at: string, };
+
+/**
+ * `GET /api/rooms/{code}/audit/`: newest first.
+ */
+export type AuditList = {
+/**
+ * Newest first.
+ */
+entries: Array<AuditEntry>, };
+
+/**
  * `GET /healthz` and `GET /readyz`.
  */
 export type HealthStatus = {
@@ -504,4 +908,8 @@ message: string,
  * header): every error answer of the server carries it. Optional in
  * Rust only because a body built outside a request has no id.
  */
-request_id?: string, };
+request_id?: string,
+/**
+ * With `banned`: when the ban lapses (RFC 3339 UTC), null until lifted.
+ */
+until?: string | null, };

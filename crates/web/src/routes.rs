@@ -249,7 +249,8 @@ pub(crate) async fn get_room(
     responses(
         (status = 200, description = "The room and one's membership (the same one when joining again)", body = JoinResponse),
         (status = 401, description = "`not_authenticated`: no logged-in session"),
-        (status = 404, description = "`not_found`: no such room, or a deleted one"),
+        (status = 403, description = "`banned`: a kick or ban keeps the caller out (the error's until field says until when, null: until lifted)"),
+        (status = 404, description = "`not_found`: no such room, a deleted one, or a private room that keeps the caller out"),
         (status = 410, description = "`room_closed`: the host's grace ran out"),
         (status = 429, description = "`rate_limited`: too many lookups of rooms that do not exist (probing)"),
     )

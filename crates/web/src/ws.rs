@@ -111,7 +111,7 @@ fn close_code_for(error: &ProtocolError) -> Option<u16> {
         (status = 101, description = "Switching Protocols: the socket is open and first gets `PLAYBACK_STATE`, then `PRESENCE`"),
         (status = 400, description = "`validation_error`: the request is not a WebSocket upgrade"),
         (status = 401, description = "`not_authenticated`: no token, a bad or expired one, or one that opened a socket already"),
-        (status = 403, description = "`forbidden`: a browser `Origin` that is not allowed, or a public room one has not joined (join over HTTP first)"),
+        (status = 403, description = "`forbidden`: a browser `Origin` that is not allowed, a public room one has not joined (join over HTTP first), or one that keeps the caller out by a kick or ban"),
         (status = 404, description = "`not_found`: no such room, a deleted room, or a private room one is not a participant of"),
         (status = 410, description = "`room_closed`: the host's grace ran out"),
         (status = 429, description = "`rate_limited`: more than 20 sockets of one user on this instance, or too many lookups of rooms that do not exist"),
