@@ -109,6 +109,35 @@ async fn effects_requested_on_one_instance_reach_sockets_on_the_other_within_a_s
         assert_eq!(body["room"]["host"], public(&bob));
         assert_eq!(body["playback"]["rate"], 1.5);
     }
+
+    // A timed mute asked on A lapses on B's socket (rule 9: within 1 s of its end).
+    let (status, body) = ana
+        .post(
+            &format!("/api/rooms/{code}/mutes/"),
+            json!({"user_id": cat.id, "duration_secs": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let asked = Instant::now();
+    loop {
+        let updated = tokio::time::timeout(
+            Duration::from_secs(3),
+            cat_b.recv_until("PARTICIPANT_UPDATED"),
+        )
+        .await
+        .expect("the lapse within 3 s of a 1 s mute");
+        if updated["participant"]["is_muted"] == false {
+            assert_eq!(updated["by"], Value::Null, "{updated}");
+            break;
+        }
+    }
+    assert!(
+        asked.elapsed() <= Duration::from_millis(2100),
+        "lapse after {:?}",
+        asked.elapsed()
+    );
+    let capabilities = cat_b.recv_until("CAPABILITIES").await;
+    assert!(caps(&capabilities).contains("chat"), "{capabilities}");
     b.stop().await;
     a.stop().await;
 }

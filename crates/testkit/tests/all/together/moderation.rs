@@ -779,3 +779,55 @@ async fn bans_mutes_and_the_audit_survive_a_restart() {
     assert_eq!(socket.recv_until("ERROR").await["code"], "muted");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifting_a_kick_lets_the_user_back_at_once_and_a_ban_replaces_a_kick() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (ana, bob, cat) = (&people[0], &people[1], &people[2]);
+    let mut bob_tab2 = open(bob, &code).await.0;
+
+    // A mute reaches every tab of the user.
+    assert_eq!(
+        mute(ana, &code, json!({"user_id": bob.id})).await.0,
+        StatusCode::OK
+    );
+    for socket in [&mut sockets[1], &mut bob_tab2] {
+        assert_eq!(
+            caps(&socket.recv_until("CAPABILITIES").await),
+            set(&["add_to_queue"])
+        );
+    }
+
+    assert_eq!(
+        kick(ana, &code, json!({"user_id": bob.id})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(bob_tab2.closed_with().await, Some(4003));
+    let (status, body) = ana
+        .delete(&format!("/api/rooms/{code}/bans/{}/", bob.id))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "a kick is lifted like a ban: {body}"
+    );
+    let joined = bob.join(&code).await;
+    assert_eq!(joined["participant"]["role"], "viewer");
+
+    // Kicked, then banned: one entry, of kind ban.
+    assert_eq!(
+        kick(ana, &code, json!({"user_id": cat.id, "reason": "first"}))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = ban(ana, &code, json!({"user_id": cat.id, "reason": "second"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let listed = bans(ana, &code).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["kind"], "ban");
+    assert_eq!(listed[0]["reason"], "second");
+    assert_eq!(listed[0]["expires_at"], Value::Null);
+    server.stop().await;
+}
