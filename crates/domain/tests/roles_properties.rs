@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use std::collections::BTreeSet;
 use watchparty_domain::{
     AssignedRole, BanDuration, Command, Control, Event, HostGrace, Millis, OnHostTimeout, Outcome,
-    PlaybackAction, Position, Rate, Rejection, RejoinAfter, Role, Room, RoomCode, RoomId, RoomName,
-    RoomSettings, RoomStatus, SettingsChange, UserId,
+    PeopleNeeded, PlaybackAction, Position, Rate, Rejection, RejoinAfter, Role, Room, RoomCode,
+    RoomId, RoomName, RoomSettings, RoomStatus, SettingsChange, UserId,
 };
 
 const OWNER: UserId = UserId(1);
@@ -69,6 +69,29 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (user(), 0.25f64..=4.0, version()).prop_map(|(a, r, v)| Step::Rate(a, r, v)),
         1 => (user(), control, timeout, any::<bool>()).prop_map(|(a, c, o, m)| Step::Settings(a, c, o, m)),
     ]
+}
+
+/// The room as the service loads it for a command: only the participants
+/// and bans of the people the command needs.
+fn restricted(room: &Room, needed: &PeopleNeeded) -> Room {
+    match needed {
+        PeopleNeeded::All => room.clone(),
+        PeopleNeeded::Only(users) => Room {
+            participants: room
+                .participants
+                .iter()
+                .filter(|(u, _)| users.contains(u))
+                .map(|(u, p)| (*u, p.clone()))
+                .collect(),
+            bans: room
+                .bans
+                .iter()
+                .filter(|(u, _)| users.contains(u))
+                .map(|(u, b)| (*u, b.clone()))
+                .collect(),
+            ..room.clone()
+        },
+    }
 }
 
 fn new_room() -> Room {
@@ -200,6 +223,23 @@ impl Driver {
 
     fn run(&mut self, command: Command) -> Result<Option<Rejection>, TestCaseError> {
         self.settle()?;
+        // The service loads only the people a command needs: that room must
+        // decide exactly as the whole one, and change those people alike.
+        let needed = command.people_needed();
+        let partial = restricted(&self.room, &needed)
+            .apply(command.clone(), self.now, Self::grace())
+            .map(|o| (restricted(&o.room, &needed), o.events));
+        let whole = self
+            .room
+            .apply(command.clone(), self.now, Self::grace())
+            .map(|o| (restricted(&o.room, &needed), o.events));
+        prop_assert_eq!(
+            partial,
+            whole,
+            "{:?} decided differently on {:?}",
+            command,
+            needed
+        );
         match self.room.apply(command, self.now, Self::grace()) {
             Ok(outcome) => {
                 self.absorb(outcome)?;

@@ -101,8 +101,13 @@ pub(crate) fn corrupt(what: &str, value: &str) -> PersistenceError {
 }
 
 impl RoomRow {
-    /// The room with its people: `participants` and `bans` are its own rows.
-    fn into_room(self, people: crate::people::People) -> Result<Room, PersistenceError> {
+    /// The room with its people: `participants` and `bans` are its own rows,
+    /// all of them when `complete`, else those of the people asked for.
+    fn into_room(
+        self,
+        people: crate::people::People,
+        complete: bool,
+    ) -> Result<Room, PersistenceError> {
         let status = match (self.status.as_str(), self.grace_deadline) {
             ("open", _) => RoomStatus::Open,
             ("grace", Some(deadline)) => RoomStatus::Grace {
@@ -136,14 +141,21 @@ impl RoomRow {
         let code = RoomCode::parse(&self.code).map_err(|_| corrupt("room code", &self.code))?;
         let host = UserId(self.host_id);
         // rooms.host_id says who hosts; the participant rows must agree, as
-        // every write keeps them together in one transaction.
+        // every write keeps them together in one transaction. A partial load
+        // holds the host's row only if the host was asked for.
         let hosts: Vec<UserId> = people
             .participants
             .values()
             .filter(|p| p.role == watchparty_domain::Role::Host)
             .map(|p| p.user)
             .collect();
-        if hosts != [host] {
+        let host_loaded = complete || people.participants.contains_key(&host);
+        let agree = if host_loaded {
+            hosts == [host]
+        } else {
+            hosts.is_empty()
+        };
+        if !agree {
             return Err(PersistenceError::Corrupt(format!(
                 "room {}: host_id {} but host participants {hosts:?}",
                 self.code, self.host_id
@@ -352,7 +364,10 @@ struct WholeRoomRow {
 }
 
 /// Folds the rows of one room back into the room.
-fn whole_room(rows: Vec<WholeRoomRow>) -> Result<Option<RoomWithHost>, PersistenceError> {
+fn whole_room(
+    rows: Vec<WholeRoomRow>,
+    complete: bool,
+) -> Result<Option<RoomWithHost>, PersistenceError> {
     use crate::people::{BanRow, ParticipantRow};
     let mut people = crate::people::People::default();
     let mut head = None;
@@ -392,8 +407,11 @@ fn whole_room(rows: Vec<WholeRoomRow>) -> Result<Option<RoomWithHost>, Persisten
             head = Some((row.room, row.host_name));
         }
     }
-    head.map(|(room, host_name)| room.into_room(people).map(|room| (room, host_name)))
-        .transpose()
+    head.map(|(room, host_name)| {
+        room.into_room(people, complete)
+            .map(|room| (room, host_name))
+    })
+    .transpose()
 }
 
 /// Rows of rooms with their hosts' names, completed with their
@@ -407,7 +425,7 @@ fn rooms_with_hosts(
     rows.into_iter()
         .map(|(row, host)| {
             let own = people.remove(&row.id).unwrap_or_default();
-            row.into_room(own).map(|room| (room, host))
+            row.into_room(own, true).map(|room| (room, host))
         })
         .collect()
 }
@@ -568,6 +586,7 @@ impl Database {
         people: &PeopleNeeded,
     ) -> Result<Option<RoomWithHost>, PersistenceError> {
         let code = code.as_str().to_owned();
+        let complete = *people == PeopleNeeded::All;
         let (sqlite, postgres) = (
             room_by_code_sql("?", people),
             room_by_code_sql("$1", people),
@@ -581,7 +600,7 @@ impl Database {
                     .bind::<diesel::sql_types::Text, _>(&code)
                     .load::<WholeRoomRow>(c)?,
             };
-            whole_room(rows)
+            whole_room(rows, complete)
         })
         .await
     }

@@ -74,6 +74,7 @@ on_both_backends!(
     a_ban_hides_the_participant,
     audit_pages_newest_first,
     promoting_rooms_are_left_to_the_engine,
+    a_command_reads_only_the_people_it_needs,
     rooms_from_before_roles_keep_working,
 );
 
@@ -1173,4 +1174,72 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
 struct OneText {
     #[diesel(sql_type = diesel::sql_types::Text)]
     column_name: String,
+}
+
+/// A room loaded for one command holds only the people named, saving it
+/// touches only them, and the sweeper's questions (who co-hosts, which
+/// rooms change by themselves) are answered without loading anyone.
+async fn a_command_reads_only_the_people_it_needs(backend: Backend) {
+    use watchparty_domain::PeopleNeeded;
+    let (db, _dir) = database(backend).await;
+    let (room, host) = room(&db).await;
+    let (ana, bob) = (user(&db, "ana").await, user(&db, "bob").await);
+    let mut after = apply(&room, Command::Join { user: ana }, 2);
+    after = apply(&after, Command::Join { user: bob }, 2);
+    let role = Command::SetRole {
+        actor: host,
+        target: ana,
+        role: AssignedRole::CoHost,
+    };
+    after = apply(&after, role, 3);
+    let mute = Command::Mute {
+        actor: host,
+        target: bob,
+        duration: Some(BanDuration::from_secs(10).unwrap()),
+    };
+    after = apply(&after, mute, 3_000);
+    save(&db, &room, &after, 3_000).await;
+    assert_eq!(db.co_hosts(room.id).await.unwrap(), vec![ana]);
+
+    let only_bob = PeopleNeeded::Only(vec![bob]);
+    let (partial, _) = db.room_with(&room.code, &only_bob).await.unwrap().unwrap();
+    let loaded: Vec<UserId> = partial.participants.keys().copied().collect();
+    assert_eq!(loaded, vec![bob]);
+    let nobody = PeopleNeeded::Only(Vec::new());
+    let (bare, _) = db.room_with(&room.code, &nobody).await.unwrap().unwrap();
+    assert!(bare.participants.is_empty() && bare.bans.is_empty());
+    assert_eq!((bare.host, bare.owner), (host, host));
+
+    // Saving a partial room leaves everyone it did not load as they were.
+    let unmute = Command::Unmute {
+        actor: host,
+        target: bob,
+    };
+    let mut with_host = db
+        .room_with(&room.code, &PeopleNeeded::Only(vec![host, bob]))
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
+    let unmuted = apply(&with_host, unmute, 4_000);
+    save(&db, &with_host, &unmuted, 4_000).await;
+    with_host = load(&db, &room).await;
+    assert_eq!(with_host.participants.len(), 3);
+    assert_eq!(with_host.role_of(ana), Some(Role::CoHost));
+    assert!(!with_host.participants[&bob].is_muted_at(Millis(4_000)));
+
+    // Which rooms change by themselves: a lapsing mute or ban.
+    assert!(db.rooms_due(Millis(100_000)).await.unwrap().is_empty());
+    let mute_again = Command::Mute {
+        actor: host,
+        target: bob,
+        duration: Some(BanDuration::from_secs(10).unwrap()),
+    };
+    let muted = apply(&with_host, mute_again, 5_000);
+    save(&db, &with_host, &muted, 5_000).await;
+    assert!(db.rooms_due(Millis(14_999)).await.unwrap().is_empty());
+    assert_eq!(
+        db.rooms_due(Millis(15_000)).await.unwrap(),
+        vec![room.code.clone()]
+    );
 }

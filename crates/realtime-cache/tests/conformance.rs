@@ -757,8 +757,8 @@ mod redis_only {
                     is_playing: true,
                     position: watchparty_domain::Position::clamped(12.5),
                     updated_at: watchparty_domain::Millis(1_700_000_000_123),
-                    rate: watchparty_domain::Rate::NORMAL,
-                    version: 0,
+                    rate: watchparty_domain::Rate::new(1.5).unwrap(),
+                    version: 7,
                 },
             )
             .await
@@ -775,6 +775,8 @@ mod redis_only {
                 ("is_playing".to_owned(), "1".to_owned()),
                 ("time".to_owned(), "12.5".to_owned()),
                 ("updated_at".to_owned(), "1700000000123".to_owned()),
+                ("rate".to_owned(), "1.5".to_owned()),
+                ("version".to_owned(), "7".to_owned()),
             ])
         );
         let host: Option<String> = raw.get(key("host")).await.unwrap();

@@ -259,8 +259,7 @@ impl TestUser {
         RawSocket::connect_with_buffer(self.client.port, code, &token, recv_buffer).await
     }
 
-    /// Joins over HTTP, connects, and reads the three opening messages
-    /// (`PLAYBACK_STATE`, `PRESENCE`, and since contract §7 `CAPABILITIES`).
+    /// Joins over HTTP, connects, and reads the three opening messages.
     pub async fn enter(&self, code: &str) -> WsClient {
         self.join(code).await;
         let mut socket = self.connect(code).await.expect("socket accepted");

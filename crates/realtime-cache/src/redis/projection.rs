@@ -37,6 +37,8 @@ impl Shared {
             ),
             ("time", playback.position.seconds().to_string()),
             ("updated_at", playback.updated_at.0.to_string()),
+            ("rate", playback.rate.get().to_string()),
+            ("version", playback.version.to_string()),
         ];
         let pipe = self.client.pipeline();
         let _: () = pipe.hset(&key, fields).await.map_err(unavailable)?;

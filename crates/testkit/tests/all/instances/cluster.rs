@@ -288,9 +288,11 @@ async fn behind_nginx_two_instances_are_one() {
     let mut host = ana.connect(&code).await.unwrap();
     host.recv_type("PLAYBACK_STATE").await;
     host.recv_type("PRESENCE").await;
+    host.recv_type("CAPABILITIES").await;
     let mut viewer = bob.connect(&code).await.unwrap();
     viewer.recv_type("PLAYBACK_STATE").await;
     viewer.recv_type("PRESENCE").await;
+    viewer.recv_type("CAPABILITIES").await;
     host.recv_type("USER_JOINED").await;
     host.send(json!({"type": "SEEK", "time": 30.0})).await;
     assert_eq!(viewer.recv_type("SEEK").await["time"], 30.0);

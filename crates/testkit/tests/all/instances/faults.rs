@@ -506,6 +506,7 @@ async fn reconnect(user: &TestUser, servers: &[TestServer], at: usize, code: &st
     let mut socket = user.on(server).connect(code).await.expect("accepted");
     socket.recv_type("PLAYBACK_STATE").await;
     socket.recv_type("PRESENCE").await;
+    socket.recv_type("CAPABILITIES").await;
     socket
 }
 
@@ -686,6 +687,7 @@ async fn two_tabs_closing_at_once_leave_once_a_thousand_times() {
             let mut socket = user.connect(&code).await.expect("accepted");
             socket.recv_type("PLAYBACK_STATE").await;
             socket.recv_type("PRESENCE").await;
+            socket.recv_type("CAPABILITIES").await;
             socket
         }
     };

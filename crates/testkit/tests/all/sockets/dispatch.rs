@@ -34,6 +34,8 @@ const SERVER_TYPES: &[&str] = &[
     "HOST_DISCONNECTED",
     "HOST_RECONNECTED",
     "ROOM_UPDATED",
+    "CAPABILITIES",
+    "RATE",
 ];
 
 fn number(rng: &mut StdRng) -> Value {

@@ -92,6 +92,7 @@ async fn fragments_within_the_limit_are_one_message() {
     let mut watcher = ana.connect(&code).await.unwrap();
     watcher.recv_type("PLAYBACK_STATE").await;
     watcher.recv_type("PRESENCE").await;
+    watcher.recv_type("CAPABILITIES").await;
     // The message is stored on its own schedule: look until it shows or
     // the usual wait is over.
     let deadline = Instant::now() + watchparty_testkit::WAIT;

@@ -54,6 +54,7 @@ async fn host_leaving_freezes_playback_and_returning_resumes_it() {
         "the returning host gets the resumed state"
     );
     let presence = back.recv_type("PRESENCE").await;
+    back.recv_type("CAPABILITIES").await;
     assert_eq!(presence["host_status"], "online");
     for socket in [&mut viewer, &mut late] {
         socket.recv_type("HOST_RECONNECTED").await;
