@@ -326,3 +326,74 @@ async fn two_instances_promote_the_same_room_once() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_host_changes_on_two_instances_make_one_host() {
+    let a = TestServer::production().host_grace_secs(30).start().await;
+    let b = a.sibling().start().await;
+    for round in 0..3 {
+        let ana = a.user("ana").await;
+        let bob = a.user("bob").await;
+        let cat = b.user("cat").await;
+        let code = ana.create_room("race").await;
+        bob.join(&code).await;
+        cat.join(&code).await;
+        for user in [&bob, &cat] {
+            assert_eq!(
+                put_role(&ana, &code, user.id, "co_host").await.0,
+                StatusCode::OK
+            );
+        }
+        let (mut bob_a, _) = open(&bob, &code).await;
+        let (mut cat_b, _) = open(&cat, &code).await;
+        let (host, _) = open(&ana, &code).await;
+        host.close().await;
+        for socket in [&mut bob_a, &mut cat_b] {
+            socket.recv_until("HOST_DISCONNECTED").await;
+        }
+        let epoch = room(&ana, &code).await["room"]["host_epoch"]
+            .as_i64()
+            .unwrap();
+
+        // Both co-hosts claim at once, one through each instance.
+        let path = format!("/api/rooms/{code}/host/");
+        let (by_bob, by_cat) = tokio::join!(
+            bob.post(&path, json!({"user_id": bob.id})),
+            cat.post(&path, json!({"user_id": cat.id})),
+        );
+        let won: Vec<bool> = [&by_bob, &by_cat]
+            .iter()
+            .map(|(s, _)| *s == StatusCode::OK)
+            .collect();
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: exactly one claim wins: {by_bob:?} {by_cat:?}"
+        );
+        let loser = if won[0] { &by_cat } else { &by_bob };
+        assert_eq!(
+            loser.0,
+            StatusCode::FORBIDDEN,
+            "no longer in grace: {loser:?}"
+        );
+        let winner = if won[0] { &bob } else { &cat };
+        for socket in [&mut bob_a, &mut cat_b] {
+            let (changed, _) = crate::together::until(socket, "HOST_CHANGED").await;
+            assert_eq!(changed["host"], public(winner));
+            assert_eq!(changed["reason"], "claimed");
+            assert_eq!(changed["host_epoch"].as_i64(), Some(epoch + 1));
+            let rest = crate::together::gather(socket, QUIET).await;
+            assert!(
+                !types(&rest).contains(&"HOST_CHANGED"),
+                "one change: {rest:?}"
+            );
+        }
+        for server in [&a, &b] {
+            let body = room(&ana.on(server), &code).await;
+            assert_eq!(body["room"]["host"], public(winner));
+            assert_eq!(body["room"]["host_epoch"].as_i64(), Some(epoch + 1));
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}

@@ -547,3 +547,28 @@ async fn deleting_belongs_to_the_owner_alone() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_and_host_epoch_are_not_settings() {
+    let server = TestServer::start().await;
+    let (code, people, _sockets) = gathering(&server, &["ana", "bob"]).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let before = room(ana, &code).await["room"].clone();
+    for body in [
+        json!({"host_epoch": 99}),
+        json!({"owner": {"id": bob.id, "display_name": "bob"}}),
+        json!({"owner": bob.id}),
+    ] {
+        let (status, answer) = ana
+            .patch(&format!("/api/rooms/{code}/"), body.clone())
+            .await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+            "PATCH {body}: {status} {answer}"
+        );
+        let after = room(ana, &code).await["room"].clone();
+        assert_eq!(after["owner"], before["owner"], "PATCH {body}");
+        assert_eq!(after["host_epoch"], before["host_epoch"], "PATCH {body}");
+    }
+    server.stop().await;
+}
