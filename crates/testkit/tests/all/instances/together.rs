@@ -397,3 +397,25 @@ async fn racing_host_changes_on_two_instances_make_one_host() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_controllers_on_two_instances_acting_on_one_version_never_both_win() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = b.user("cat").await;
+    let code = ana.create_room("duel").await;
+    bob.join(&code).await;
+    cat.join(&code).await;
+    assert_eq!(
+        put_role(&ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut co_host, _) = open(&bob, &code).await;
+    let (mut watcher, _) = open(&cat, &code).await;
+    crate::together::rate::duel(&ana, &code, [&mut host, &mut co_host], &mut watcher, 10).await;
+    b.stop().await;
+    a.stop().await;
+}

@@ -379,3 +379,28 @@ pub async fn check_transcripts(
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_holds_in_its_own_room_only() {
+    let server = TestServer::start().await;
+    let (code, people, _sockets) = gathering(&server, &["ana", "bob"]).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let other = ana.create_room("another").await;
+    let (status, body) = ana
+        .post(
+            &format!("/api/rooms/{code}/bans/"),
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    bob.join(&other).await;
+    let (mut socket, _) = open(bob, &other).await;
+    socket
+        .send(json!({"type": "CHAT_MESSAGE", "message": "hi"}))
+        .await;
+    assert_eq!(socket.recv_until("CHAT_MESSAGE").await["message"], "hi");
+    // And a room of bob's own is his to run.
+    let own = bob.create_room("mine").await;
+    let _ = enter(bob, &own).await;
+    server.stop().await;
+}

@@ -16,7 +16,7 @@ pub mod abuse;
 mod host_changes;
 mod legacy;
 mod moderation;
-mod rate;
+pub mod rate;
 mod roles;
 
 use serde_json::{json, Value};

@@ -274,3 +274,68 @@ async fn a_new_media_item_resets_the_rate() {
     );
     server.stop().await;
 }
+
+/// `rounds` times, two controllers send a SEEK with the same `if_version` at
+/// once: the watcher sees exactly one SEEK at version + 1, and exactly one of
+/// the two gets `stale_version` (§7: two controllers never fight).
+pub async fn duel(
+    asker: &TestUser,
+    code: &str,
+    mut controllers: [&mut WsClient; 2],
+    watcher: &mut WsClient,
+    rounds: u32,
+) {
+    for round in 0..rounds {
+        let version = version(&playback(asker, code).await);
+        let (ta, tb) = (f64::from(round) * 10.0 + 1.0, f64::from(round) * 10.0 + 2.0);
+        let [first, second] = &mut controllers;
+        tokio::join!(
+            first.send(json!({"type": "SEEK", "time": ta, "if_version": version})),
+            second.send(json!({"type": "SEEK", "time": tb, "if_version": version})),
+        );
+        let seeks: Vec<Value> = gather(watcher, Duration::from_millis(600))
+            .await
+            .into_iter()
+            .filter(|m| m["type"] == "SEEK")
+            .collect();
+        assert_eq!(seeks.len(), 1, "round {round}: one winner: {seeks:?}");
+        assert_eq!(seeks[0]["version"].as_i64(), Some(version + 1));
+        let mut errors = 0;
+        for socket in controllers.iter_mut() {
+            for m in gather(socket, Duration::from_millis(200)).await {
+                match m["type"].as_str() {
+                    Some("ERROR") => {
+                        assert_eq!(m["code"], "stale_version", "{m}");
+                        assert_eq!(m["version"].as_i64(), Some(version + 1), "{m}");
+                        errors += 1;
+                    }
+                    Some("SEEK") => assert_eq!(m["version"].as_i64(), Some(version + 1)),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(
+            errors, 1,
+            "round {round}: the later one learns it was stale"
+        );
+        assert_eq!(playback(asker, code).await["time"], seeks[0]["time"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_controllers_acting_on_one_version_never_both_win() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    assert_eq!(
+        put_role(&people[0], &code, people[1].id, "co_host").await.0,
+        StatusCode::OK
+    );
+    for socket in sockets.iter_mut() {
+        gather(socket, QUIET).await;
+    }
+    let [host, co_host, watcher] = &mut sockets[..] else {
+        unreachable!()
+    };
+    duel(&people[2], &code, [host, co_host], watcher, 10).await;
+    server.stop().await;
+}
