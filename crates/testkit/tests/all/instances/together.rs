@@ -419,3 +419,65 @@ async fn two_controllers_on_two_instances_acting_on_one_version_never_both_win()
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_commands_on_two_instances_get_distinct_versions() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = b.user("cat").await;
+    let code = ana.create_room("both").await;
+    bob.join(&code).await;
+    cat.join(&code).await;
+    assert_eq!(
+        put_role(&ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut co_host, _) = open(&bob, &code).await;
+    let (mut watcher, _) = open(&cat, &code).await;
+    for round in 0..10 {
+        let version = room(&ana, &code).await["playback"]["version"]
+            .as_i64()
+            .unwrap();
+        let (ta, tb) = (f64::from(round) * 10.0 + 1.0, f64::from(round) * 10.0 + 2.0);
+        tokio::join!(
+            host.send(json!({"type": "SEEK", "time": ta})),
+            co_host.send(json!({"type": "SEEK", "time": tb})),
+        );
+        let seeks: Vec<Value> = crate::together::gather(&mut watcher, Duration::from_millis(600))
+            .await
+            .into_iter()
+            .filter(|m| m["type"] == "SEEK")
+            .collect();
+        // Both instances and the last SEEK announced tell the same state.
+        let mut states = Vec::new();
+        for server in [&a, &b] {
+            let mut playback = room(&cat.on(server), &code).await["playback"].clone();
+            playback.as_object_mut().unwrap().remove("server_time");
+            states.push(playback);
+        }
+        assert_eq!(states[0], states[1], "round {round}: A and B disagree");
+        let last = seeks.last().expect("a SEEK");
+        assert_eq!(
+            states[0]["time"], last["time"],
+            "round {round}: {seeks:?} {states:?}"
+        );
+        // Each change has its own version: v + 1, then v + 2.
+        let versions: Vec<i64> = seeks
+            .iter()
+            .map(|m| m["version"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            versions,
+            vec![version + 1, version + 2],
+            "round {round}: {seeks:?}"
+        );
+        assert_eq!(states[0]["version"].as_i64(), Some(version + 2));
+        crate::together::gather(&mut host, Duration::from_millis(100)).await;
+        crate::together::gather(&mut co_host, Duration::from_millis(100)).await;
+    }
+    b.stop().await;
+    a.stop().await;
+}
