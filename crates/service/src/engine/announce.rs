@@ -48,7 +48,20 @@ impl Announcer {
     ) -> Result<(), ServiceError> {
         let room = &outcome.room;
         let except = origin.connection();
+        // `by` signs playback changes only; a join or a chat needs no lookup.
+        let signs = outcome.events.iter().any(|e| {
+            matches!(
+                e,
+                Event::PlaybackChanged { .. }
+                    | Event::RateChanged { .. }
+                    | Event::SettingsChanged {
+                        playback_reset: true,
+                        ..
+                    }
+            )
+        });
         let by = match origin {
+            _ if !signs => None,
             Origin::Socket { user, name, .. } => Some(public_user(user, name)),
             Origin::Person { user } => Some(public_user(user, &self.name_of(user).await?)),
             Origin::Service => None,

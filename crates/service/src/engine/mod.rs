@@ -80,13 +80,9 @@ pub(crate) enum Transition {
     Rejected(Rejection),
 }
 
-/// What storing an outcome came to.
-enum Saved {
-    /// Stored and announced.
-    Done(Transition),
-    /// Somebody else changed the room first; nothing was written.
-    Lost,
-}
+/// What storing an outcome came to: `None` when somebody else changed the
+/// room first and nothing was written.
+type Saved = Option<Transition>;
 
 /// How many times a command is applied again to a room that changed under
 /// it on another instance before the caller hears "busy".
@@ -245,10 +241,10 @@ impl RoomEngine {
         let now = self.now();
         let outcome = match room.apply(command, now, self.grace) {
             Ok(outcome) => outcome,
-            Err(rejection) => return Ok(Saved::Done(Transition::Rejected(rejection))),
+            Err(rejection) => return Ok(Some(Transition::Rejected(rejection))),
         };
         if outcome.events.is_empty() {
-            return Ok(Saved::Done(Transition::Done(outcome.room)));
+            return Ok(Some(Transition::Done(outcome.room)));
         }
         let posts_chat = outcome
             .events
@@ -297,7 +293,7 @@ impl RoomEngine {
         {
             // Another instance or the sweeper got there first.
             tracing::debug!(room = %before.code, "room changed concurrently; applying again");
-            return Ok(Saved::Lost);
+            return Ok(None);
         }
         let mut stored = Stored::default();
         for event in &outcome.events {
@@ -319,7 +315,7 @@ impl RoomEngine {
         self.announcer
             .announce(&outcome, &host_name, &stored, origin, now)
             .await?;
-        Ok(Saved::Done(Transition::Done(outcome.room)))
+        Ok(Some(Transition::Done(outcome.room)))
     }
 
     /// Publishes again the messages whose first publish failed.
@@ -364,7 +360,7 @@ impl Locked<'_> {
                 .engine
                 .store_and_announce(Origin::Service, &room, outcome, &host_name, now)
                 .await?;
-            if let Saved::Done(_) = saved {
+            if saved.is_some() {
                 return Ok(());
             }
         }
@@ -386,7 +382,7 @@ impl Locked<'_> {
                 .engine
                 .apply(origin, &room, &host_name, command.clone())
                 .await?;
-            if let Saved::Done(transition) = outcome {
+            if let Some(transition) = outcome {
                 return Ok(transition);
             }
         }

@@ -1,6 +1,7 @@
 //! The room engine under faults: a busy room still closes on time when the
-//! database is far away, and a chat message that was stored is delivered
-//! even when its first publish fails.
+//! database is far away, a chat message that was stored is delivered even
+//! when its first publish fails, and a removal whose announcement never
+//! reaches an instance still closes the removed user's socket there.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use serde_json::json;
@@ -180,4 +181,49 @@ async fn a_chat_message_stored_while_redis_stops_answering_still_reaches_the_roo
          Redis answered again",
         late.as_secs_f64()
     );
+}
+
+/// Instance B shares A's database but not its Redis channels, so nothing A
+/// publishes reaches B: a kick made on A is, for B, a removal whose
+/// announcement was lost. B's own check of its sockets against the
+/// database still closes the kicked user's socket there, with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_whose_announcement_is_lost_still_closes_the_socket_within_30_s() {
+    let a = TestServer::production().start().await;
+    let b = a
+        .sibling()
+        .redis_url(&watchparty_testkit::test_redis())
+        .start()
+        .await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("film").await;
+    let mut host = ana.enter(&code).await;
+    let mut viewer = bob.enter(&code).await;
+    let kick = json!({"user_id": bob.id, "reason": "spoilers", "rejoin_after_secs": 600});
+    let (status, body) = ana.post(&format!("/api/rooms/{code}/kicks/"), kick).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let kicked = Instant::now();
+    let removed = viewer.recv_until("REMOVED").await;
+    let late = kicked.elapsed();
+    assert_eq!(removed["action"], "kicked");
+    assert_eq!(removed["reason"], "spoilers");
+    assert!(removed["until"].is_string(), "{removed}");
+    assert_eq!(viewer.closed_with().await, Some(4003));
+    assert!(
+        late < Duration::from_secs(30),
+        "closed {late:?} after the kick"
+    );
+    // A heard it the usual way, and Bob cannot come back through B.
+    host.recv_until("PARTICIPANT_REMOVED").await;
+    let (status, body) = bob.post_empty(&format!("/api/rooms/{code}/join/")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "banned");
+    println!(
+        "FIGURE a kick never announced to the kicked user's instance closed the socket there \
+         {:.2} s later",
+        late.as_secs_f64()
+    );
+    b.stop().await;
+    a.stop().await;
 }
