@@ -481,3 +481,52 @@ async fn simultaneous_commands_on_two_instances_get_distinct_versions() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_mute_lapses_once_whatever_instances_sweep() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("lapse").await;
+    bob.join(&code).await;
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut on_b, _) = open(&bob, &code).await;
+    let (mut on_a, _) = open(&bob.on(&a), &code).await;
+    host.recv_type("USER_JOINED").await;
+    for round in 0..5 {
+        let (status, body) = ana
+            .post(
+                &format!("/api/rooms/{code}/mutes/"),
+                json!({"user_id": bob.id, "duration_secs": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let wait = Duration::from_millis(2800);
+        let (x, y, z) = tokio::join!(
+            crate::together::gather(&mut host, wait),
+            crate::together::gather(&mut on_b, wait),
+            crate::together::gather(&mut on_a, wait),
+        );
+        for (name, seen) in [("host", x), ("bob on B", y), ("bob on A", z)] {
+            let lapses = seen
+                .iter()
+                .filter(|m| {
+                    m["type"] == "PARTICIPANT_UPDATED" && m["participant"]["is_muted"] == false
+                })
+                .count();
+            assert_eq!(lapses, 1, "round {round}, {name}: one lapse: {seen:?}");
+        }
+        let entries = crate::together::audit(&ana, &code, "?limit=5").await;
+        let unmutes = entries
+            .iter()
+            .take_while(|e| e["action"] != "muted")
+            .count();
+        assert!(
+            unmutes <= 1,
+            "the lapse is recorded at most once: {entries:?}"
+        );
+    }
+    b.stop().await;
+    a.stop().await;
+}
