@@ -41,25 +41,47 @@ async function waitFor(url, what, ms = 20000) {
 }
 
 /**
- * Starts `target/debug/watchparty` (or $WATCHPARTY_BIN) on SQLite in a temp
- * dir. `stop()` sends SIGTERM and waits for the exit.
+ * The backend the servers run on, as the Rust tests choose it
+ * (crates/testkit): `WATCHPARTY_TEST_BACKEND` unset or `sqlite` — a temp
+ * SQLite file, in-process live state; `postgres` — a fresh database on the
+ * PostgreSQL at `WATCHPARTY_TEST_POSTGRES_URL`; `production` — that, plus
+ * the Redis at `WATCHPARTY_TEST_REDIS_URL` under a key prefix of its own
+ * (scripts/test.sh starts both).
  */
-export async function startServer(env = {}) {
-  const bin = process.env.WATCHPARTY_BIN || join(repo, "target", "debug", "watchparty");
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p watchparty first`);
-  const dir = mkdtempSync(join(tmpdir(), "watchparty-browser-"));
+export const backend = process.env.WATCHPARTY_TEST_BACKEND || "sqlite";
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: scripts/test.sh starts PostgreSQL and Redis and sets it`);
+  return value;
+}
+
+let scratchCount = 0;
+
+/** A new, empty database on the test PostgreSQL; returns its URL and a drop function. */
+function scratchPostgres() {
+  const admin = required("WATCHPARTY_TEST_POSTGRES_URL");
+  const name = `wpb_${process.pid}_${Date.now().toString(36)}_${scratchCount++}`;
+  execFileSync("psql", ["-q", "-v", "ON_ERROR_STOP=1", admin, "-c", `CREATE DATABASE ${name}`], { stdio: ["ignore", "ignore", "inherit"] });
+  const url = `${admin.slice(0, admin.lastIndexOf("/"))}/${name}`;
+  return {
+    url,
+    drop() {
+      try {
+        execFileSync("psql", ["-q", admin, "-c", `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: "ignore" });
+      } catch {
+        // The whole cluster is thrown away by scripts/test.sh anyway.
+      }
+    },
+  };
+}
+
+/** Starts one `watchparty` process with `env`; resolves once it answers /healthz. */
+async function launch(bin, dir, env) {
   const port = await freePort();
   const child = spawn(bin, [], {
     cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      RUST_LOG: "warn",
-      WATCHPARTY_BIND: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${join(dir, "watchparty.db")}`,
-      WATCHPARTY_JWT_SECRET: "browser-tests-jwt-secret-at-least-32-bytes",
-      WATCHPARTY_SESSION_KEY: "browser-tests-session-key-at-least-32-bytes-long",
-      ...env,
-    },
+    env: { PATH: process.env.PATH, RUST_LOG: "warn", WATCHPARTY_BIND: `127.0.0.1:${port}`, ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const exited = new Promise((ok) => child.once("exit", ok));
@@ -75,6 +97,55 @@ export async function startServer(env = {}) {
     async stop() {
       child.kill("SIGTERM");
       await exited;
+    },
+  };
+}
+
+/**
+ * Starts `target/debug/watchparty` (or $WATCHPARTY_BIN) on the {@link backend}.
+ * With `{ instances: 2 }` in production mode, two processes share the
+ * database and Redis, as behind a load balancer: `origins` lists both (on
+ * the other backends, one process, and both entries are its origin). The
+ * session cookie is per host, not per port, so a browser signed in on one
+ * is signed in on the other. `origin` is the first. `stop()` sends SIGTERM
+ * to each and waits for the exits.
+ */
+export async function startServer(env = {}, { instances = 1 } = {}) {
+  const bin = process.env.WATCHPARTY_BIN || join(repo, "target", "debug", "watchparty");
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run cargo build -p watchparty first`);
+  const dir = mkdtempSync(join(tmpdir(), "watchparty-browser-"));
+  let database = { url: `sqlite://${join(dir, "watchparty.db")}`, drop() {} };
+  const shared = {
+    WATCHPARTY_JWT_SECRET: "browser-tests-jwt-secret-at-least-32-bytes",
+    WATCHPARTY_SESSION_KEY: "browser-tests-session-key-at-least-32-bytes-long",
+  };
+  if (backend === "postgres" || backend === "production") database = scratchPostgres();
+  else if (backend !== "sqlite") throw new Error(`WATCHPARTY_TEST_BACKEND must be sqlite, postgres or production, not ${backend}`);
+  if (backend === "production") {
+    shared.REDIS_URL = required("WATCHPARTY_TEST_REDIS_URL");
+    shared.WATCHPARTY_REDIS_PREFIX = `wpb${process.pid}x${Date.now().toString(36)}`;
+  }
+  shared.DATABASE_URL = database.url;
+  const count = backend === "production" ? instances : 1;
+  const servers = [];
+  try {
+    // One after the other: the first runs the migrations.
+    for (let i = 0; i < count; i++) servers.push(await launch(bin, dir, { ...shared, ...env }));
+  } catch (err) {
+    for (const server of servers) await server.stop();
+    database.drop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const origins = servers.map((s) => s.origin);
+  while (origins.length < instances) origins.push(origins[0]);
+  return {
+    origin: origins[0],
+    origins,
+    backend,
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+      database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -255,4 +326,19 @@ export async function hostRoom(page, origin, { email, name, room, media }) {
 /** Waits until the room page says its socket is connected. */
 export async function connected(page) {
   await page.locator(".link-status", { hasText: /^connected$/ }).waitFor();
+}
+
+/** Opens an invite link, signs a new user up on the way and waits for the socket. */
+export async function joinAs(page, url, { email, name }) {
+  await page.goto(url);
+  await signUp(page, { email, name });
+  await connected(page);
+}
+
+/** Opens the per-person menu for `name` on `page`; returns the dialog. */
+export async function personMenu(page, name) {
+  await page.getByRole("button", { name: `Manage ${name}`, exact: true }).click();
+  const dialog = page.getByRole("dialog", { name });
+  await dialog.waitFor();
+  return dialog;
 }

@@ -15,7 +15,9 @@
 # is type-checked by tsc against the definitions generated from the protocol
 # crate (crates/protocol/tests/typescript.rs keeps them current), and the
 # checked-in OpenAPI document (kept current by crates/web/src/openapi.rs's
-# tests) is validated against the OpenAPI schema.
+# tests) is validated against the OpenAPI schema. The browser tests of roles
+# and moderation run twice: on SQLite, and in production mode with two
+# instances.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -100,4 +102,8 @@ echo "== the OpenAPI document: docs/openapi.json against the OpenAPI 3.1 schema 
 (cd browser-tests && npm run --silent openapi) || status=1
 echo "== the web client in Chromium (playwright-core)"
 (cd browser-tests && npm test) || status=1
+# Roles and moderation cross instances: their browser tests again on two
+# servers sharing PostgreSQL and Redis, the people spread over both.
+echo "== the roles and moderation browser tests again in production mode (two instances, PostgreSQL + Redis)"
+(cd browser-tests && WATCHPARTY_TEST_BACKEND=production npm run --silent test:roles) || status=1
 exit $status

@@ -142,7 +142,7 @@ test("host and viewer watch in sync, chat, and see grace and the end", async (t)
     await dialog.getByRole("button", { name: "Delete room" }).click();
     const ended = viewer.locator(".ended[data-reason=deleted]");
     await ended.waitFor();
-    assert.match(await ended.textContent(), /The host deleted this room\./);
+    assert.match(await ended.textContent(), /The owner deleted this room\./);
     await host.locator(".ended").waitFor();
   });
 

@@ -46,7 +46,7 @@ pub enum ServiceError {
     #[error("you may not do that to this user")]
     TargetOutranks,
     /// The user is kept out of the room until `until` (`None`: until lifted).
-    #[error("you are banned from this room")]
+    #[error("a kick or a ban keeps you out of this room")]
     Banned {
         /// When the kick or ban lapses, RFC 3339 UTC.
         until: Option<String>,

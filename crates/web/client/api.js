@@ -1,7 +1,7 @@
 // The HTTP half of the protocol (docs/protocol.md): JSON in and out, errors in one shape.
 
 /**
- * @import { CreateRoomRequest, ErrorBody, JoinResponse, MessageList, MessagesQuery, RoomList, RoomResponse, RoomWithPlayback, TokenResponse, UpdateRoomRequest, UserResponse } from "./protocol"
+ * @import { BanRequest, BanResponse, CreateRoomRequest, ErrorBody, JoinResponse, KickRequest, MessageList, MessagesQuery, MuteRequest, ParticipantList, ParticipantResponse, RoomList, RoomResponse, RoomWithPlayback, TokenResponse, UpdateRoomRequest, UserResponse } from "./protocol"
  */
 
 /** An error answer from the server: `status` and the protocol's `code`. */
@@ -10,17 +10,34 @@ export class ApiError extends Error {
    * @param {number} status the HTTP status, 0 when the server was not reached
    * @param {string} code the protocol's error code, or "network" / "unexpected"
    * @param {string} message for people
+   * @param {Record<string, unknown>} [detail] the error object's other fields
+   *   (a refused join's `until`, say)
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, detail = {}) {
     super(message);
     this.status = status;
     this.code = code;
+    this.detail = detail;
   }
 }
 
 /** The HTTP status of a failed call, or 0 when it was not an {@link ApiError}. */
 export function statusOf(/** @type {unknown} */ err) {
   return err instanceof ApiError ? err.status : 0;
+}
+
+/** The protocol's error code of a failed call, or "" when it was not an {@link ApiError}. */
+export function codeOf(/** @type {unknown} */ err) {
+  return err instanceof ApiError ? err.code : "";
+}
+
+/**
+ * A refusal's `until` (a ban's or kick's end, RFC 3339), or null: none given,
+ * or until lifted.
+ */
+export function untilOf(/** @type {unknown} */ err) {
+  const until = err instanceof ApiError ? err.detail.until : null;
+  return typeof until === "string" ? until : null;
 }
 
 /** What to tell the user about a failed call. */
@@ -61,6 +78,7 @@ async function request(method, path, body) {
       res.status,
       err ? err.code : "unexpected",
       err ? err.message : `The server answered ${res.status}.`,
+      err ? /** @type {Record<string, unknown>} */ (err) : {},
     );
   }
   return data;
@@ -125,4 +143,52 @@ export const api = {
   // URLSearchParams turns the numbers into text, as the query wants them.
   messages: (code, query) =>
     request("GET", `${room(code)}messages/?${new URLSearchParams(/** @type {Record<string, any>} */ (query))}`),
+
+  // ---- roles, host changes and moderation (protocol.md, roles) ----
+
+  /**
+   * @param {string} code
+   * @returns {Promise<ParticipantList>}
+   */
+  participants: (code) => request("GET", `${room(code)}participants/`),
+  /**
+   * @param {string} code
+   * @param {number} userId
+   * @param {"co_host" | "viewer"} role
+   * @returns {Promise<ParticipantResponse>}
+   */
+  setRole: (code, userId, role) => request("PUT", `${room(code)}participants/${userId}/role/`, { role }),
+  /**
+   * Hands the room to `userId` (the host), takes it back (the owner, naming
+   * themself) or claims it during grace (a co-host, naming themself).
+   *
+   * @param {string} code
+   * @param {number} userId
+   * @returns {Promise<RoomResponse>}
+   */
+  setHost: (code, userId) => request("POST", `${room(code)}host/`, { user_id: userId }),
+  /**
+   * @param {string} code
+   * @param {KickRequest} kick
+   * @returns {Promise<null>}
+   */
+  kick: (code, kick) => request("POST", `${room(code)}kicks/`, kick),
+  /**
+   * @param {string} code
+   * @param {BanRequest} ban
+   * @returns {Promise<BanResponse>}
+   */
+  ban: (code, ban) => request("POST", `${room(code)}bans/`, ban),
+  /**
+   * @param {string} code
+   * @param {MuteRequest} mute
+   * @returns {Promise<ParticipantResponse>}
+   */
+  mute: (code, mute) => request("POST", `${room(code)}mutes/`, mute),
+  /**
+   * @param {string} code
+   * @param {number} userId
+   * @returns {Promise<ParticipantResponse>}
+   */
+  unmute: (code, userId) => request("DELETE", `${room(code)}mutes/${userId}/`),
 };

@@ -1,15 +1,23 @@
 // The room socket: a fresh token per connect, reconnects with backoff.
 
-import { api, statusOf } from "./api.js";
+import { api, codeOf, statusOf, untilOf } from "./api.js";
 import { localNow } from "./clock.js";
 
 /** @import { ClientMessage, ServerMessage } from "./protocol" */
 
 /**
  * Why a connection gave up for good: the room closed ("deleted",
- * "host_timeout"), is gone, or we may no longer be in it.
+ * "host_timeout"), is gone, we may no longer be in it ("forbidden"), or we
+ * were removed: "kicked" and "banned" from the close codes 4003 / 4004,
+ * "refused" when a join says we are banned (its `until` in the detail).
  *
- * @typedef {"deleted" | "host_timeout" | "gone" | "signed_out" | "forbidden"} EndReason
+ * @typedef {"deleted" | "host_timeout" | "gone" | "signed_out" | "forbidden" | "kicked" | "banned" | "refused"} EndReason
+ */
+
+/**
+ * What a refused join said: when the ban or kick lapses (null: until lifted).
+ *
+ * @typedef {{ until?: string | null }} EndDetail
  */
 
 /**
@@ -17,8 +25,12 @@ import { localNow } from "./clock.js";
  * @property {(msg: ServerMessage) => void} onMessage
  * @property {(text: string) => void} onStatus
  * @property {() => void} onOpen
- * @property {(reason: EndReason) => void} onEnd
+ * @property {(reason: EndReason, detail?: EndDetail) => void} onEnd
  */
+
+// The server's close codes after which reconnecting is pointless.
+/** @type {Record<number, EndReason | undefined>} */
+const FINAL_CLOSES = { 4001: "deleted", 4002: "host_timeout", 4003: "kicked", 4004: "banned" };
 
 const MAX_BACKOFF_MS = 15000;
 const PING_EVERY_MS = 20000;
@@ -27,8 +39,8 @@ const FIRST_PINGS = 5;
 /**
  * Calls `onMessage(msg)` for each server message, `onStatus(text)` when the
  * link changes ("connecting", "connected", "reconnecting in 3 s"), `onOpen()`
- * after every (re)connect and `onEnd(reason)` when reconnecting is pointless:
- * "deleted", "host_timeout", "gone", "signed_out" or "forbidden".
+ * after every (re)connect and `onEnd(reason)` when reconnecting is pointless
+ * (an {@link EndReason}).
  */
 export class RoomConnection {
   /**
@@ -168,7 +180,15 @@ export class RoomConnection {
     socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      if (this.stopped || this.suspended || ev.code === 4001 || ev.code === 4002) return;
+      if (this.stopped || this.suspended) return;
+      const final = FINAL_CLOSES[ev.code];
+      // 4001 / 4002 follow a ROOM_CLOSED the page has shown already; a
+      // removal (4003 / 4004) ends here too, whether or not its REMOVED
+      // arrived: a removed user is never reconnected.
+      if (final) {
+        if (final === "kicked" || final === "banned") this.end(final);
+        return;
+      }
       if (opened) this.retry();
       else this.diagnose();
     };
@@ -190,10 +210,17 @@ export class RoomConnection {
     try {
       const { room } = await api.room(this.code);
       if (room.status === "closed") return this.end("host_timeout");
+      // A banned (or kicked) user's upgrade is refused while the room
+      // itself answers: the join says so, and until when. For anyone
+      // else joining again changes nothing (it is idempotent).
+      await api.join(this.code);
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) return this.end("gone");
       if (status === 401) return this.end("signed_out");
+      if (status === 403 && codeOf(err) === "banned") {
+        return this.end("refused", { until: untilOf(err) });
+      }
       if (status === 403) return this.end("forbidden");
     }
     this.retry();
@@ -215,9 +242,12 @@ export class RoomConnection {
     this.connect();
   }
 
-  /** @param {EndReason} reason */
-  end(reason) {
+  /**
+   * @param {EndReason} reason
+   * @param {EndDetail} [detail]
+   */
+  end(reason, detail) {
     this.stop();
-    this.handlers.onEnd(reason);
+    this.handlers.onEnd(reason, detail);
   }
 }

@@ -60,10 +60,10 @@ export function replace(el, ...children) {
 }
 
 /**
- * A labelled form field; the label is tied to the input by id.
+ * A labelled form field; the label is tied to the input (or select) by id.
  *
  * @param {string} label
- * @param {HTMLInputElement} input
+ * @param {HTMLInputElement | HTMLSelectElement} input
  * @param {string} [hint] a line under the field, read out with it
  */
 export function field(label, input, hint) {

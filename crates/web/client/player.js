@@ -1,40 +1,73 @@
 // Keeps a <video> on the room's timeline.
 //
-// The room's playback is a model — {is_playing, time, server_time} — that the
-// server owns. Viewers chase the model: small drift is absorbed by nudging the
-// playback rate, large drift by one seek. The host's video *is* the model:
-// its play / pause / seek become PLAY / PAUSE / SEEK, and it is moved only
-// when the model changes from outside (a restore after grace, another tab).
+// The room's playback is a model — {is_playing, time, server_time, rate,
+// version} — that the server owns. Pages without control chase the model:
+// small drift is absorbed by nudging the playback rate, large drift by one
+// seek. A controller (the host, a co-host, anyone when the room lets everyone
+// control) also sends what its person does: play / pause / seek become PLAY /
+// PAUSE / SEEK, the speed menu RATE. The host's video *is* the model (it
+// leads): it is moved only when the model changes from outside (another
+// controller, a restore after grace), and when it stalls it tells the room
+// where it really is. Other controllers chase the model like viewers, so one
+// co-host's buffering never pulls the room back.
 
 /**
- * @import { ClientMessage, Playback } from "./protocol"
+ * @import { ClientMessage } from "./protocol"
  * @import { ServerClock } from "./clock.js"
+ */
+
+/**
+ * Where the room's playback is: `time` seconds as of `server_time` (ms since
+ * the Unix epoch), advancing `rate` seconds per second while playing.
+ * `version` is the server's playback version, when it sends one.
+ *
+ * @typedef {object} Model
+ * @property {boolean} is_playing
+ * @property {number} time
+ * @property {number} server_time
+ * @property {number} rate
+ * @property {number | null} version
  */
 
 const TICK_MS = 250;
 const SEEK_BEYOND = 1.0; // seconds of drift a seek corrects; below, the rate does
 const IGNORE_BELOW = 0.04;
-const MAX_NUDGE = 0.1; // playback rate stays within 0.9–1.1, hard to notice
+const MAX_NUDGE = 0.1; // playback rate stays within ±10 % of the room's, hard to notice
 const HOST_RESYNC = 1.0; // the host's own stall that re-announces its position
+const OWN_SEEK_WITHIN = 0.3; // seconds from where this page's own seek was going
+export const MIN_RATE = 0.25;
+export const MAX_RATE = 4;
 
 export class PlaybackSync {
   /**
    * @param {object} options
    * @param {HTMLVideoElement} options.video the element to drive
    * @param {ServerClock} options.clock the server's clock
-   * @param {boolean} options.isHost whether this page drives the room
+   * @param {boolean} options.controls whether this page drives the room
+   *   (holds `control_playback`); {@link setControls} changes it
+   * @param {boolean} options.leads whether this page is the host's, whose
+   *   video is the model
    * @param {(msg: ClientMessage) => void} options.send sends a client
-   *   message (host only)
+   *   message (controllers only)
    * @param {() => void} [options.onBlocked] called when the browser refuses
    *   sound or playback until the user clicks
    */
-  constructor({ video, clock, isHost, send, onBlocked }) {
+  constructor({ video, clock, controls, leads, send, onBlocked }) {
     this.video = video;
     this.clock = clock;
-    this.isHost = isHost;
+    this.controls = controls;
+    this.leads = controls && leads;
+    // Where a seek this page made itself is going: a `seeked` that lands
+    // there is not the person's. (A person's seek made meanwhile lands
+    // elsewhere, and still counts.)
+    /** @type {number | null} */
+    this.ownSeekTo = null;
+    // The speed this page last gave the video (the room's rate, nudged when
+    // chasing): a `ratechange` to it is not the person's choice.
+    this.ownSpeed = video.playbackRate;
     this.send = send;
     this.onBlocked = onBlocked;
-    /** @type {Playback | null} */
+    /** @type {Model | null} */
     this.model = null;
     this.blocked = false;
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -45,11 +78,30 @@ export class PlaybackSync {
       this.listeners.push([type, fn]);
     };
     on("loadedmetadata", () => this.follow());
-    if (isHost) {
-      on("play", () => this.hostPlayed());
-      on("pause", () => this.hostPaused());
-      on("seeked", () => this.hostSeeked());
-    }
+    // Always listening, acting only while this page controls: capabilities
+    // change under a live video (appointed co-host, handed the room).
+    on("play", () => this.controls && this.ownPlayed());
+    on("pause", () => this.controls && this.ownPaused());
+    on("seeked", () => {
+      const ours = this.ownSeekTo !== null && Math.abs(video.currentTime - this.ownSeekTo) < OWN_SEEK_WITHIN;
+      this.ownSeekTo = null;
+      if (!ours && this.controls) this.ownSeeked();
+    });
+    on("ratechange", () => this.controls && this.ownRateChanged());
+  }
+
+  /**
+   * Whether this page drives the room from now on. Taking control starts
+   * from the room's model, so nothing is sent until the person acts.
+   *
+   * @param {boolean} controls
+   * @param {boolean} leads whether this is the host's page
+   */
+  setControls(controls, leads) {
+    if (controls === this.controls && leads === this.leads) return;
+    this.controls = controls;
+    this.leads = controls && leads;
+    this.follow();
   }
 
   stop() {
@@ -61,19 +113,24 @@ export class PlaybackSync {
   expected() {
     const m = this.model;
     if (!m) return 0;
-    const t = m.is_playing ? m.time + (this.clock.now() - m.server_time) / 1000 : m.time;
+    const t = m.is_playing ? m.time + (m.rate * (this.clock.now() - m.server_time)) / 1000 : m.time;
     const d = this.video.duration;
     return Number.isFinite(d) ? Math.min(Math.max(t, 0), d) : Math.max(t, 0);
   }
 
   /**
-   * A new model from the server: PLAYBACK_STATE, PLAY, PAUSE or SEEK.
+   * A new model from the server: PLAYBACK_STATE, PLAY, PAUSE, SEEK or RATE.
    *
-   * @param {Playback} model
+   * @param {Model} model
    */
   apply(model) {
-    this.model = { is_playing: model.is_playing, time: model.time, server_time: model.server_time };
+    this.model = { ...model };
     this.follow();
+  }
+
+  /** The room's speed, 1 before any model. */
+  rate() {
+    return this.model ? this.model.rate : 1;
   }
 
   /** The user clicked to allow playback after the browser refused it. */
@@ -83,33 +140,50 @@ export class PlaybackSync {
   }
 
   tick() {
-    if (this.isHost) this.hostCheck();
+    if (this.leads) this.controllerCheck();
     else this.follow();
   }
 
-  // Bring the video to the model. Also used by the host to take over a model
-  // it did not make (its first state, a restore after grace).
+  // Bring the video to the model. Also used by a controller to take over a
+  // model it did not make (its first state, another controller's command, a
+  // restore after grace).
   follow() {
     const v = this.video;
     if (!this.model || v.readyState < 1 || v.seeking) return;
+    const rate = this.model.rate;
     const target = this.expected();
     const drift = v.currentTime - target;
     if (!this.model.is_playing) {
       if (!v.paused) v.pause();
-      v.playbackRate = 1;
-      if (Math.abs(drift) > IGNORE_BELOW) v.currentTime = target;
+      this.setSpeed(rate);
+      if (Math.abs(drift) > IGNORE_BELOW) this.seekTo(target);
       return;
     }
     if (Math.abs(drift) > SEEK_BEYOND) {
-      v.playbackRate = 1;
-      v.currentTime = target;
-    } else if (!this.isHost && Math.abs(drift) > IGNORE_BELOW) {
-      // Catch up over about two seconds.
-      v.playbackRate = 1 - Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / 2));
+      this.setSpeed(rate);
+      this.seekTo(target);
+    } else if (!this.leads && Math.abs(drift) > IGNORE_BELOW) {
+      // Catch up over about two seconds of the room's time.
+      this.setSpeed(rate * (1 - Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / (2 * rate)))));
     } else {
-      v.playbackRate = 1;
+      this.setSpeed(rate);
     }
     if (v.paused && !v.ended && !this.blocked) this.play();
+  }
+
+  /** @param {number} time a seek of this page's own, not the person's */
+  seekTo(time) {
+    this.ownSeekTo = time;
+    this.video.currentTime = time;
+  }
+
+  // Changes the video's speed only when it differs: every change fires a
+  // `ratechange`, which a controller's page would otherwise have to tell
+  // apart from the person's own.
+  /** @param {number} rate */
+  setSpeed(rate) {
+    this.ownSpeed = rate;
+    if (Math.abs(this.video.playbackRate - rate) > 1e-6) this.video.playbackRate = rate;
   }
 
   play() {
@@ -130,38 +204,73 @@ export class PlaybackSync {
     });
   }
 
-  // The host's own events. Each compares with the model, so the host's
+  // A controller's own events. Each compares with the model, so the page's
   // programmatic moves (which fire the same events) send nothing.
-  hostPlayed() {
+  ownPlayed() {
     if (this.model && !this.model.is_playing) this.announce("PLAY", true);
   }
 
-  hostPaused() {
+  ownPaused() {
     if (this.video.ended) return;
     if (this.model && this.model.is_playing) this.announce("PAUSE", false);
   }
 
-  hostSeeked() {
+  ownSeeked() {
     if (!this.model) return;
     if (Math.abs(this.video.currentTime - this.expected()) > 0.3) {
       this.announce("SEEK", this.model.is_playing);
     }
   }
 
-  // A host whose video stalled (buffering) tells the room where it really is.
-  hostCheck() {
+  // The browser's own speed menu (in the native controls) is a RATE too.
+  ownRateChanged() {
+    const rate = this.video.playbackRate;
+    if (!this.model || Math.abs(rate - this.ownSpeed) < 1e-6 || Math.abs(rate - this.model.rate) < 1e-6) return;
+    if (rate >= MIN_RATE && rate <= MAX_RATE) this.setRate(rate);
+    else this.setSpeed(this.model.rate);
+  }
+
+  // A controller whose video stalled (buffering) tells the room where it really is.
+  controllerCheck() {
     const v = this.video;
     if (!this.model || !this.model.is_playing || v.paused || v.seeking || v.readyState < 3) return;
     if (Math.abs(v.currentTime - this.expected()) > HOST_RESYNC) this.announce("SEEK", true);
   }
 
   /**
+   * The speed menu: the room plays at `rate` from where it is now.
+   *
+   * @param {number} rate 0.25 to 4
+   */
+  setRate(rate) {
+    if (!this.controls || !this.model) return;
+    const v = this.video;
+    const time = v.readyState >= 1 ? v.currentTime : this.expected();
+    const ifVersion = this.model.version;
+    this.model = { ...this.model, time, server_time: this.clock.now(), rate, version: next(ifVersion) };
+    this.setSpeed(rate);
+    this.send(ifVersion === null ? { type: "RATE", rate } : { type: "RATE", rate, if_version: ifVersion });
+  }
+
+  /**
+   * Tells the room what this controller just did. The server sends no echo
+   * to the sender, so the model moves here too, a version ahead: the next
+   * command names the version this one will have made, and a stale one (two
+   * controllers at once) comes back as ERROR stale_version.
+   *
    * @param {"PLAY" | "PAUSE" | "SEEK"} type
    * @param {boolean} isPlaying the model from now on
    */
   announce(type, isPlaying) {
+    if (!this.model) return;
     const time = Math.min(Math.max(this.video.currentTime, 0), 1_000_000);
-    this.model = { is_playing: isPlaying, time, server_time: this.clock.now() };
-    this.send({ type, time });
+    const ifVersion = this.model.version;
+    this.model = { ...this.model, is_playing: isPlaying, time, server_time: this.clock.now(), version: next(ifVersion) };
+    this.send(ifVersion === null ? { type, time } : { type, time, if_version: ifVersion });
   }
+}
+
+/** @param {number | null} version */
+function next(version) {
+  return version === null ? null : version + 1;
 }

@@ -1,14 +1,22 @@
-// The room page: video, participants, chat, grace banner, host settings.
+// The room page: video, participants, chat, grace banner, room settings.
+//
+// What the page offers follows the user's capabilities (the server's
+// CAPABILITIES message): playback controls and the speed menu with
+// control_playback, the settings with edit_room, a menu per person with
+// moderate or manage_roles. The server checks every request anyway; the page
+// only hides what it would refuse.
 
-import { api, messageOf, statusOf } from "./api.js";
+import { api, codeOf, messageOf, statusOf, untilOf } from "./api.js";
 import { ServerClock } from "./clock.js";
 import { RoomConnection } from "./connection.js";
 import { h, replace, field, errorLine, clockTime } from "./dom.js";
-import { PlaybackSync } from "./player.js";
+import { PeoplePanel, whenText } from "./people.js";
+import { MAX_RATE, MIN_RATE, PlaybackSync } from "./player.js";
 
 /**
- * @import { ChatMessage, HostStatus, Playback, PresentUser, Room, ServerMessage, User } from "./protocol"
- * @import { EndReason } from "./connection.js"
+ * @import { ChatMessage, HostStatus, PublicUser, Room, ServerMessage, UpdateRoomRequest, User } from "./protocol"
+ * @import { EndDetail, EndReason } from "./connection.js"
+ * @import { Model } from "./player.js"
  */
 
 /**
@@ -19,7 +27,7 @@ import { PlaybackSync } from "./player.js";
 
 /** @type {Partial<Record<Ending, string>>} */
 const ENDINGS = {
-  deleted: "The host deleted this room.",
+  deleted: "The owner deleted this room.",
   host_timeout: "The host didn't come back in time, so the room closed.",
   gone: "This room no longer exists: the host may have deleted it.",
   forbidden: "You are not a participant of this room any more.",
@@ -36,6 +44,39 @@ const MEDIA_PROBLEMS = {
   4: "This link can't be played: it doesn't lead to a video file this browser can open. It may be a web page (a video site's page, say) rather than the video itself.",
 };
 const WORKING_LINK = "A link that works is a direct link to an MP4 or WebM file: one that plays on its own when opened in a browser tab.";
+
+// The speed menu's choices, within the protocol's 0.25–4.
+const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 3, 4];
+
+/** @param {number} rate */
+function speedText(rate) {
+  return `${Number(rate.toFixed(2))}×`;
+}
+
+/**
+ * What a role may do before the server's first CAPABILITIES arrives (and,
+ * against a server that never sends one, for good): the contract's table.
+ *
+ * @param {string} role
+ * @param {boolean} muted
+ * @param {Room} room
+ * @returns {Set<string>}
+ */
+function likelyCapabilities(role, muted, room) {
+  const everyone = room.control === "everyone";
+  const viewersQueue = room.viewers_can_queue;
+  const caps =
+    role === "host"
+      ? new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room", "manage_roles"])
+      : role === "co_host"
+        ? new Set(["control_playback", "chat", "add_to_queue", "manage_queue", "moderate", "edit_room"])
+        : new Set(["chat"]);
+  if (role === "viewer" && everyone) caps.add("control_playback");
+  if (role === "viewer" && viewersQueue) caps.add("add_to_queue");
+  // A mute takes chat away, and nothing else.
+  if (muted) caps.delete("chat");
+  return caps;
+}
 
 /**
  * Mounts the room `code` into `root` for `me`; returns an unmount function.
@@ -57,11 +98,16 @@ class RoomView {
   // render: nothing reads them earlier.
   /** @type {Room} */ room;
   /** @type {boolean} */ isHost;
+  // "host", "co_host" or "viewer", and what CAPABILITIES allows.
+  /** @type {string} */ role;
+  /** @type {Set<string>} */ caps;
   // Absent until there is one.
   /** @type {RoomConnection | undefined} */ connection;
   /** @type {PlaybackSync | null | undefined} */ sync;
-  /** @type {Playback | null | undefined} */ model;
+  /** @type {Model | null | undefined} */ model;
   /** @type {number | null | undefined} */ graceDeadline;
+  // The REMOVED message that ended the page, if one did.
+  /** @type {{ action: string, reason: string | null, until: string | null } | undefined} */ removal;
 
   // The page's parts, built by render() (and renderSettings() for the host).
   /** @type {HTMLHeadingElement} */ titleEl;
@@ -72,7 +118,17 @@ class RoomView {
   /** @type {HTMLDivElement} */ mediaErrorEl;
   /** @type {HTMLDivElement} */ stageEl;
   /** @type {HTMLButtonElement} */ unmuteEl;
-  /** @type {HTMLUListElement} */ peopleEl;
+  /** @type {PeoplePanel} */ people;
+  /** @type {HTMLSpanElement} */ hostLineEl;
+  /** @type {HTMLDivElement} */ hostActionsEl;
+  /** @type {HTMLParagraphElement} */ noticeEl;
+  /** @type {HTMLDivElement} */ playbarEl;
+  /** @type {HTMLDivElement} */ viewerControlsEl;
+  /** @type {HTMLSelectElement} */ speedSelect;
+  /** @type {HTMLDivElement} */ speedControl;
+  /** @type {HTMLSpanElement} */ speedNote;
+  /** @type {HTMLDivElement} */ settingsHolder;
+  /** @type {HTMLFormElement} */ chatForm;
   /** @type {HTMLOListElement} */ chatList;
   /** @type {HTMLInputElement} */ chatInput;
   /** @type {HTMLParagraphElement} */ chatError;
@@ -82,10 +138,15 @@ class RoomView {
   /** @type {HTMLInputElement} */ urlInput;
   /** @type {HTMLInputElement} */ privateInput;
   /** @type {HTMLInputElement} */ chatToggle;
+  /** @type {HTMLSelectElement} */ controlSelect;
+  /** @type {HTMLSelectElement} */ timeoutSelect;
   /** @type {HTMLParagraphElement} */ settingsError;
   /** @type {HTMLParagraphElement} */ settingsSaved;
   /** @type {HTMLFormElement | undefined} */ settingsForm;
   /** @type {HTMLDialogElement} */ confirmDialog;
+  // What the settings area was built for: rebuilt only when it changes, so
+  // a half-typed change survives other updates.
+  /** @type {string} */ settingsFor;
 
   /**
    * @param {HTMLElement} root
@@ -100,8 +161,6 @@ class RoomView {
     /** @type {Map<number, ChatMessage>} */
     this.messages = new Map();
     this.lastMessageId = 0;
-    /** @type {Map<number, PresentUser>} */
-    this.people = new Map();
     // "online", "grace" or "offline" (the host has not connected yet).
     /** @type {HostStatus | null} */
     this.hostStatus = null;
@@ -118,20 +177,35 @@ class RoomView {
     } catch (err) {
       if (statusOf(err) === 404) return this.end("not_found");
       if (statusOf(err) === 410) return this.end("host_timeout");
+      if (codeOf(err) === "banned") return this.end("refused", undefined, { until: untilOf(err) });
       replace(this.root, h("p", { class: "error", role: "alert" }, messageOf(err)));
       return;
     }
     if (this.left) return;
     this.room = joined.room;
-    this.isHost = joined.participant.role === "host";
+    this.role = joined.participant.role;
+    this.isHost = this.role === "host";
+    this.caps = likelyCapabilities(this.role, joined.participant.is_muted, this.room);
+    this.people = new PeoplePanel({
+      code: this.code,
+      me: this.me.id,
+      ownerId: () => this.ownerId(),
+      myRole: () => this.role,
+      capabilities: () => this.caps,
+      notice: (text) => this.notice(text),
+    });
+    this.people.updated({ ...joined.participant, is_connected: false });
     this.render();
-    await this.fillGap();
+    await Promise.all([this.fillGap(), this.loadPeople()]);
     if (this.left) return;
     this.connection = new RoomConnection(this.code, {
       onMessage: (msg) => this.onMessage(msg),
       onStatus: (text) => (this.statusEl.textContent = text),
-      onOpen: () => this.fillGap(),
-      onEnd: (reason) => this.end(reason),
+      onOpen: () => {
+        this.fillGap();
+        this.loadPeople();
+      },
+      onEnd: (reason, detail) => this.end(reason, undefined, detail),
     });
     this.connection.start();
   }
@@ -149,13 +223,16 @@ class RoomView {
     document.title = `${this.room.name} · watchparty`;
     this.titleEl = h("h1", { id: "room-title" }, this.room.name);
     this.statusEl = h("span", { class: "link-status", "aria-live": "polite" }, "");
+    this.hostLineEl = h("span", { id: "host-line" });
+    this.hostActionsEl = h("div", { class: "host-actions actions", id: "host-actions" });
+    this.noticeEl = h("p", { class: "notice", role: "status", id: "room-notice" });
     this.bannerEl = h("div", { class: "banner", role: "status", hidden: true, id: "grace-banner" });
     this.waitingEl = h("div", { class: "banner waiting", role: "status", hidden: true, id: "host-waiting" });
     this.video = h("video", {
       id: "player",
       playsinline: true,
       preload: "auto",
-      controls: this.isHost,
+      controls: this.canControl(),
       "aria-label": "Room video",
     });
     this.mediaErrorEl = h("div", { class: "media-error", role: "alert", id: "media-error", hidden: true });
@@ -166,7 +243,6 @@ class RoomView {
       { type: "button", class: "overlay-button", hidden: true, onclick: () => this.unmute() },
       "Click to turn the sound on",
     );
-    this.peopleEl = h("ul", { class: "people", id: "participants", "aria-label": "People in the room" });
     this.chatList = h("ol", { class: "chat-log", id: "chat-log", "aria-live": "polite", "aria-label": "Chat" });
     this.chatInput = h("input", {
       id: "chat-input",
@@ -177,7 +253,7 @@ class RoomView {
     });
     this.chatError = errorLine();
     this.chatError.id = "chat-error";
-    const chatForm = h(
+    this.chatForm = h(
       "form",
       { class: "chat-form", onsubmit: (/** @type {SubmitEvent} */ e) => this.sendChat(e) },
       h("label", { for: "chat-input", class: "visually-hidden" }, "Chat message"),
@@ -195,18 +271,20 @@ class RoomView {
     const side = h(
       "aside",
       { class: "side" },
-      h("section", { "aria-labelledby": "people-h" }, h("h2", { id: "people-h" }, "Watching"), this.peopleEl),
+      this.people.element,
       h(
         "section",
         { class: "chat", "aria-labelledby": "chat-h" },
         h("h2", { id: "chat-h" }, "Chat"),
         this.chatList,
-        (this.chatNote = h("p", { class: "muted", hidden: this.room.is_chat_enabled }, "The host turned chat off.")),
-        chatForm,
+        (this.chatNote = h("p", { class: "muted", id: "chat-note", hidden: true })),
+        this.chatForm,
         this.chatError,
       ),
     );
-    this.settingsEl = this.isHost ? this.renderSettings() : null;
+    this.playbarEl = this.renderPlaybar();
+    this.settingsHolder = h("div", { id: "settings-area" });
+    this.settingsFor = "";
     replace(
       this.root,
       h(
@@ -216,18 +294,132 @@ class RoomView {
           "header",
           { class: "room-head" },
           this.titleEl,
-          h("p", { class: "muted" }, this.isHost ? "You are the host. " : `Hosted by ${this.room.host.display_name}. `, this.statusEl),
+          h("p", { class: "muted" }, this.hostLineEl, " ", this.statusEl),
+          this.hostActionsEl,
           share,
         ),
+        this.noticeEl,
         this.bannerEl,
         this.waitingEl,
-        h("div", { class: "room-body" }, h("div", { class: "main" }, this.stageEl, this.isHost ? this.settingsEl : this.viewerControls()), side),
+        h("div", { class: "room-body" }, h("div", { class: "main" }, this.stageEl, this.playbarEl, this.settingsHolder), side),
       ),
     );
     this.titleEl.setAttribute("tabindex", "-1");
     this.titleEl.focus();
     this.setMedia(this.room.media_url);
+    this.showHost();
     this.showChatEnabled();
+    this.applyCapabilities();
+  }
+
+  // ---- who may do what ----------------------------------------------------
+
+  canControl() {
+    return this.caps.has("control_playback");
+  }
+
+  ownerId() {
+    return this.room.owner ? this.room.owner.id : null;
+  }
+
+  isOwner() {
+    const owner = this.ownerId();
+    // A server from before owners: the host is the owner.
+    return owner === null ? this.isHost : owner === this.me.id;
+  }
+
+  // Shows exactly the controls the capabilities allow: called on the first
+  // render and on every CAPABILITIES (and host change).
+  applyCapabilities() {
+    const control = this.canControl();
+    this.video.controls = control;
+    this.sync?.setControls(control, this.isHost);
+    this.speedControl.hidden = !control;
+    this.viewerControlsEl.hidden = control;
+    this.showSpeed();
+    this.chatForm.hidden = !this.caps.has("chat");
+    this.showChatEnabled();
+    this.renderSettingsArea();
+    this.showHostActions();
+    this.people.render();
+  }
+
+  // "You are the host" or "Hosted by …", with one's own role.
+  showHost() {
+    const role = this.isHost ? "You are the host." : `Hosted by ${this.room.host.display_name}.`;
+    const own = this.role === "co_host" ? " You are a co-host." : "";
+    this.hostLineEl.textContent = role + own;
+  }
+
+  // The owner may take the room back whenever they are not host; a co-host
+  // may take over while the host is away (grace).
+  showHostActions() {
+    const buttons = [];
+    if (!this.isHost && this.isOwner()) {
+      buttons.push(h("button", { type: "button", onclick: (/** @type {MouseEvent & { target: HTMLButtonElement }} */ e) => this.takeHost(e.target, "You took the room back.") }, "Take the room back"));
+    } else if (this.role === "co_host" && this.hostStatus === "grace") {
+      buttons.push(h("button", { type: "button", class: "primary", onclick: (/** @type {MouseEvent & { target: HTMLButtonElement }} */ e) => this.takeHost(e.target, "You are the host now.") }, "Take over as host"));
+    }
+    replace(this.hostActionsEl, buttons);
+    this.hostActionsEl.hidden = buttons.length === 0;
+  }
+
+  /**
+   * @param {HTMLButtonElement} button
+   * @param {string} done
+   */
+  async takeHost(button, done) {
+    button.disabled = true;
+    try {
+      await api.setHost(this.code, this.me.id);
+      this.notice(done);
+    } catch (err) {
+      this.notice(messageOf(err));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** @param {string} text what just happened, for everyone to read */
+  notice(text) {
+    this.noticeEl.textContent = text;
+  }
+
+  // Everyone in the room with their role; after every (re)connect too, since
+  // roles may have changed while the socket was down.
+  async loadPeople() {
+    try {
+      const { participants } = await api.participants(this.code);
+      if (!this.left) this.people.setAll(participants);
+    } catch {
+      // The panel keeps what PRESENCE says.
+    }
+  }
+
+  // ---- playback controls ----------------------------------------------------
+
+  // Controllers get the native controls and the speed menu; everyone else
+  // sound and screen controls, and the room's speed when it is not 1×.
+  renderPlaybar() {
+    this.speedSelect = h(
+      "select",
+      { id: "speed", onchange: () => this.sync?.setRate(Number(this.speedSelect.value)) },
+      SPEEDS.map((r) => h("option", { value: String(r) }, speedText(r))),
+    );
+    this.speedControl = h("div", { class: "speed" }, h("label", { for: "speed" }, "Speed"), this.speedSelect);
+    this.speedNote = h("span", { class: "muted", id: "speed-note" });
+    this.viewerControlsEl = this.viewerControls();
+    return h("div", { class: "playbar" }, this.speedControl, this.viewerControlsEl, this.speedNote);
+  }
+
+  showSpeed() {
+    const rate = this.currentModel().rate;
+    if (!SPEEDS.includes(rate) && rate >= MIN_RATE && rate <= MAX_RATE) {
+      // Another client chose a speed the menu lacks: offer it.
+      this.speedSelect.append(h("option", { value: String(rate) }, speedText(rate)));
+    }
+    this.speedSelect.value = String(rate);
+    this.speedNote.textContent = !this.canControl() && rate !== 1 ? `Playing at ${speedText(rate)}` : "";
   }
 
   /** @param {string | null} url */
@@ -245,7 +437,7 @@ class RoomView {
         h(
           "div",
           { class: "no-video" },
-          this.isHost ? "No video yet: add a video link in the room settings below." : "The host hasn't picked a video yet.",
+          this.caps.has("edit_room") ? "No video yet: add a video link in the room settings below." : "The host hasn't picked a video yet.",
         ),
       );
       return;
@@ -255,14 +447,15 @@ class RoomView {
     this.sync = new PlaybackSync({
       video: this.video,
       clock: this.clock,
-      isHost: this.isHost,
+      controls: this.canControl(),
+      leads: this.isHost,
       send: (msg) => this.connection?.send(msg),
       onBlocked: () => (this.unmuteEl.hidden = false),
     });
     if (this.model) this.sync.apply(this.model);
   }
 
-  // Viewers get sound and screen controls only: the host drives the timeline.
+  // Viewers get sound and screen controls only: controllers drive the timeline.
   viewerControls() {
     const mute = h("button", { type: "button", onclick: () => (this.video.muted = !this.video.muted) }, "Mute");
     const volume = h("input", {
@@ -303,7 +496,7 @@ class RoomView {
       h(
         "p",
         {},
-        this.isHost
+        this.caps.has("edit_room")
           ? "Change the video link in the room settings below."
           : "Only the host can change the link.",
       ),
@@ -325,37 +518,79 @@ class RoomView {
   onMessage(msg) {
     switch (msg.type) {
       case "PLAYBACK_STATE":
-        return this.setModel(msg);
+        return this.setModel({
+          is_playing: msg.is_playing,
+          time: msg.time,
+          server_time: msg.server_time,
+          rate: msg.rate,
+          version: msg.version,
+        });
       case "PLAY":
-        return this.setModel({ ...msg, is_playing: true });
       case "PAUSE":
-        return this.setModel({ ...msg, is_playing: false });
       case "SEEK":
-        return this.setModel({ ...msg, is_playing: this.model ? this.model.is_playing : false });
+        return this.setModel({
+          ...this.currentModel(),
+          is_playing: msg.type === "SEEK" ? this.currentModel().is_playing : msg.type === "PLAY",
+          time: msg.time,
+          server_time: msg.server_time,
+          version: msg.version,
+        });
+      case "RATE":
+        return this.setModel({
+          ...this.currentModel(),
+          rate: msg.rate,
+          time: msg.time,
+          server_time: msg.server_time,
+          version: msg.version,
+        });
       case "PONG":
         return this.clock.addSample(msg.client_time, msg.server_time);
       case "PRESENCE":
-        this.people = new Map(msg.users.map((u) => [u.id, u]));
-        this.renderPeople();
+        this.people.presence(msg.users);
         this.setHostStatus(msg.host_status);
         if (msg.host_status === "grace") this.showGrace(null);
         else this.hideGrace();
         return;
+      case "CAPABILITIES":
+        this.role = msg.role;
+        this.caps = new Set(msg.capabilities);
+        this.showHost();
+        return this.applyCapabilities();
       case "USER_JOINED": {
         const isHost = msg.user.id === this.room.host.id;
-        this.people.set(msg.user.id, { ...msg.user, is_host: isHost });
+        this.people.joined(msg.user, isHost);
         // The server announces the host's first socket only this way.
         if (isHost && this.hostStatus === "offline") this.setHostStatus("online");
-        return this.renderPeople();
+        return;
       }
       case "USER_LEFT":
-        this.people.delete(msg.user.id);
-        return this.renderPeople();
+        return this.people.left(msg.user);
+      case "PARTICIPANT_UPDATED":
+        this.people.updated(msg.participant);
+        if (msg.participant.user.id === this.me.id) this.showChatEnabled();
+        return;
+      case "PARTICIPANT_REMOVED": {
+        this.people.removed(msg.user);
+        const done = msg.action === "banned" ? "banned" : "kicked";
+        // The same words as the menu's own notice when it was us, whichever
+        // of the answer and this message comes first.
+        return this.notice(
+          msg.by.id === this.me.id
+            ? `You ${done} ${msg.user.display_name}.`
+            : `${msg.user.display_name} was ${done} by ${msg.by.display_name}.`,
+        );
+      }
+      case "HOST_CHANGED":
+        return this.hostChanged(msg.host, msg.previous, msg.reason);
+      case "REMOVED":
+        // Said before the server closes the socket (4003 / 4004): stop here,
+        // so nothing reconnects, and say why.
+        this.removal = { action: msg.action, reason: msg.reason, until: msg.until };
+        return this.end(msg.action === "banned" ? "banned" : "kicked");
       case "CHAT_MESSAGE":
         return this.addMessages([msg]);
       case "ERROR":
-        this.chatError.textContent = msg.message;
-        return;
+        return this.serverError(msg);
       case "HOST_DISCONNECTED":
         this.setHostStatus("grace");
         return this.showGrace(msg.grace_expires_at);
@@ -370,48 +605,122 @@ class RoomView {
     }
   }
 
-  /** @param {Playback} state */
-  setModel(state) {
-    this.model = { is_playing: state.is_playing, time: state.time, server_time: state.server_time };
-    this.sync?.apply(this.model);
+  /**
+   * The model to build on: the player's (a controller's own commands move
+   * it), else the last one the server sent, else paused at 0 at normal speed.
+   *
+   * @returns {Model}
+   */
+  currentModel() {
+    return (
+      this.sync?.model ||
+      this.model || { is_playing: false, time: 0, server_time: this.clock.now(), rate: 1, version: null }
+    );
+  }
+
+  /** @param {Model} model */
+  setModel(model) {
+    this.model = model;
+    this.sync?.apply(model);
+    this.showSpeed();
+  }
+
+  /**
+   * An ERROR: a playback command acted on an old state (another controller
+   * was first), or a chat message the server did not take.
+   *
+   * @param {Extract<ServerMessage, { type: "ERROR" }>} msg
+   */
+  serverError(msg) {
+    if (msg.code === "stale_version") return this.adoptServerState(msg.version ?? 0);
+    if (msg.code === "muted") {
+      const until = msg.until || null;
+      this.chatError.textContent = until ? `${msg.message} until ${whenText(until)}.` : msg.message;
+      return;
+    }
+    this.chatError.textContent = msg.message;
+  }
+
+  // Our command lost a race: take the room's playback as the server has it.
+  // (The other controller's command reached us already, but our own video
+  // and model moved after it.) An answer older than the ERROR's version —
+  // a lagging read — is not the state that refused us: ignore it.
+  /** @param {number} atLeast the version the server had when it refused */
+  async adoptServerState(atLeast) {
+    try {
+      const { playback } = await api.room(this.code);
+      if (this.left || playback.version < atLeast) return;
+      this.setModel({
+        is_playing: playback.is_playing,
+        time: playback.time,
+        server_time: playback.server_time,
+        rate: playback.rate,
+        version: playback.version,
+      });
+    } catch {
+      // The next server message brings the state anyway.
+    }
+  }
+
+  /**
+   * @param {PublicUser} host
+   * @param {PublicUser} previous
+   * @param {string} reason
+   */
+  hostChanged(host, previous, reason) {
+    this.room = { ...this.room, host };
+    this.isHost = host.id === this.me.id;
+    if (this.isHost) this.role = "host";
+    else if (previous.id === this.me.id) this.role = "co_host";
+    this.people.hostChanged(host, previous);
+    // The host's video leads; CAPABILITIES (next) may not change the set.
+    this.sync?.setControls(this.canControl(), this.isHost);
+    // A change of host ends a grace; if the new host is not here either,
+    // HOST_DISCONNECTED follows and starts a new one.
+    this.setHostStatus("online");
+    this.hideGrace();
+    this.showHost();
+    this.showHostActions();
+    const who = host.id === this.me.id ? "You are" : `${host.display_name} is`;
+    const how = {
+      transferred: `: ${previous.display_name} handed the room over.`,
+      reclaimed: ": the owner took the room back.",
+      claimed: `: ${host.display_name} took over while ${previous.display_name} was away.`,
+      promoted: `: ${previous.display_name} did not come back in time.`,
+    }[reason] || ".";
+    this.notice(`${who} the host now${how}`);
   }
 
   /** @param {Room} room */
   roomUpdated(room) {
     const mediaChanged = room.media_url !== this.room.media_url;
     this.room = room;
+    this.isHost = room.host.id === this.me.id;
     this.titleEl.textContent = room.name;
     document.title = `${room.name} · watchparty`;
     this.showChatEnabled();
+    this.showHost();
+    this.showHostActions();
     if (mediaChanged) {
       this.model = null;
       this.setMedia(room.media_url);
     }
+    this.renderSettingsArea();
     if (this.settingsForm) this.fillSettings();
   }
 
   showChatEnabled() {
     const on = this.room.is_chat_enabled;
-    this.chatNote.hidden = on;
+    const mine = this.people.get(this.me.id);
+    const muted = !this.caps.has("chat") || (mine !== undefined && mine.is_muted);
     this.chatInput.placeholder = on ? "Say something" : "Chat is off";
-  }
-
-  renderPeople() {
-    const people = [...this.people.values()].sort(
-      (a, b) => Number(b.is_host) - Number(a.is_host) || a.display_name.localeCompare(b.display_name),
-    );
-    replace(
-      this.peopleEl,
-      people.map((u) =>
-        h(
-          "li",
-          {},
-          u.display_name,
-          u.is_host ? h("span", { class: "badge" }, "host") : null,
-          u.id === this.me.id ? h("span", { class: "muted" }, " (you)") : null,
-        ),
-      ),
-    );
+    if (muted) {
+      const until = mine && mine.muted_until ? ` until ${whenText(mine.muted_until)}` : "";
+      this.chatNote.textContent = `You are muted in this room${until}: you can read the chat but not write.`;
+    } else {
+      this.chatNote.textContent = on ? "" : "The host turned chat off.";
+    }
+    this.chatNote.hidden = !this.chatNote.textContent;
   }
 
   // ---- the host's presence -------------------------------------------------
@@ -420,7 +729,10 @@ class RoomView {
   // early rather than a room that looks live and never starts.
   /** @param {HostStatus} status */
   setHostStatus(status) {
+    const changed = status !== this.hostStatus;
     this.hostStatus = status;
+    // A co-host's "take over" exists only during grace.
+    if (changed) this.showHostActions();
     const waiting = !this.isHost && status === "offline";
     if (waiting === !this.waitingEl.hidden) return;
     this.waitingEl.hidden = !waiting;
@@ -440,7 +752,12 @@ class RoomView {
     if (!expiresAt) {
       // PRESENCE carries no deadline: keep a countdown already running.
       if (!this.graceDeadline) {
-        replace(this.bannerEl, "The host is away. The room closes if they don't come back in time.");
+        replace(
+          this.bannerEl,
+          this.room.on_host_timeout === "promote"
+            ? "The host is away. The room passes to someone here if they don't come back in time."
+            : "The host is away. The room closes if they don't come back in time.",
+        );
       }
       return;
     }
@@ -448,7 +765,9 @@ class RoomView {
     const deadline = Date.parse(expiresAt);
     this.graceDeadline = deadline;
     const timeLeft = h("span", { "aria-live": "off", id: "grace-countdown" });
-    replace(this.bannerEl, "The host is away — the room closes in ", timeLeft, ".");
+    // With on_host_timeout "promote" the room does not close: it is handed on.
+    const what = this.room.on_host_timeout === "promote" ? "passes to someone here" : "closes";
+    replace(this.bannerEl, `The host is away — the room ${what} in `, timeLeft, ".");
     const update = () => {
       const secs = Math.max(0, Math.round((deadline - this.clock.now()) / 1000));
       timeLeft.textContent = `${String(Math.floor(secs / 60)).padStart(2, "0")}:${String(secs % 60).padStart(2, "0")}`;
@@ -525,53 +844,98 @@ class RoomView {
     this.chatInput.value = "";
   }
 
-  // ---- host settings ------------------------------------------------------
+  // ---- room settings ------------------------------------------------------
 
-  renderSettings() {
-    this.nameInput = h("input", { type: "text", required: true, maxlength: 100 });
-    this.urlInput = h("input", { type: "url", placeholder: "https://example.com/film.mp4" });
-    this.privateInput = h("input", { type: "checkbox" });
-    this.chatToggle = h("input", { type: "checkbox" });
+  // The settings for holders of edit_room; the delete button for the owner
+  // alone. Rebuilt only when that changes, so typing is never interrupted.
+  renderSettingsArea() {
+    const edit = this.caps.has("edit_room");
+    const owner = this.isOwner();
+    const key = `${edit}/${owner}`;
+    if (key === this.settingsFor) return;
+    this.settingsFor = key;
+    const wasOpen = this.settingsEl ? this.settingsEl.open : false;
+    this.settingsForm = undefined;
+    this.settingsEl = edit || owner ? this.renderSettings(edit, owner) : null;
+    if (this.settingsEl) this.settingsEl.open = wasOpen;
+    replace(this.settingsHolder, this.settingsEl);
+  }
+
+  /**
+   * @param {boolean} edit the room's settings (edit_room)
+   * @param {boolean} owner the delete button
+   */
+  renderSettings(edit, owner) {
     this.settingsError = errorLine();
     this.settingsSaved = h("p", { class: "muted", role: "status" });
-    this.settingsForm = h(
-      "form",
-      { onsubmit: (/** @type {SubmitEvent} */ e) => this.saveSettings(e) },
-      field("Room name", this.nameInput),
-      field("Video link", this.urlInput, "A direct link to a video file (MP4 or WebM) that everyone can open."),
-      field("Private (only people with the link can join)", this.privateInput),
-      field("Chat on", this.chatToggle),
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Save changes")),
-      this.settingsError,
-      this.settingsSaved,
-    );
-    this.fillSettings();
-    this.confirmDialog = h(
-      "dialog",
-      { "aria-labelledby": "delete-h" },
-      h("h2", { id: "delete-h" }, "Delete this room?"),
-      h("p", {}, "Everyone is sent out and the room is gone for good."),
-      h(
+    if (edit) {
+      this.nameInput = h("input", { type: "text", required: true, maxlength: 100 });
+      this.urlInput = h("input", { type: "url", placeholder: "https://example.com/film.mp4" });
+      this.privateInput = h("input", { type: "checkbox" });
+      this.chatToggle = h("input", { type: "checkbox" });
+      this.controlSelect = h(
+        "select",
+        {},
+        h("option", { value: "host" }, "The host and co-hosts"),
+        h("option", { value: "everyone" }, "Everyone"),
+      );
+      this.timeoutSelect = h(
+        "select",
+        {},
+        h("option", { value: "close" }, "Close the room"),
+        h("option", { value: "promote" }, "Hand it to a co-host, or to whoever joined first"),
+      );
+      this.settingsForm = h(
         "form",
-        { method: "dialog", class: "actions" },
-        h("button", { value: "cancel", autofocus: true }, "Keep the room"),
-        h("button", { value: "delete", class: "danger" }, "Delete room"),
-      ),
-    );
-    this.confirmDialog.addEventListener("close", () => {
-      if (this.confirmDialog.returnValue === "delete") this.deleteRoom();
-    });
+        { onsubmit: (/** @type {SubmitEvent} */ e) => this.saveSettings(e) },
+        field("Room name", this.nameInput),
+        field("Video link", this.urlInput, "A direct link to a video file (MP4 or WebM) that everyone can open."),
+        field("Private (only people with the link can join)", this.privateInput),
+        field("Chat on", this.chatToggle),
+        field("Who may control playback", this.controlSelect),
+        field(
+          "When the host is gone",
+          this.timeoutSelect,
+          "What happens when the host leaves and does not come back within the grace period.",
+        ),
+        h("div", { class: "actions" }, h("button", { type: "submit" }, "Save changes")),
+      );
+      this.fillSettings();
+    }
+    let deletion = null;
+    if (owner) {
+      this.confirmDialog = h(
+        "dialog",
+        { "aria-labelledby": "delete-h" },
+        h("h2", { id: "delete-h" }, "Delete this room?"),
+        h("p", {}, "Everyone is sent out and the room is gone for good."),
+        h(
+          "form",
+          { method: "dialog", class: "actions" },
+          h("button", { value: "cancel", autofocus: true }, "Keep the room"),
+          h("button", { value: "delete", class: "danger" }, "Delete room"),
+        ),
+      );
+      this.confirmDialog.addEventListener("close", () => {
+        if (this.confirmDialog.returnValue === "delete") this.deleteRoom();
+      });
+      deletion = [
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", class: "danger", onclick: () => this.confirmDialog.showModal() }, "Delete room…"),
+        ),
+        this.confirmDialog,
+      ];
+    }
     return h(
       "details",
       { class: "settings" },
       h("summary", {}, "Room settings"),
       this.settingsForm,
-      h(
-        "div",
-        { class: "actions" },
-        h("button", { type: "button", class: "danger", onclick: () => this.confirmDialog.showModal() }, "Delete room…"),
-      ),
-      this.confirmDialog,
+      deletion,
+      this.settingsError,
+      this.settingsSaved,
     );
   }
 
@@ -580,6 +944,8 @@ class RoomView {
     this.urlInput.value = this.room.media_url || "";
     this.privateInput.checked = this.room.is_private;
     this.chatToggle.checked = this.room.is_chat_enabled;
+    this.controlSelect.value = this.room.control;
+    this.timeoutSelect.value = this.room.on_host_timeout;
   }
 
   /** @param {SubmitEvent} event */
@@ -587,15 +953,27 @@ class RoomView {
     event.preventDefault();
     this.settingsError.textContent = "";
     this.settingsSaved.textContent = "";
-    const changes = {
-      name: this.nameInput.value,
-      media_url: this.urlInput.value.trim() || null,
-      is_private: this.privateInput.checked,
-      is_chat_enabled: this.chatToggle.checked,
-    };
+    // Only what changed: a co-host saving the name during grace must not
+    // also "change" the video link, which the server refuses then.
+    /** @type {UpdateRoomRequest} */
+    const changes = {};
+    const room = this.room;
+    if (this.nameInput.value !== room.name) changes.name = this.nameInput.value;
+    const url = this.urlInput.value.trim() || null;
+    if (url !== room.media_url) changes.media_url = url;
+    if (this.privateInput.checked !== room.is_private) changes.is_private = this.privateInput.checked;
+    if (this.chatToggle.checked !== room.is_chat_enabled) changes.is_chat_enabled = this.chatToggle.checked;
+    const control = /** @type {Room["control"]} */ (this.controlSelect.value);
+    if (control !== room.control) changes.control = control;
+    const onTimeout = /** @type {Room["on_host_timeout"]} */ (this.timeoutSelect.value);
+    if (onTimeout !== room.on_host_timeout) changes.on_host_timeout = onTimeout;
+    if (Object.keys(changes).length === 0) {
+      this.settingsSaved.textContent = "Nothing to save.";
+      return;
+    }
     try {
-      const { room } = await api.updateRoom(this.code, changes);
-      this.roomUpdated(room);
+      const { room: updated } = await api.updateRoom(this.code, changes);
+      this.roomUpdated(updated);
       this.settingsSaved.textContent = "Saved.";
     } catch (err) {
       this.settingsError.textContent = messageOf(err);
@@ -617,10 +995,13 @@ class RoomView {
   /**
    * @param {Ending} reason
    * @param {string} [text] said instead of the usual line for `reason`
+   * @param {EndDetail} [detail] a refused join's `until`
    */
-  end(reason, text) {
+  end(reason, text, detail) {
+    if (this.left) return;
     this.leave();
     if (reason === "signed_out") return this.signedOut();
+    if (reason === "kicked" || reason === "banned" || reason === "refused") return this.removed(reason, detail);
     // A code that never existed is not a room that ended.
     const unknown = reason === "not_found";
     const heading = h("h1", { tabindex: "-1", id: "room-ended" }, unknown ? "No such room" : "This room has ended");
@@ -654,6 +1035,51 @@ class RoomView {
         h("p", {}, h("a", { href: `/r/${this.code}` }, "Sign in and rejoin")),
       ),
     );
+    heading.focus();
+  }
+
+  // Kicked or banned: why, and until when. The socket is not reconnected
+  // (the server's REMOVED, or the close code 4003 / 4004, or a join that
+  // answers `banned`, ended it for good).
+  /**
+   * @param {"kicked" | "banned" | "refused"} how
+   * @param {EndDetail} [detail]
+   */
+  removed(how, detail) {
+    const removal = this.removal;
+    const action = removal ? removal.action : how;
+    const until = removal ? removal.until : (detail && detail.until) || null;
+    const reason = removal ? removal.reason : null;
+    const heading = h("h1", { tabindex: "-1", id: "room-ended" }, "You were removed from this room");
+    const what =
+      action === "kicked"
+        ? "A moderator kicked you out of the room."
+        : action === "banned"
+          ? "A moderator banned you from the room."
+          : "You can't rejoin this room right now: a moderator removed you from it.";
+    const lasts =
+      action === "kicked"
+        ? until
+          ? `You can join again from ${whenText(until)}.`
+          : "You can join again."
+        : until
+          ? `You can join again from ${whenText(until)}.`
+          : action === "banned"
+            ? "The ban lasts until a moderator lifts it."
+            : "";
+    replace(
+      this.root,
+      h(
+        "section",
+        { class: "card ended removed", "data-reason": action },
+        heading,
+        h("p", {}, what),
+        reason ? h("p", {}, "Reason: ", h("q", { id: "removed-reason" }, reason)) : null,
+        lasts ? h("p", { id: "removed-until" }, lasts) : null,
+        h("p", {}, h("a", { href: "/", "data-nav": true }, "Back to the rooms")),
+      ),
+    );
+    document.title = "Removed · watchparty";
     heading.focus();
   }
 }

@@ -23,6 +23,7 @@ async fn the_page_and_its_files_are_served_with_safe_headers() {
     for (file, kind) in [
         ("app.js", "text/javascript; charset=utf-8"),
         ("room.js", "text/javascript; charset=utf-8"),
+        ("people.js", "text/javascript; charset=utf-8"),
         ("app.css", "text/css; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
     ] {
