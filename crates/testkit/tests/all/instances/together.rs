@@ -53,6 +53,13 @@ async fn effects_requested_on_one_instance_reach_sockets_on_the_other_within_a_s
     let capabilities = within_a_second(&mut bob_b, "CAPABILITIES", since).await;
     assert_eq!(caps(&capabilities), set(&CO_HOST_CAPS));
 
+    // A's participants list sees B's sockets.
+    let list = crate::together::participants(&ana, &code).await;
+    assert!(
+        list.iter().all(|p| p["is_connected"] == true),
+        "every socket counts, whichever instance: {list:?}"
+    );
+
     // A RATE from a socket on A.
     let since = Instant::now();
     host.send(json!({"type": "RATE", "rate": 1.5})).await;

@@ -122,6 +122,19 @@ async fn a_viewer_calling_every_moderator_endpoint_gets_403_and_changes_nothing(
     for socket in sockets.iter_mut() {
         socket.expect_silence(QUIET).await;
     }
+    // Without a session at all: 401 everywhere.
+    let anonymous = TestUser {
+        client: server.client(),
+        ..bob.clone()
+    };
+    for (what, answer) in every_moderator_call(&anonymous, &code, cat).await {
+        refused(
+            &format!("anonymous {what}"),
+            &answer,
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+        );
+    }
     assert_eq!(snapshot(ana, &code).await, before, "nothing changed");
     // Still there, still a viewer.
     sockets[1]

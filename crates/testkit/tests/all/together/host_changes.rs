@@ -668,8 +668,18 @@ async fn becoming_host_lifts_ones_mute() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["participant"]["is_muted"], true);
+    for socket in sockets.iter_mut() {
+        socket.recv_until("PARTICIPANT_UPDATED").await;
+    }
+    sockets[1].recv_until("CAPABILITIES").await;
     assert_eq!(hand(ana, &code, json!(bob.id)).await.0, StatusCode::OK);
     let seen = relevant(&gather(&mut sockets[1], Duration::from_millis(700)).await);
+    // Rule 8: the lifted mute rides on the host change, no PARTICIPANT_UPDATED.
+    assert_eq!(
+        types(&seen),
+        vec!["HOST_CHANGED", "ROOM_UPDATED", "CAPABILITIES"],
+        "{seen:?}"
+    );
     let capabilities = seen
         .iter()
         .rev()
