@@ -410,9 +410,10 @@ async fn a_co_host_claims_the_room_during_grace_and_it_stays_paused() {
         assert_eq!(state["is_playing"], false, "{state}");
         assert_eq!(state["by"], Value::Null, "{state}");
         assert_eq!(state["time"], frozen["time"], "{state}");
-        assert!(
-            state["version"].as_i64().unwrap() >= frozen_version,
-            "{state}"
+        assert_eq!(
+            state["version"].as_i64(),
+            Some(frozen_version + 1),
+            "rule 7: version + 1: {state}"
         );
         if i == 0 {
             assert_eq!(
