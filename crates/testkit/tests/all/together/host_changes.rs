@@ -484,6 +484,11 @@ async fn the_host_away_may_hand_over_to_someone_connected() {
             !types(&rest).contains(&"HOST_DISCONNECTED"),
             "bob is here: {rest:?}"
         );
+        assert!(
+            rest.iter()
+                .any(|m| m["type"] == "PLAYBACK_STATE" && m["by"].is_null()),
+            "rule 7: PLAYBACK_STATE by null after the change: {rest:?}"
+        );
     }
     assert_eq!(room(bob, &code).await["room"]["host"], public(bob));
     server.stop().await;
@@ -538,6 +543,13 @@ async fn on_timeout_the_room_goes_to_the_first_connected_co_host() {
         assert!(updated.is_some(), "socket {i}: ROOM_UPDATED: {rest:?}");
         let capabilities = kinds.iter().position(|k| *k == "CAPABILITIES");
         assert!(updated < capabilities.or(Some(usize::MAX)), "{rest:?}");
+        // Rule 7: a host change during grace resumes as paused, by null.
+        let state = rest
+            .iter()
+            .find(|m| m["type"] == "PLAYBACK_STATE")
+            .unwrap_or_else(|| panic!("socket {i}: PLAYBACK_STATE after a promotion: {rest:?}"));
+        assert_eq!(state["is_playing"], false, "{state}");
+        assert_eq!(state["by"], Value::Null, "{state}");
     }
     let body = room(bob, &code).await;
     assert_eq!(body["room"]["host"], public(dan));
