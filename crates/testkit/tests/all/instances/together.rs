@@ -537,3 +537,48 @@ async fn a_timed_mute_lapses_once_whatever_instances_sweep() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_handing_over_twice_at_once_through_two_instances_hands_over_once() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    for round in 0..3 {
+        let ana = a.user("ana").await;
+        let bob = a.user("bob").await;
+        let cat = b.user("cat").await;
+        let code = ana.create_room("race").await;
+        bob.join(&code).await;
+        cat.join(&code).await;
+        let (mut host, _) = open(&ana, &code).await;
+        let (mut bob_a, _) = open(&bob, &code).await;
+        let (mut cat_b, _) = open(&cat, &code).await;
+        let epoch = room(&ana, &code).await["room"]["host_epoch"]
+            .as_i64()
+            .unwrap();
+        let path = format!("/api/rooms/{code}/host/");
+        let ana_b = ana.on(&b);
+        let (to_bob, to_cat) = tokio::join!(
+            ana.post(&path, json!({"user_id": bob.id})),
+            ana_b.post(&path, json!({"user_id": cat.id})),
+        );
+        let wins = [&to_bob, &to_cat]
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .count();
+        assert_eq!(
+            wins, 1,
+            "round {round}: one hand-over: {to_bob:?} {to_cat:?}"
+        );
+        for socket in [&mut host, &mut bob_a, &mut cat_b] {
+            let seen = crate::together::gather(socket, Duration::from_millis(700)).await;
+            let changes: Vec<&Value> = seen
+                .iter()
+                .filter(|m| m["type"] == "HOST_CHANGED")
+                .collect();
+            assert_eq!(changes.len(), 1, "round {round}: {seen:?}");
+            assert_eq!(changes[0]["host_epoch"].as_i64(), Some(epoch + 1));
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}
