@@ -40,14 +40,18 @@
 //!
 #![doc = include_str!("../README.md")]
 
+mod budget;
 mod error;
 mod ids;
 mod members;
 mod playback;
 mod roles;
 mod room;
+mod sync;
 mod values;
+mod wait;
 
+pub use budget::Budget;
 pub use error::ValidationError;
 pub use ids::{ConnectionId, Millis, RoomId, UserId};
 pub use members::{
@@ -64,7 +68,18 @@ pub use room::{
     ParticipantChange, PeopleNeeded, PlaybackAction, Rejection, Room, RoomSettings, RoomStatus,
     SettingField, SettingsChange,
 };
+pub use sync::{
+    action_time, assess_report, drift_summary, DriftSummary, ReportedState, SocketSync,
+    SyncRefusal, SyncReport, SyncSample, SyncVerdict, ACTION_AT_WINDOW_MS, MAX_RTT_MS,
+    REPORT_AT_AFTER_MS, REPORT_AT_BEFORE_MS, RESYNC_DRIFT_MS, SYNC_FRESH_MS, SYNC_STATS_EVERY_MS,
+};
 pub use values::{
     ChatText, DisplayName, Email, MediaUrl, Password, Position, RoomCode, RoomName,
     CHAT_TEXT_MAX_CHARS, MAX_POSITION, ROOM_CODE_ALPHABET, ROOM_CODE_LEN,
+};
+pub use wait::{
+    GroupWait, PlayerState, PlayerStateRefusal, RoomNow, SocketReadiness, UserReadiness,
+    UserWaitRecord, Wait, WaitEnd, WaitEndCause, WaitEvent, WaitOutcome, WaitReason, WaitedSocket,
+    WaitingFor, ASSUMED_RTT_MS, MAX_RESUME_LEAD_MS, REBUFFER_DEADLINE_MS, RESUME_MARGIN_MS,
+    SKIP_EXCLUSION_MS, SKIP_WINDOW_MS, WAIT_DEADLINE_MS,
 };

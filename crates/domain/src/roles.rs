@@ -114,8 +114,8 @@ impl OnHostTimeout {
     }
 }
 
-/// When the room waits for slow players (`wait_policy`, section 9). Only the
-/// value lives here so far: the wait itself is not in the rules yet.
+/// When the room waits for slow players (`wait_policy`, section 9); the
+/// wait itself is [`crate::GroupWait`], live state beside the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum WaitPolicy {
     /// Never wait.
