@@ -831,3 +831,36 @@ async fn lifting_a_kick_lets_the_user_back_at_once_and_a_ban_replaces_a_kick() {
     assert_eq!(listed[0]["expires_at"], Value::Null);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_ban_expires_by_itself() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = gathering(&server, &["ana", "bob"]).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let (status, body) = ban(ana, &code, json!({"user_id": bob.id, "duration_secs": 1})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (removed, close) = removal(&mut sockets[1]).await;
+    assert_eq!(removed["action"], "banned");
+    let until = removed["until"].as_str().expect("a timed ban's until");
+    assert_eq!(
+        instant(until),
+        instant(body["ban"]["expires_at"].as_str().unwrap())
+    );
+    assert_eq!(close, Some(4004));
+    let answer = bob.post_empty(&format!("/api/rooms/{code}/join/")).await;
+    refused(
+        "join while banned",
+        &answer,
+        StatusCode::FORBIDDEN,
+        "banned",
+    );
+    tokio::time::sleep(Duration::from_secs_f64(seconds_until(until).max(0.0) + 0.3)).await;
+    assert!(
+        bans(ana, &code).await.is_empty(),
+        "an expired ban is not active"
+    );
+    let joined = bob.join(&code).await;
+    assert_eq!(joined["participant"]["role"], "viewer");
+    let _back = open(bob, &code).await;
+    server.stop().await;
+}
