@@ -200,24 +200,15 @@ impl Service {
             .add_connection(&room.code, id, member)
             .await
             .classify()?;
-        let members = match inner.live.members(&room.code).await {
-            Ok(members) => members,
-            Err(e) => {
-                let _ = inner
-                    .live
-                    .remove_connection(&room.code, id, ticket.user)
-                    .await;
-                return Err(e).classify();
-            }
+        // Who is here, and which of them co-host (the host is known): what
+        // PRESENCE shows, read without loading every viewer's row.
+        let present = async {
+            let members = inner.live.members(&room.code).await.classify()?;
+            let co_hosts = inner.db.co_hosts(room.id).await.classify()?;
+            Ok::<_, ServiceError>((members, co_hosts))
         };
-        let now = self.now();
-        // Grace is the database's word; otherwise live presence decides, so a
-        // room whose host never connected (or whose host's instance died
-        // before grace could start) reads "offline", never "online" with
-        // nobody there. The host's own socket is in `members` already.
-        let host_here = members.iter().any(|m| m.user == room.host);
-        let co_hosts = match inner.db.co_hosts(room.id).await.classify() {
-            Ok(co_hosts) => co_hosts,
+        let (members, co_hosts) = match present.await {
+            Ok(present) => present,
             Err(e) => {
                 let _ = inner
                     .live
@@ -226,6 +217,12 @@ impl Service {
                 return Err(e);
             }
         };
+        let now = self.now();
+        // Grace is the database's word; otherwise live presence decides, so a
+        // room whose host never connected (or whose host's instance died
+        // before grace could start) reads "offline", never "online" with
+        // nobody there. The host's own socket is in `members` already.
+        let host_here = members.iter().any(|m| m.user == room.host);
         let role_of = |user: UserId| {
             if user == room.host {
                 Role::Host
