@@ -41,5 +41,8 @@ mod rooms;
 /// §5, the room WebSocket: messages, frames, host status and grace.
 mod sockets;
 
+/// §7, §8, §11: running a room together.
+mod together;
+
 /// §6, several instances on one PostgreSQL and one Redis, and their faults.
 mod instances;

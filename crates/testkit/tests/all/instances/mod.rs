@@ -3,3 +3,4 @@ mod engine_faults;
 mod faults;
 mod racing;
 mod sessions;
+mod together;

@@ -1,0 +1,584 @@
+//! §7, §8, §11 with two instances on one PostgreSQL and one Redis: an effect
+//! requested on one instance reaches sockets on the other within 1 s, a
+//! removal closes a socket on the other, a burst of role flips through both
+//! leaves one list, and racing sweepers promote once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::together::abuse::{assert_consistent, check_transcripts, flip_roles, listen};
+use crate::together::{caps, open, public, put_role, room, set, types, CO_HOST_CAPS, QUIET};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use watchparty_testkit::{StatusCode, TestServer, TestUser, WsClient};
+
+/// The next message of type `kind`, which must come within 1 s of `since`.
+async fn within_a_second(socket: &mut WsClient, kind: &str, since: Instant) -> Value {
+    let message = tokio::time::timeout(Duration::from_secs(1), socket.recv_until(kind))
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} within 1 s"));
+    let late = since.elapsed();
+    assert!(late <= Duration::from_secs(1), "{kind} after {late:?}");
+    message
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn effects_requested_on_one_instance_reach_sockets_on_the_other_within_a_second() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = b.user("cat").await;
+    let code = ana.create_room("across").await;
+    bob.join(&code).await;
+    cat.join(&code).await;
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut bob_b, _) = open(&bob, &code).await;
+    let (mut cat_b, _) = open(&cat, &code).await;
+    host.recv_type("USER_JOINED").await;
+    host.recv_type("USER_JOINED").await;
+    bob_b.recv_type("USER_JOINED").await;
+
+    // A role change over HTTP on A.
+    let since = Instant::now();
+    assert_eq!(
+        put_role(&ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let updated = within_a_second(&mut cat_b, "PARTICIPANT_UPDATED", since).await;
+    assert_eq!(updated["participant"]["role"], "co_host");
+    let capabilities = within_a_second(&mut bob_b, "CAPABILITIES", since).await;
+    assert_eq!(caps(&capabilities), set(&CO_HOST_CAPS));
+
+    // A's participants list sees B's sockets.
+    let list = crate::together::participants(&ana, &code).await;
+    assert!(
+        list.iter().all(|p| p["is_connected"] == true),
+        "every socket counts, whichever instance: {list:?}"
+    );
+
+    // A RATE from a socket on A.
+    let since = Instant::now();
+    host.send(json!({"type": "RATE", "rate": 1.5})).await;
+    let rate = within_a_second(&mut cat_b, "RATE", since).await;
+    assert_eq!(rate["by"], public(&ana));
+    // And a co-host's SEEK on B reaches A.
+    let since = Instant::now();
+    bob_b.send(json!({"type": "SEEK", "time": 33.0})).await;
+    let seek = within_a_second(&mut host, "SEEK", since).await;
+    assert_eq!(seek["by"], public(&bob));
+    assert_eq!(seek["version"], rate["version"].as_i64().unwrap() + 1);
+
+    // A settings PATCH on A; a mute on A; the host handed over on B.
+    let since = Instant::now();
+    ana.patch(
+        &format!("/api/rooms/{code}/"),
+        json!({"control": "everyone"}),
+    )
+    .await;
+    let updated = within_a_second(&mut cat_b, "ROOM_UPDATED", since).await;
+    assert_eq!(updated["room"]["control"], "everyone");
+    let capabilities = within_a_second(&mut cat_b, "CAPABILITIES", since).await;
+    assert!(caps(&capabilities).contains("control_playback"));
+    let since = Instant::now();
+    let (status, body) = ana
+        .post(
+            &format!("/api/rooms/{code}/mutes/"),
+            json!({"user_id": cat.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let capabilities = within_a_second(&mut cat_b, "CAPABILITIES", since).await;
+    assert!(!caps(&capabilities).contains("chat"), "{capabilities}");
+    cat_b
+        .send(json!({"type": "CHAT_MESSAGE", "message": "hm"}))
+        .await;
+    assert_eq!(cat_b.recv_until("ERROR").await["code"], "muted");
+    let since = Instant::now();
+    let (status, body) = ana
+        .on(&b)
+        .post(
+            &format!("/api/rooms/{code}/host/"),
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let changed = within_a_second(&mut host, "HOST_CHANGED", since).await;
+    assert_eq!(changed["host"], public(&bob));
+    assert_eq!(changed["reason"], "transferred");
+    within_a_second(&mut host, "ROOM_UPDATED", since).await;
+    within_a_second(&mut host, "CAPABILITIES", since).await;
+    for server in [&a, &b] {
+        let body = room(&ana.on(server), &code).await;
+        assert_eq!(body["room"]["host"], public(&bob));
+        assert_eq!(body["playback"]["rate"], 1.5);
+    }
+
+    // A timed mute asked on A lapses on B's socket (rule 9: within 1 s of its end).
+    let (status, body) = ana
+        .post(
+            &format!("/api/rooms/{code}/mutes/"),
+            json!({"user_id": cat.id, "duration_secs": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let asked = Instant::now();
+    loop {
+        let updated = tokio::time::timeout(
+            Duration::from_secs(3),
+            cat_b.recv_until("PARTICIPANT_UPDATED"),
+        )
+        .await
+        .expect("the lapse within 3 s of a 1 s mute");
+        if updated["participant"]["is_muted"] == false {
+            assert_eq!(updated["by"], Value::Null, "{updated}");
+            break;
+        }
+    }
+    assert!(
+        asked.elapsed() <= Duration::from_millis(2100),
+        "lapse after {:?}",
+        asked.elapsed()
+    );
+    let capabilities = cat_b.recv_until("CAPABILITIES").await;
+    assert!(caps(&capabilities).contains("chat"), "{capabilities}");
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_reaches_a_socket_on_the_other_instance() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = b.user("cat").await;
+    let code = ana.create_room("across").await;
+    for user in [&bob, &cat] {
+        user.join(&code).await;
+    }
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut bob_b, _) = open(&bob, &code).await;
+    let (mut bob_a, _) = open(&bob.on(&a), &code).await;
+    let (mut cat_b, _) = open(&cat, &code).await;
+    host.recv_type("USER_JOINED").await;
+    host.recv_type("USER_JOINED").await;
+
+    let since = Instant::now();
+    let (status, body) = ana
+        .post(
+            &format!("/api/rooms/{code}/kicks/"),
+            json!({"user_id": bob.id, "reason": "out"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    for socket in [&mut bob_b, &mut bob_a] {
+        let removed = within_a_second(socket, "REMOVED", since).await;
+        assert_eq!(removed["action"], "kicked");
+        assert_eq!(removed["reason"], "out");
+        assert_eq!(socket.closed_with().await, Some(4003));
+    }
+    for socket in [&mut cat_b, &mut host] {
+        let removed = within_a_second(socket, "PARTICIPANT_REMOVED", since).await;
+        assert_eq!(removed["user"], public(&bob));
+        let left = socket.recv_type("USER_LEFT").await;
+        assert_eq!(left["user"]["id"], bob.id, "one USER_LEFT after it");
+        socket.expect_silence(QUIET).await;
+    }
+    for server in [&a, &b] {
+        let answer = bob
+            .on(server)
+            .post_empty(&format!("/api/rooms/{code}/join/"))
+            .await;
+        assert_eq!(answer.0, StatusCode::FORBIDDEN, "{}", answer.1);
+        assert_eq!(answer.1["error"]["code"], "banned");
+        assert_eq!(
+            bob.on(server).connect(&code).await.err(),
+            Some(StatusCode::FORBIDDEN)
+        );
+    }
+
+    // A ban on B closes cat's socket on B with 4004, and A's host learns it.
+    let since = Instant::now();
+    let (status, body) = ana
+        .on(&b)
+        .post(
+            &format!("/api/rooms/{code}/bans/"),
+            json!({"user_id": cat.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let removed = within_a_second(&mut cat_b, "REMOVED", since).await;
+    assert_eq!(removed["action"], "banned");
+    assert_eq!(cat_b.closed_with().await, Some(4004));
+    within_a_second(&mut host, "PARTICIPANT_REMOVED", since).await;
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_role_flips_through_both_instances_leave_one_list() {
+    let _cpu = watchparty_testkit::cpu_heavy().await;
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let code = ana.create_room("flips").await;
+    let mut people = vec![ana.clone()];
+    let mut sockets = Vec::new();
+    let mut owners = Vec::new();
+    let (socket, _) = open(&ana, &code).await;
+    sockets.push(socket);
+    owners.push(ana.id);
+    for (n, name) in ["bob", "cat", "dan"].into_iter().enumerate() {
+        let user = if n % 2 == 0 {
+            b.user(name).await
+        } else {
+            a.user(name).await
+        };
+        user.join(&code).await;
+        // One socket on each instance.
+        for server in [&a, &b] {
+            let (socket, _) = open(&user.on(server), &code).await;
+            sockets.push(socket);
+            owners.push(user.id);
+        }
+        people.push(user);
+    }
+    let readers = listen(sockets);
+    let host_b = ana.on(&b);
+    let started = Instant::now();
+    let last = flip_roles(&[&ana, &host_b], &code, &people[1..], 1000).await;
+    eprintln!(
+        "1 000 role flips through two instances in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    for server in [&a, &b] {
+        assert_consistent(&ana.on(server), &code, &people, &last).await;
+    }
+    check_transcripts(readers, &owners, &last).await;
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_promote_the_same_room_once() {
+    let a = TestServer::production().host_grace_secs(1).start().await;
+    let b = a.sibling().start().await;
+    for round in 0..3 {
+        let ana = a.user("ana").await;
+        let code = ana.create_room("relay").await;
+        let (status, body) = ana
+            .patch(
+                &format!("/api/rooms/{code}/"),
+                json!({"on_host_timeout": "promote"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut watchers: Vec<(TestUser, WsClient)> = Vec::new();
+        for (n, server) in [&a, &b, &a, &b].into_iter().enumerate() {
+            let user = server.user(&format!("w{n}")).await;
+            user.join(&code).await;
+            let (socket, _) = open(&user, &code).await;
+            watchers.push((user, socket));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let epoch = room(&ana, &code).await["room"]["host_epoch"]
+            .as_i64()
+            .unwrap();
+        let (host, _) = open(&ana, &code).await;
+        host.close().await;
+        let first = watchers[0].0.clone();
+        for (i, (_, socket)) in watchers.iter_mut().enumerate() {
+            let mut seen = Vec::new();
+            // Grace 1 s, the decision within 2 s, then a quiet moment.
+            let deadline = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < deadline {
+                match socket.try_recv(Duration::from_millis(200)).await {
+                    Some(m) => seen.push(m),
+                    None if socket.is_closed() => break,
+                    None => {}
+                }
+            }
+            let changes: Vec<&Value> = seen
+                .iter()
+                .filter(|m| m["type"] == "HOST_CHANGED")
+                .collect();
+            assert_eq!(
+                changes.len(),
+                1,
+                "round {round}, socket {i}: one HOST_CHANGED: {:?}",
+                types(&seen)
+            );
+            assert_eq!(changes[0]["reason"], "promoted");
+            assert_eq!(changes[0]["host"], public(&first), "the first who joined");
+            assert_eq!(changes[0]["host_epoch"].as_i64(), Some(epoch + 1));
+            assert!(!types(&seen).contains(&"ROOM_CLOSED"), "{seen:?}");
+        }
+        for server in [&a, &b] {
+            let body = room(&ana.on(server), &code).await;
+            assert_eq!(body["room"]["host"], public(&first));
+            assert_eq!(body["room"]["host_epoch"].as_i64(), Some(epoch + 1));
+            assert_eq!(body["room"]["status"], "open");
+        }
+        let audit = crate::together::audit(&first, &code, "").await;
+        let promotions = audit
+            .iter()
+            .filter(|e| e["action"] == "host_changed")
+            .count();
+        assert_eq!(promotions, 1, "recorded once: {audit:?}");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_host_changes_on_two_instances_make_one_host() {
+    let a = TestServer::production().host_grace_secs(30).start().await;
+    let b = a.sibling().start().await;
+    for round in 0..3 {
+        let ana = a.user("ana").await;
+        let bob = a.user("bob").await;
+        let cat = b.user("cat").await;
+        let code = ana.create_room("race").await;
+        bob.join(&code).await;
+        cat.join(&code).await;
+        for user in [&bob, &cat] {
+            assert_eq!(
+                put_role(&ana, &code, user.id, "co_host").await.0,
+                StatusCode::OK
+            );
+        }
+        let (mut bob_a, _) = open(&bob, &code).await;
+        let (mut cat_b, _) = open(&cat, &code).await;
+        let (host, _) = open(&ana, &code).await;
+        host.close().await;
+        for socket in [&mut bob_a, &mut cat_b] {
+            socket.recv_until("HOST_DISCONNECTED").await;
+        }
+        let epoch = room(&ana, &code).await["room"]["host_epoch"]
+            .as_i64()
+            .unwrap();
+
+        // Both co-hosts claim at once, one through each instance.
+        let path = format!("/api/rooms/{code}/host/");
+        let (by_bob, by_cat) = tokio::join!(
+            bob.post(&path, json!({"user_id": bob.id})),
+            cat.post(&path, json!({"user_id": cat.id})),
+        );
+        let won: Vec<bool> = [&by_bob, &by_cat]
+            .iter()
+            .map(|(s, _)| *s == StatusCode::OK)
+            .collect();
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: exactly one claim wins: {by_bob:?} {by_cat:?}"
+        );
+        let loser = if won[0] { &by_cat } else { &by_bob };
+        assert_eq!(
+            loser.0,
+            StatusCode::FORBIDDEN,
+            "no longer in grace: {loser:?}"
+        );
+        let winner = if won[0] { &bob } else { &cat };
+        for socket in [&mut bob_a, &mut cat_b] {
+            let (changed, _) = crate::together::until(socket, "HOST_CHANGED").await;
+            assert_eq!(changed["host"], public(winner));
+            assert_eq!(changed["reason"], "claimed");
+            assert_eq!(changed["host_epoch"].as_i64(), Some(epoch + 1));
+            let rest = crate::together::gather(socket, QUIET).await;
+            assert!(
+                !types(&rest).contains(&"HOST_CHANGED"),
+                "one change: {rest:?}"
+            );
+        }
+        for server in [&a, &b] {
+            let body = room(&ana.on(server), &code).await;
+            assert_eq!(body["room"]["host"], public(winner));
+            assert_eq!(body["room"]["host_epoch"].as_i64(), Some(epoch + 1));
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_controllers_on_two_instances_acting_on_one_version_never_both_win() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = b.user("cat").await;
+    let code = ana.create_room("duel").await;
+    bob.join(&code).await;
+    cat.join(&code).await;
+    assert_eq!(
+        put_role(&ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut co_host, _) = open(&bob, &code).await;
+    let (mut watcher, _) = open(&cat, &code).await;
+    crate::together::rate::duel(&ana, &code, [&mut host, &mut co_host], &mut watcher, 10).await;
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_commands_on_two_instances_get_distinct_versions() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = b.user("cat").await;
+    let code = ana.create_room("both").await;
+    bob.join(&code).await;
+    cat.join(&code).await;
+    assert_eq!(
+        put_role(&ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut co_host, _) = open(&bob, &code).await;
+    let (mut watcher, _) = open(&cat, &code).await;
+    for round in 0..10 {
+        let version = room(&ana, &code).await["playback"]["version"]
+            .as_i64()
+            .unwrap();
+        let (ta, tb) = (f64::from(round) * 10.0 + 1.0, f64::from(round) * 10.0 + 2.0);
+        tokio::join!(
+            host.send(json!({"type": "SEEK", "time": ta})),
+            co_host.send(json!({"type": "SEEK", "time": tb})),
+        );
+        let seeks: Vec<Value> = crate::together::gather(&mut watcher, Duration::from_millis(600))
+            .await
+            .into_iter()
+            .filter(|m| m["type"] == "SEEK")
+            .collect();
+        // Both instances and the last SEEK announced tell the same state.
+        let mut states = Vec::new();
+        for server in [&a, &b] {
+            let mut playback = room(&cat.on(server), &code).await["playback"].clone();
+            playback.as_object_mut().unwrap().remove("server_time");
+            states.push(playback);
+        }
+        assert_eq!(states[0], states[1], "round {round}: A and B disagree");
+        let last = seeks.last().expect("a SEEK");
+        assert_eq!(
+            states[0]["time"], last["time"],
+            "round {round}: {seeks:?} {states:?}"
+        );
+        // Each change has its own version: v + 1, then v + 2.
+        let versions: Vec<i64> = seeks
+            .iter()
+            .map(|m| m["version"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            versions,
+            vec![version + 1, version + 2],
+            "round {round}: {seeks:?}"
+        );
+        assert_eq!(states[0]["version"].as_i64(), Some(version + 2));
+        crate::together::gather(&mut host, Duration::from_millis(100)).await;
+        crate::together::gather(&mut co_host, Duration::from_millis(100)).await;
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_mute_lapses_once_whatever_instances_sweep() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("lapse").await;
+    bob.join(&code).await;
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut on_b, _) = open(&bob, &code).await;
+    let (mut on_a, _) = open(&bob.on(&a), &code).await;
+    host.recv_type("USER_JOINED").await;
+    for round in 0..5 {
+        let (status, body) = ana
+            .post(
+                &format!("/api/rooms/{code}/mutes/"),
+                json!({"user_id": bob.id, "duration_secs": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let wait = Duration::from_millis(2800);
+        let (x, y, z) = tokio::join!(
+            crate::together::gather(&mut host, wait),
+            crate::together::gather(&mut on_b, wait),
+            crate::together::gather(&mut on_a, wait),
+        );
+        for (name, seen) in [("host", x), ("bob on B", y), ("bob on A", z)] {
+            let lapses = seen
+                .iter()
+                .filter(|m| {
+                    m["type"] == "PARTICIPANT_UPDATED" && m["participant"]["is_muted"] == false
+                })
+                .count();
+            assert_eq!(lapses, 1, "round {round}, {name}: one lapse: {seen:?}");
+        }
+        let entries = crate::together::audit(&ana, &code, "?limit=5").await;
+        let unmutes = entries
+            .iter()
+            .take_while(|e| e["action"] != "muted")
+            .count();
+        assert!(
+            unmutes <= 1,
+            "the lapse is recorded at most once: {entries:?}"
+        );
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_handing_over_twice_at_once_through_two_instances_hands_over_once() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    for round in 0..3 {
+        let ana = a.user("ana").await;
+        let bob = a.user("bob").await;
+        let cat = b.user("cat").await;
+        let code = ana.create_room("race").await;
+        bob.join(&code).await;
+        cat.join(&code).await;
+        let (mut host, _) = open(&ana, &code).await;
+        let (mut bob_a, _) = open(&bob, &code).await;
+        let (mut cat_b, _) = open(&cat, &code).await;
+        let epoch = room(&ana, &code).await["room"]["host_epoch"]
+            .as_i64()
+            .unwrap();
+        let path = format!("/api/rooms/{code}/host/");
+        let ana_b = ana.on(&b);
+        let (to_bob, to_cat) = tokio::join!(
+            ana.post(&path, json!({"user_id": bob.id})),
+            ana_b.post(&path, json!({"user_id": cat.id})),
+        );
+        let wins = [&to_bob, &to_cat]
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .count();
+        assert_eq!(
+            wins, 1,
+            "round {round}: one hand-over: {to_bob:?} {to_cat:?}"
+        );
+        for socket in [&mut host, &mut bob_a, &mut cat_b] {
+            let seen = crate::together::gather(socket, Duration::from_millis(700)).await;
+            let changes: Vec<&Value> = seen
+                .iter()
+                .filter(|m| m["type"] == "HOST_CHANGED")
+                .collect();
+            assert_eq!(changes.len(), 1, "round {round}: {seen:?}");
+            assert_eq!(changes[0]["host_epoch"].as_i64(), Some(epoch + 1));
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}
