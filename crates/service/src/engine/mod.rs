@@ -27,10 +27,11 @@ use watchparty_domain::{
 use watchparty_persistence::Database;
 use watchparty_realtime_cache::RealtimeCache;
 
-// The cross-instance chat lock: held for one insert and one publish, so
-// that message ids grow in the order every instance delivers them.
-const CHAT_LOCK_TTL: Duration = Duration::from_secs(5);
-const CHAT_LOCK_WAIT: Duration = Duration::from_secs(2);
+// The room's cross-instance lock: held for one store and its publish, so
+// that every instance delivers a room's changes in the order they were
+// stored (chat ids, playback versions).
+const ROOM_LOCK_TTL: Duration = Duration::from_secs(5);
+const ROOM_LOCK_WAIT: Duration = Duration::from_secs(2);
 
 /// Who asked for a change, as far as announcing it is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -198,22 +199,35 @@ impl RoomEngine {
             return Ok((room, host_name));
         };
         let records = audit::records(&outcome.events, None, now);
-        if self
+        let key = format!("room:{}", room.code);
+        let token = self.lock_room(&key, Origin::Service).await?;
+        let saved = self
             .db
             .save_room_audited(&room, &outcome.room, now, records)
             .await
-            .classify()?
-        {
-            let host_name = self.announcer.name_of(outcome.room.host).await?;
-            self.announcer
-                .announce(
-                    &outcome,
-                    &host_name,
-                    &Stored::default(),
-                    Origin::Service,
-                    now,
-                )
-                .await?;
+            .classify();
+        let announced = match saved {
+            Ok(true) => {
+                let announce = async {
+                    let host_name = self.announcer.name_of(outcome.room.host).await?;
+                    let stored = Stored::default();
+                    let origin = Origin::Service;
+                    self.announcer
+                        .announce(&outcome, &host_name, &stored, origin, now)
+                        .await?;
+                    Ok::<_, ServiceError>(Some(host_name))
+                };
+                announce.await
+            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        if let Some(token) = token {
+            if let Err(e) = self.live.unlock(&key, token).await {
+                tracing::warn!(room = %room.code, error = %e, "room lock not released; it expires by itself");
+            }
+        }
+        if let Some(host_name) = announced? {
             Ok((outcome.room, host_name))
         } else {
             let (fresh, host_name) = self
@@ -255,33 +269,42 @@ impl RoomEngine {
         if outcome.events.is_empty() {
             return Ok(Some(Transition::Done(outcome.room)));
         }
-        let posts_chat = outcome
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::ChatPosted { .. }));
-        // Other instances store this room's messages too: the lock spans
-        // them all, and only the storing and announcing.
-        let chat_lock = posts_chat.then(|| format!("chat:{}", room.code));
-        let token = match &chat_lock {
-            Some(key) => {
-                let taken = self
-                    .live
-                    .lock(key, CHAT_LOCK_TTL, CHAT_LOCK_WAIT)
-                    .await
-                    .classify()?;
-                Some(taken.ok_or(ServiceError::Busy)?)
-            }
-            None => None,
-        };
+        let key = format!("room:{}", room.code);
+        let token = self.lock_room(&key, origin).await?;
         let done = self
             .store_and_announce(origin, room, outcome, host_name, now)
             .await;
-        if let (Some(key), Some(token)) = (&chat_lock, token) {
-            if let Err(e) = self.live.unlock(key, token).await {
-                tracing::warn!(room = %room.code, error = %e, "chat lock not released; it expires by itself");
+        if let Some(token) = token {
+            if let Err(e) = self.live.unlock(&key, token).await {
+                tracing::warn!(room = %room.code, error = %e, "room lock not released; it expires by itself");
             }
         }
         done
+    }
+
+    /// Takes the room's cross-instance lock for one store and publish.
+    /// Other instances store this room's changes too; the lock spans them
+    /// all, and only the storing and announcing. A person's change waits for
+    /// it (busy after two seconds); the server's own (a grace starting, a
+    /// promotion) goes on without it when live state cannot give it: the
+    /// conditional update still keeps it exact, only the order of two
+    /// announcements from two instances is then not guaranteed.
+    async fn lock_room(
+        &self,
+        key: &str,
+        origin: Origin<'_>,
+    ) -> Result<Option<watchparty_realtime_cache::LockToken>, ServiceError> {
+        let taken = self.live.lock(key, ROOM_LOCK_TTL, ROOM_LOCK_WAIT).await;
+        match (taken, origin) {
+            (Ok(Some(token)), _) => Ok(Some(token)),
+            (Ok(None), Origin::Service) => Ok(None),
+            (Err(e), Origin::Service) => {
+                tracing::warn!(key, error = %e, "room lock unavailable; the server's change goes on");
+                Ok(None)
+            }
+            (Ok(None), _) => Err(ServiceError::Busy),
+            (Err(e), _) => Err(e).classify(),
+        }
     }
 
     async fn store_and_announce(
