@@ -1,6 +1,5 @@
 mod cluster;
 mod engine_faults;
 mod faults;
-mod racing;
 mod sessions;
 mod together;

@@ -405,23 +405,61 @@ async fn racing_host_changes_on_two_instances_make_one_host() {
     a.stop().await;
 }
 
+/// Two instances; Ana hosts on A, Bob co-hosts on B and Cat watches on B,
+/// each with a socket open.
+struct Duel {
+    a: TestServer,
+    b: TestServer,
+    ana: TestUser,
+    cat: TestUser,
+    code: String,
+    host: WsClient,
+    co_host: WsClient,
+    watcher: WsClient,
+}
+
+impl Duel {
+    async fn start() -> Duel {
+        let a = TestServer::production().start().await;
+        let b = a.sibling().start().await;
+        let ana = a.user("ana").await;
+        let bob = b.user("bob").await;
+        let cat = b.user("cat").await;
+        let code = ana.create_room("duel").await;
+        bob.join(&code).await;
+        cat.join(&code).await;
+        assert_eq!(
+            put_role(&ana, &code, bob.id, "co_host").await.0,
+            StatusCode::OK
+        );
+        let (host, _) = open(&ana, &code).await;
+        let (co_host, _) = open(&bob, &code).await;
+        let (watcher, _) = open(&cat, &code).await;
+        Duel {
+            a,
+            b,
+            ana,
+            cat,
+            code,
+            host,
+            co_host,
+            watcher,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_controllers_on_two_instances_acting_on_one_version_never_both_win() {
-    let a = TestServer::production().start().await;
-    let b = a.sibling().start().await;
-    let ana = a.user("ana").await;
-    let bob = b.user("bob").await;
-    let cat = b.user("cat").await;
-    let code = ana.create_room("duel").await;
-    bob.join(&code).await;
-    cat.join(&code).await;
-    assert_eq!(
-        put_role(&ana, &code, bob.id, "co_host").await.0,
-        StatusCode::OK
-    );
-    let (mut host, _) = open(&ana, &code).await;
-    let (mut co_host, _) = open(&bob, &code).await;
-    let (mut watcher, _) = open(&cat, &code).await;
+    let Duel {
+        a,
+        b,
+        ana,
+        code,
+        mut host,
+        mut co_host,
+        mut watcher,
+        ..
+    } = Duel::start().await;
     crate::together::rate::duel(&ana, &code, [&mut host, &mut co_host], &mut watcher, 10).await;
     b.stop().await;
     a.stop().await;
@@ -429,21 +467,16 @@ async fn two_controllers_on_two_instances_acting_on_one_version_never_both_win()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_commands_on_two_instances_get_distinct_versions() {
-    let a = TestServer::production().start().await;
-    let b = a.sibling().start().await;
-    let ana = a.user("ana").await;
-    let bob = b.user("bob").await;
-    let cat = b.user("cat").await;
-    let code = ana.create_room("both").await;
-    bob.join(&code).await;
-    cat.join(&code).await;
-    assert_eq!(
-        put_role(&ana, &code, bob.id, "co_host").await.0,
-        StatusCode::OK
-    );
-    let (mut host, _) = open(&ana, &code).await;
-    let (mut co_host, _) = open(&bob, &code).await;
-    let (mut watcher, _) = open(&cat, &code).await;
+    let Duel {
+        a,
+        b,
+        ana,
+        cat,
+        code,
+        mut host,
+        mut co_host,
+        mut watcher,
+    } = Duel::start().await;
     for round in 0..10 {
         let version = room(&ana, &code).await["playback"]["version"]
             .as_i64()
