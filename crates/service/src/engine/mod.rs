@@ -222,11 +222,7 @@ impl RoomEngine {
             Ok(false) => Ok(None),
             Err(e) => Err(e),
         };
-        if let Some(token) = token {
-            if let Err(e) = self.live.unlock(&key, token).await {
-                tracing::warn!(room = %room.code, error = %e, "room lock not released; it expires by itself");
-            }
-        }
+        self.unlock_room(&key, token).await;
         if let Some(host_name) = announced? {
             Ok((outcome.room, host_name))
         } else {
@@ -274,12 +270,18 @@ impl RoomEngine {
         let done = self
             .store_and_announce(origin, room, outcome, host_name, now)
             .await;
+        self.unlock_room(&key, token).await;
+        done
+    }
+
+    /// Gives back the room's lock, if it was taken; one that cannot be
+    /// given back expires by itself.
+    async fn unlock_room(&self, key: &str, token: Option<watchparty_realtime_cache::LockToken>) {
         if let Some(token) = token {
-            if let Err(e) = self.live.unlock(&key, token).await {
-                tracing::warn!(room = %room.code, error = %e, "room lock not released; it expires by itself");
+            if let Err(e) = self.live.unlock(key, token).await {
+                tracing::warn!(key, error = %e, "room lock not released; it expires by itself");
             }
         }
-        done
     }
 
     /// Takes the room's cross-instance lock for one store and publish.
