@@ -87,7 +87,7 @@ pub struct Room {
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct Playback {
     /// Whether it plays.
     pub is_playing: bool,
@@ -99,6 +99,63 @@ pub struct Playback {
     pub rate: f64,
     /// Grows by one with every change of playback.
     pub version: u64,
+    /// The group wait in progress (playback is held meanwhile); null when
+    /// the room does not wait.
+    pub waiting: Option<Waiting>,
+}
+
+/// A group wait in progress: who the room waits for, why, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct Waiting {
+    /// The users still not ready.
+    #[serde(rename = "for")]
+    #[ts(rename = "for")]
+    pub waiting_for: Vec<PublicUser>,
+    /// `play`, `seek`, `resume`, `advance` or `rebuffer`.
+    pub reason: String,
+    /// When the wait ends at the latest (ms since the Unix epoch).
+    pub deadline: i64,
+}
+
+/// One viewer's line in `SYNC_STATS`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS)]
+pub struct SyncLine {
+    /// Who.
+    pub user: PublicUser,
+    /// Their player's position minus the room's, in ms (positive: ahead).
+    pub drift_ms: f64,
+    /// The round trip their client reported, in ms.
+    pub rtt_ms: f64,
+    /// `playing`, `paused` or `buffering`.
+    pub state: String,
+    /// When the server received the report (ms since the Unix epoch).
+    pub updated_at: i64,
+}
+
+/// A player's readiness in `PLAYER_STATE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayerStateName {
+    /// Still loading the media.
+    Loading,
+    /// Able to play at once.
+    Ready,
+    /// Stalled for data.
+    Buffering,
+    /// Cannot play this media.
+    Error,
+}
+
+/// A player's state in `SYNC_REPORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedStateName {
+    /// Playing.
+    Playing,
+    /// Paused.
+    Paused,
+    /// Stalled for data.
+    Buffering,
 }
 
 /// A user's membership of a room.
@@ -258,6 +315,32 @@ pub enum ClientMessage {
         /// Any JSON number, echoed as sent.
         client_time: serde_json::Number,
     },
+    /// Anyone: this socket's player is loading, ready, buffering or failed.
+    /// Only sockets that send it are ever waited for; more than 4 a second
+    /// are ignored.
+    PlayerState {
+        /// The player's readiness.
+        state: PlayerStateName,
+    },
+    /// Anyone: whether the room waits for this user (all their sockets);
+    /// no reply.
+    SetWait {
+        /// False: never wait for me.
+        wait: bool,
+    },
+    /// Anyone, at most once a second: where the player is; answered with
+    /// `YOUR_SYNC`.
+    SyncReport {
+        /// The player's position in seconds at `at`.
+        time: f64,
+        /// When, by the server's clock as the client estimates it (ms since
+        /// the Unix epoch).
+        at: f64,
+        /// The client's round trip to the server in ms.
+        rtt_ms: f64,
+        /// The player's state.
+        state: ReportedStateName,
+    },
 }
 
 /// Reads one text frame. `None` for anything the protocol says to ignore:
@@ -283,7 +366,11 @@ pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
         ClientMessage::Rate { rate, .. } => {
             (rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(rate)).then_some(message)
         }
-        ClientMessage::ChatMessage { .. } | ClientMessage::Ping { .. } => Some(message),
+        ClientMessage::ChatMessage { .. }
+        | ClientMessage::Ping { .. }
+        | ClientMessage::PlayerState { .. }
+        | ClientMessage::SetWait { .. }
+        | ClientMessage::SyncReport { .. } => Some(message),
     }
 }
 
@@ -305,6 +392,13 @@ pub enum ServerMessage {
         version: u64,
         /// Who changed it; null when the server did (or on connecting).
         by: Option<PublicUser>,
+        /// The group wait in progress, if any.
+        waiting: Option<Waiting>,
+        /// Present and true only when the server sends it because this
+        /// socket drifted too far (two sync reports beyond 1.5 s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        resync: Option<bool>,
     },
     /// Who is connected; second on every connection.
     Presence {
@@ -463,6 +557,43 @@ pub enum ServerMessage {
         /// When they may come back (RFC 3339 UTC); null for a ban until lifted.
         until: Option<String>,
     },
+    /// The room holds playback until these users are ready (again whenever
+    /// the list shrinks).
+    Waiting {
+        /// The users still not ready.
+        #[serde(rename = "for")]
+        #[ts(rename = "for")]
+        waiting_for: Vec<PublicUser>,
+        /// `play`, `seek`, `resume`, `advance` or `rebuffer`.
+        reason: String,
+        /// When the wait ends at the latest (ms since the Unix epoch).
+        deadline: i64,
+    },
+    /// A wait's deadline passed with these users still not ready; the
+    /// `PLAY` follows and they catch up on their own.
+    WaitSkipped {
+        /// Who was skipped.
+        users: Vec<PublicUser>,
+    },
+    /// The answer to `SYNC_REPORT`: this socket's drift as the server
+    /// computed it.
+    YourSync {
+        /// Position minus the room's, in ms (positive: ahead); null when the
+        /// report did not count (the room paused or waiting, `at` out of
+        /// its window).
+        drift_ms: Option<f64>,
+        /// The round trip the client reported.
+        rtt_ms: f64,
+    },
+    /// Every 5 s to the controllers while any report is younger than 30 s.
+    SyncStats {
+        /// One line per reporting user.
+        users: Vec<SyncLine>,
+        /// The median absolute drift in ms.
+        p50_abs_drift_ms: f64,
+        /// The 95th percentile of the absolute drifts in ms.
+        p95_abs_drift_ms: f64,
+    },
     /// Someone was kicked or banned.
     ParticipantRemoved {
         /// Who.
@@ -494,6 +625,8 @@ impl ServerMessage {
             rate: p.rate,
             version: p.version,
             by,
+            waiting: p.waiting,
+            resync: None,
         }
     }
 
@@ -562,6 +695,10 @@ pub fn typescript_definitions() -> String {
     declare(PublicUser::docs(), PublicUser::decl(&cfg));
     declare(Room::docs(), Room::decl(&cfg));
     declare(Playback::docs(), Playback::decl(&cfg));
+    declare(Waiting::docs(), Waiting::decl(&cfg));
+    declare(SyncLine::docs(), SyncLine::decl(&cfg));
+    declare(PlayerStateName::docs(), PlayerStateName::decl(&cfg));
+    declare(ReportedStateName::docs(), ReportedStateName::decl(&cfg));
     declare(Participant::docs(), Participant::decl(&cfg));
     declare(ChatMessage::docs(), ChatMessage::decl(&cfg));
     declare(PresentUser::docs(), PresentUser::decl(&cfg));

@@ -36,6 +36,20 @@ fn expected_valid(value: &Value) -> bool {
         Some("RATE") => version_ok && number("rate").is_some_and(|r| (0.25..=4.0).contains(&r)),
         Some("CHAT_MESSAGE") => object.get("message").is_some_and(Value::is_string),
         Some("PING") => object.get("client_time").is_some_and(Value::is_number),
+        Some("PLAYER_STATE") => object
+            .get("state")
+            .and_then(Value::as_str)
+            .is_some_and(|s| ["loading", "ready", "buffering", "error"].contains(&s)),
+        Some("SET_WAIT") => object.get("wait").is_some_and(Value::is_boolean),
+        Some("SYNC_REPORT") => {
+            ["time", "at", "rtt_ms"]
+                .iter()
+                .all(|field| object.get(*field).is_some_and(Value::is_number))
+                && object
+                    .get("state")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| ["playing", "paused", "buffering"].contains(&s))
+        }
         _ => false,
     }
 }

@@ -64,9 +64,82 @@ fn server_messages_match_the_contract() {
             rate: 1.0,
             version: 3,
             by: None,
+            waiting: None,
+            resync: None,
         },
         json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 12.5, "server_time": t,
-               "rate": 1.0, "version": 3, "by": null}),
+               "rate": 1.0, "version": 3, "by": null, "waiting": null}),
+    );
+    let ana = PublicUser {
+        id: 7,
+        display_name: "ana".into(),
+    };
+    golden(
+        ServerMessage::PlaybackState {
+            is_playing: false,
+            time: 60.0,
+            server_time: t,
+            rate: 1.0,
+            version: 4,
+            by: None,
+            waiting: Some(Waiting {
+                waiting_for: vec![ana.clone()],
+                reason: "seek".into(),
+                deadline: t + 10_000,
+            }),
+            resync: Some(true),
+        },
+        json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 60.0, "server_time": t,
+               "rate": 1.0, "version": 4, "by": null,
+               "waiting": {"for": [{"id": 7, "display_name": "ana"}], "reason": "seek",
+                           "deadline": t + 10_000},
+               "resync": true}),
+    );
+    golden(
+        ServerMessage::Waiting {
+            waiting_for: vec![ana.clone()],
+            reason: "play".into(),
+            deadline: t + 10_000,
+        },
+        json!({"type": "WAITING", "for": [{"id": 7, "display_name": "ana"}], "reason": "play",
+               "deadline": t + 10_000}),
+    );
+    golden(
+        ServerMessage::WaitSkipped {
+            users: vec![ana.clone()],
+        },
+        json!({"type": "WAIT_SKIPPED", "users": [{"id": 7, "display_name": "ana"}]}),
+    );
+    golden(
+        ServerMessage::YourSync {
+            drift_ms: Some(-412.5),
+            rtt_ms: 38.0,
+        },
+        json!({"type": "YOUR_SYNC", "drift_ms": -412.5, "rtt_ms": 38.0}),
+    );
+    golden(
+        ServerMessage::YourSync {
+            drift_ms: None,
+            rtt_ms: 38.0,
+        },
+        json!({"type": "YOUR_SYNC", "drift_ms": null, "rtt_ms": 38.0}),
+    );
+    golden(
+        ServerMessage::SyncStats {
+            users: vec![SyncLine {
+                user: ana.clone(),
+                drift_ms: -412.5,
+                rtt_ms: 38.0,
+                state: "playing".into(),
+                updated_at: t,
+            }],
+            p50_abs_drift_ms: 412.5,
+            p95_abs_drift_ms: 412.5,
+        },
+        json!({"type": "SYNC_STATS",
+               "users": [{"user": {"id": 7, "display_name": "ana"}, "drift_ms": -412.5,
+                          "rtt_ms": 38.0, "state": "playing", "updated_at": t}],
+               "p50_abs_drift_ms": 412.5, "p95_abs_drift_ms": 412.5}),
     );
     golden(
         ServerMessage::Presence {
@@ -345,6 +418,28 @@ fn client_messages_parse() {
         panic!("not a ping")
     };
     assert_eq!(client_time.to_string(), "1763928000123");
+    assert_eq!(
+        parse_client_message(r#"{"type":"PLAYER_STATE","state":"buffering"}"#),
+        Some(ClientMessage::PlayerState {
+            state: PlayerStateName::Buffering
+        })
+    );
+    assert_eq!(
+        parse_client_message(r#"{"type":"SET_WAIT","wait":false}"#),
+        Some(ClientMessage::SetWait { wait: false })
+    );
+    // Absurd numbers parse: the server refuses them by their meaning.
+    assert_eq!(
+        parse_client_message(
+            r#"{"type":"SYNC_REPORT","time":-3,"at":1e12,"rtt_ms":40.5,"state":"playing"}"#
+        ),
+        Some(ClientMessage::SyncReport {
+            time: -3.0,
+            at: 1e12,
+            rtt_ms: 40.5,
+            state: ReportedStateName::Playing
+        })
+    );
 }
 
 #[test]
@@ -363,6 +458,12 @@ fn junk_is_ignored() {
         r#"{"type":"DANCE"}"#,
         r#"{"type":"CHAT_MESSAGE","message":5}"#,
         r#"{"type":"PING","client_time":"x"}"#,
+        r#"{"type":"PLAYER_STATE","state":"asleep"}"#,
+        r#"{"type":"PLAYER_STATE"}"#,
+        r#"{"type":"SET_WAIT","wait":"no"}"#,
+        r#"{"type":"SYNC_REPORT","time":1,"at":2,"rtt_ms":3,"state":"ready"}"#,
+        r#"{"type":"SYNC_REPORT","time":NaN,"at":2,"rtt_ms":3,"state":"playing"}"#,
+        r#"{"type":"SYNC_REPORT","time":1,"at":2,"state":"playing"}"#,
         r#"{"time":3}"#,
         deep.as_str(),
     ] {

@@ -43,7 +43,17 @@ fn every_message_type_is_in_the_schema() {
     };
     assert_eq!(
         types("ClientMessage"),
-        ["PLAY", "PAUSE", "SEEK", "RATE", "CHAT_MESSAGE", "PING"]
+        [
+            "PLAY",
+            "PAUSE",
+            "SEEK",
+            "RATE",
+            "CHAT_MESSAGE",
+            "PING",
+            "PLAYER_STATE",
+            "SET_WAIT",
+            "SYNC_REPORT"
+        ]
     );
     let server = types("ServerMessage");
     for expected in [
@@ -67,6 +77,10 @@ fn every_message_type_is_in_the_schema() {
         "CAPABILITIES",
         "REMOVED",
         "PARTICIPANT_REMOVED",
+        "WAITING",
+        "WAIT_SKIPPED",
+        "YOUR_SYNC",
+        "SYNC_STATS",
     ] {
         assert!(server.iter().any(|t| t == expected), "{expected} missing");
     }

@@ -391,6 +391,10 @@ impl Service {
                     .await
             }
             ClientMessage::ChatMessage { message } => self.chat(socket, &message).await,
+            // Answered once the group wait and sync telemetry are wired.
+            ClientMessage::PlayerState { .. }
+            | ClientMessage::SetWait { .. }
+            | ClientMessage::SyncReport { .. } => Handled::default(),
         }
     }
 

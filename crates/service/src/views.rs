@@ -15,6 +15,7 @@ pub(crate) fn playback_view(playback: &PlaybackState, now: Millis) -> wire::Play
         server_time: now.0,
         rate: playback.rate.get(),
         version: playback.version,
+        waiting: None,
     }
 }
 

@@ -73,7 +73,32 @@ message: string, } | { "type": "PING",
 /**
  * Any JSON number, echoed as sent.
  */
-client_time: number, };
+client_time: number, } | { "type": "PLAYER_STATE",
+/**
+ * The player's readiness.
+ */
+state: PlayerStateName, } | { "type": "SET_WAIT",
+/**
+ * False: never wait for me.
+ */
+wait: boolean, } | { "type": "SYNC_REPORT",
+/**
+ * The player's position in seconds at `at`.
+ */
+time: number,
+/**
+ * When, by the server's clock as the client estimates it (ms since
+ * the Unix epoch).
+ */
+at: number,
+/**
+ * The client's round trip to the server in ms.
+ */
+rtt_ms: number,
+/**
+ * The player's state.
+ */
+state: ReportedStateName, };
 
 /**
  * Everything the server sends over the room socket.
@@ -102,7 +127,16 @@ version: number,
 /**
  * Who changed it; null when the server did (or on connecting).
  */
-by: PublicUser | null, } | { "type": "PRESENCE",
+by: PublicUser | null,
+/**
+ * The group wait in progress, if any.
+ */
+waiting: Waiting | null,
+/**
+ * Present and true only when the server sends it because this
+ * socket drifted too far (two sync reports beyond 1.5 s).
+ */
+resync?: boolean, } | { "type": "PRESENCE",
 /**
  * Distinct connected users.
  */
@@ -287,7 +321,45 @@ reason: string | null,
 /**
  * When they may come back (RFC 3339 UTC); null for a ban until lifted.
  */
-until: string | null, } | { "type": "PARTICIPANT_REMOVED",
+until: string | null, } | { "type": "WAITING",
+/**
+ * The users still not ready.
+ */
+for: Array<PublicUser>,
+/**
+ * `play`, `seek`, `resume`, `advance` or `rebuffer`.
+ */
+reason: string,
+/**
+ * When the wait ends at the latest (ms since the Unix epoch).
+ */
+deadline: number, } | { "type": "WAIT_SKIPPED",
+/**
+ * Who was skipped.
+ */
+users: Array<PublicUser>, } | { "type": "YOUR_SYNC",
+/**
+ * Position minus the room's, in ms (positive: ahead); null when the
+ * report did not count (the room paused or waiting, `at` out of
+ * its window).
+ */
+drift_ms: number | null,
+/**
+ * The round trip the client reported.
+ */
+rtt_ms: number, } | { "type": "SYNC_STATS",
+/**
+ * One line per reporting user.
+ */
+users: Array<SyncLine>,
+/**
+ * The median absolute drift in ms.
+ */
+p50_abs_drift_ms: number,
+/**
+ * The 95th percentile of the absolute drifts in ms.
+ */
+p95_abs_drift_ms: number, } | { "type": "PARTICIPANT_REMOVED",
 /**
  * Who.
  */
@@ -425,7 +497,64 @@ rate: number,
 /**
  * Grows by one with every change of playback.
  */
-version: number, };
+version: number,
+/**
+ * The group wait in progress (playback is held meanwhile); null when
+ * the room does not wait.
+ */
+waiting: Waiting | null, };
+
+/**
+ * A group wait in progress: who the room waits for, why, and until when.
+ */
+export type Waiting = {
+/**
+ * The users still not ready.
+ */
+for: Array<PublicUser>,
+/**
+ * `play`, `seek`, `resume`, `advance` or `rebuffer`.
+ */
+reason: string,
+/**
+ * When the wait ends at the latest (ms since the Unix epoch).
+ */
+deadline: number, };
+
+/**
+ * One viewer's line in `SYNC_STATS`.
+ */
+export type SyncLine = {
+/**
+ * Who.
+ */
+user: PublicUser,
+/**
+ * Their player's position minus the room's, in ms (positive: ahead).
+ */
+drift_ms: number,
+/**
+ * The round trip their client reported, in ms.
+ */
+rtt_ms: number,
+/**
+ * `playing`, `paused` or `buffering`.
+ */
+state: string,
+/**
+ * When the server received the report (ms since the Unix epoch).
+ */
+updated_at: number, };
+
+/**
+ * A player's readiness in `PLAYER_STATE`.
+ */
+export type PlayerStateName = "loading" | "ready" | "buffering" | "error";
+
+/**
+ * A player's state in `SYNC_REPORT`.
+ */
+export type ReportedStateName = "playing" | "paused" | "buffering";
 
 /**
  * A user's membership of a room.
