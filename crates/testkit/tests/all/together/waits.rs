@@ -322,6 +322,9 @@ async fn without_anyone_to_wait_for_a_play_applies_at_once() {
         DEADLINE,
     )
     .await;
+    // Broken again during the wait: no longer waited for, so the wait is over.
+    tell(&mut sockets[2], "error").await;
+    wait_ends_everywhere(sockets.iter_mut().collect(), 70.0, None, WAIT).await;
     server.stop().await;
 }
 
@@ -987,12 +990,13 @@ async fn the_hosts_departure_ends_a_wait_and_the_resume_waits_anew() {
     let now = playback(bob, &code).await;
     if now["is_playing"] == false {
         host.send(json!({"type": "PLAY", "time": 8.0})).await;
-        wait_starts(&mut host, 8.0, &who(&[bob]), "play", DEADLINE).await;
+        let mut all: Vec<&mut WsClient> = sockets.iter_mut().collect();
+        all.push(&mut host);
+        wait_starts_everywhere(all, 8.0, &who(&[bob]), "play", DEADLINE).await;
         tell(&mut sockets[0], "ready").await;
-        wait_ends(&mut host, 8.0, None, WAIT).await;
-        for socket in sockets.iter_mut() {
-            wait_ends(socket, 8.0, None, WAIT).await;
-        }
+        let mut all: Vec<&mut WsClient> = sockets.iter_mut().collect();
+        all.push(&mut host);
+        wait_ends_everywhere(all, 8.0, None, WAIT).await;
     }
     assert_eq!(playback(bob, &code).await["is_playing"], true);
 
@@ -1007,10 +1011,11 @@ async fn the_hosts_departure_ends_a_wait_and_the_resume_waits_anew() {
     let frozen_at = playback(bob, &code).await["time"].as_f64().unwrap();
     let (mut host, [opening, _, _]) = open(ana, &code).await;
     for socket in sockets.iter_mut() {
-        socket.recv_type("HOST_RECONNECTED").await;
+        socket.recv_until("HOST_RECONNECTED").await;
         let resumed = socket.recv_type("PLAYBACK_STATE").await;
         assert_eq!(resumed["by"], Value::Null, "{resumed}");
-        let (waiting, between) = until(socket, "WAITING").await;
+        let (waiting, mut between) = until(socket, "WAITING").await;
+        between.retain(|m| m["type"] != "USER_JOINED");
         assert_eq!(
             types(&between),
             ["PAUSE"],
