@@ -12,7 +12,9 @@
 
 use crate::together::abuse::{assert_consistent, check_transcripts, flip_roles, listen};
 use crate::together::sync::{assert_drift, next_of, sync_report, your_sync};
-use crate::together::waits::{report, wait_ends_everywhere, wait_starts_everywhere, who, DEADLINE};
+use crate::together::waits::{
+    report, tell, wait_ends_everywhere, wait_starts_everywhere, who, DEADLINE,
+};
 use crate::together::{caps, open, public, put_role, room, set, types, CO_HOST_CAPS, QUIET};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -765,7 +767,7 @@ async fn sync_stats_reach_a_controller_on_the_other_instance() {
         (users[0]["drift_ms"].as_f64().unwrap() - 2000.0).abs() <= 60.0,
         "{stats}"
     );
-    assert_eq!(users[0]["rtt_ms"], 25);
+    assert_eq!(users[0]["rtt_ms"].as_f64(), Some(25.0), "{stats}");
     // Only controllers: the viewer on B hears none.
     let seen = crate::together::gather(&mut viewer, QUIET).await;
     assert!(!types(&seen).contains(&"SYNC_STATS"), "{seen:?}");
@@ -844,14 +846,14 @@ async fn the_wait_ready_and_sync_keys_in_redis_are_the_contracts() {
         pause["version"].as_i64(),
         "the version at which the wait started: {wait:?}"
     );
-    eventually("Bob counts as not ready during the wait", || {
+    // Bob's player loads: not ready.
+    report(&mut spread.sockets[2], "loading").await;
+    eventually("Bob's loading player makes him not_ready", || {
         hash(&redis, &key("ready")).get(&bob_id).map(String::as_str) == Some("not_ready")
     })
     .await;
 
-    spread.sockets[2]
-        .send(json!({"type": "PLAYER_STATE", "state": "ready"}))
-        .await;
+    tell(&mut spread.sockets[2], "ready").await;
     wait_ends_everywhere(spread.sockets.iter_mut().collect(), 10.0, None, DEADLINE).await;
     eventually("the wait key goes with the wait", || {
         redis_cli(&redis, &["EXISTS", &key("wait")]) == "0"
