@@ -396,5 +396,19 @@ async fn sync_stats_go_every_five_seconds_to_controllers_only() {
             "not to viewers: {seen:?}"
         );
     }
+
+    // With control for everyone, every viewer holds control_playback: the
+    // stats reach them too.
+    let (status, body) = ana
+        .patch(
+            &format!("/api/rooms/{code}/"),
+            json!({"control": "everyone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for socket in pick(&mut sockets, &[2, 3]) {
+        let stats = next_of(socket, "SYNC_STATS", Duration::from_secs(7)).await;
+        assert_eq!(stats["users"].as_array().unwrap().len(), 2, "{stats}");
+    }
     server.stop().await;
 }

@@ -605,6 +605,11 @@ async fn a_forcing_play_during_a_wait_starts_from_its_own_time() {
         DEADLINE,
     )
     .await;
+    // A viewer's PLAY forces nothing (§7: no control_playback, ignored).
+    sockets[2].send(json!({"type": "PLAY", "time": 90.0})).await;
+    for socket in sockets.iter_mut() {
+        socket.expect_silence(QUIET).await;
+    }
     sockets[0].send(json!({"type": "PLAY", "time": 40.0})).await;
     // One PLAY to every socket, the controller's included; no WAIT_SKIPPED
     // (no deadline passed).
@@ -1104,5 +1109,81 @@ async fn a_flood_of_player_states_changes_nothing_beyond_the_budget() {
         .send(json!({"type": "PLAYER_STATE", "state": "ready"}))
         .await;
     wait_ends_everywhere(sockets.iter_mut().collect(), 8.0, None, WAIT).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waited_for_user_who_leaves_holds_nobody_up() {
+    let server = TestServer::start().await;
+    let (_code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (bob, cat) = (&people[1], &people[2]);
+    report(&mut sockets[1], "ready").await;
+    report(&mut sockets[2], "ready").await;
+    sockets[0].send(json!({"type": "PLAY", "time": 6.0})).await;
+    wait_starts_everywhere(
+        sockets.iter_mut().collect(),
+        6.0,
+        &who(&[bob, cat]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    tell(&mut sockets[2], "ready").await;
+    for socket in sockets.iter_mut() {
+        let shrunk = socket.recv_type("WAITING").await;
+        assert_eq!(ids(&shrunk["for"]), who(&[bob]));
+    }
+    // Bob closes his only tab: nobody is left to wait for, so the wait ends
+    // now, long before its deadline, and nobody is named as skipped.
+    let gone = sockets.remove(1);
+    gone.close().await;
+    for socket in sockets.iter_mut() {
+        let seen = gather(socket, Duration::from_secs(2)).await;
+        let kinds = types(&seen);
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "USER_LEFT").count(),
+            1,
+            "{seen:?}"
+        );
+        assert!(
+            !kinds.contains(&"WAIT_SKIPPED"),
+            "no deadline passed: {seen:?}"
+        );
+        let plays: Vec<&Value> = seen.iter().filter(|m| m["type"] == "PLAY").collect();
+        assert_eq!(plays.len(), 1, "one PLAY, now: {seen:?}");
+        assert_eq!(plays[0]["by"], Value::Null);
+        assert_close(&plays[0]["time"], 6.0, "the held position");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_wait_holds_in_its_own_room_only() {
+    let server = TestServer::start().await;
+    let (_first, people, mut here) = gathering(&server, &["ana", "bob"]).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let second = ana.create_room("elsewhere").await;
+    let mut there = vec![enter(ana, &second).await, enter(bob, &second).await];
+    there[0].recv_type("USER_JOINED").await;
+    report(&mut here[1], "ready").await;
+    report(&mut there[1], "ready").await;
+    // Out of waits in the first room only (rule 4: per user and per room).
+    here[1]
+        .send(json!({"type": "SET_WAIT", "wait": false}))
+        .await;
+    barrier(&mut here[1]).await;
+    here[0].send(json!({"type": "PLAY", "time": 3.0})).await;
+    assert_eq!(here[1].recv_type("PLAY").await["by"], public(ana));
+    there[0].send(json!({"type": "PLAY", "time": 3.0})).await;
+    wait_starts_everywhere(
+        there.iter_mut().collect(),
+        3.0,
+        &who(&[bob]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    tell(&mut there[1], "ready").await;
+    wait_ends_everywhere(there.iter_mut().collect(), 3.0, None, WAIT).await;
     server.stop().await;
 }
