@@ -1163,7 +1163,7 @@ async fn set_wait_holds_in_its_own_room_only() {
     let (_first, people, mut here) = gathering(&server, &["ana", "bob"]).await;
     let (ana, bob) = (&people[0], &people[1]);
     let second = ana.create_room("elsewhere").await;
-    let mut there = vec![enter(ana, &second).await, enter(bob, &second).await];
+    let mut there = [enter(ana, &second).await, enter(bob, &second).await];
     there[0].recv_type("USER_JOINED").await;
     report(&mut here[1], "ready").await;
     report(&mut there[1], "ready").await;
