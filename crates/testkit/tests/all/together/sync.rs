@@ -221,16 +221,16 @@ async fn absurd_reports_are_ignored_and_the_socket_stays_open() {
     let (_code, _people, mut sockets, play) = playing(&server, &["ana", "bob"]).await;
     let at = now_ms();
     let good = position(&play, at);
+    // A `time` that is no position, an `rtt_ms` that is no round trip, a
+    // field of the wrong type or missing: ignored, no reply (§5).
     let absurd = [
         json!({"type": "SYNC_REPORT", "time": -5.0, "at": at, "rtt_ms": 20, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": 1e12, "at": at, "rtt_ms": 20, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": "12", "at": at, "rtt_ms": 20, "state": "playing"}),
-        json!({"type": "SYNC_REPORT", "time": good, "at": "now", "rtt_ms": 20, "state": "playing"}),
-        json!({"type": "SYNC_REPORT", "time": good, "at": -1, "rtt_ms": 20, "state": "playing"}),
-        json!({"type": "SYNC_REPORT", "time": good, "at": 1e18, "rtt_ms": 20, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": good, "at": at, "rtt_ms": -3, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": good, "at": at, "rtt_ms": 1e12, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": good, "at": at, "rtt_ms": "fast", "state": "playing"}),
+        json!({"type": "SYNC_REPORT", "time": good, "at": "now", "rtt_ms": 20, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": good, "at": at, "rtt_ms": 20, "state": "dancing"}),
         json!({"type": "SYNC_REPORT", "at": at, "rtt_ms": 20, "state": "playing"}),
         json!({"type": "SYNC_REPORT", "time": null, "at": at, "rtt_ms": 20, "state": "playing"}),
@@ -242,13 +242,23 @@ async fn absurd_reports_are_ignored_and_the_socket_stays_open() {
     super::waits::barrier(&mut sockets[1]).await;
     let seen = gather(&mut sockets[1], QUIET).await;
     assert!(!sockets[1].is_closed(), "the socket stays open");
-    for m in seen.iter().filter(|m| m["type"] == "YOUR_SYNC") {
-        assert_eq!(
-            m["drift_ms"],
-            Value::Null,
-            "no drift from an absurd report: {m}"
-        );
+    assert!(
+        !types(&seen).contains(&"YOUR_SYNC"),
+        "absurd reports get no reply: {seen:?}"
+    );
+    // An `at` far from now is a time the drift cannot be known at: at most a
+    // null drift.
+    for at in [json!(-1), json!(1e18)] {
+        tokio::time::sleep(REPORT_GAP).await;
+        sockets[1]
+            .send(json!({"type": "SYNC_REPORT", "time": good, "at": at, "rtt_ms": 20, "state": "playing"}))
+            .await;
+        super::waits::barrier(&mut sockets[1]).await;
+        for m in gather(&mut sockets[1], QUIET).await {
+            assert!(m["type"] != "YOUR_SYNC" || m["drift_ms"].is_null(), "{m}");
+        }
     }
+    assert!(!sockets[1].is_closed(), "the socket stays open");
     sockets[0].expect_silence(Duration::ZERO).await;
     // A sound report afterwards is answered as usual.
     tokio::time::sleep(REPORT_GAP).await;

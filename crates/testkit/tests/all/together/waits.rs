@@ -977,32 +977,9 @@ async fn the_hosts_departure_ends_a_wait_and_the_resume_waits_anew() {
         );
     }
 
-    // Back, and playing for real this time.
-    let (mut host, _) = open(ana, &code).await;
-    for socket in sockets.iter_mut() {
-        socket.recv_until("HOST_RECONNECTED").await;
-        gather(socket, QUIET).await;
-    }
-    gather(&mut host, QUIET).await;
-    if playback(bob, &code).await["waiting"].is_object() {
-        // The resume may itself wait (the room was to play): let it end.
-        tell(&mut sockets[0], "ready").await;
-        wait_ends(&mut host, 8.0, None, WAIT).await;
-        for socket in sockets.iter_mut() {
-            gather(socket, QUIET).await;
-        }
-    }
-    let now = playback(bob, &code).await;
-    if now["is_playing"] == false {
-        host.send(json!({"type": "PLAY", "time": 8.0})).await;
-        let mut all: Vec<&mut WsClient> = sockets.iter_mut().collect();
-        all.push(&mut host);
-        wait_starts_everywhere(all, 8.0, &who(&[bob]), "play", DEADLINE).await;
-        tell(&mut sockets[0], "ready").await;
-        let mut all: Vec<&mut WsClient> = sockets.iter_mut().collect();
-        all.push(&mut host);
-        wait_ends_everywhere(all, 8.0, None, WAIT).await;
-    }
+    // Back: the room resumes and, Bob being someone to wait for, waits
+    // again (reason resume; docs/protocol.md, "Waiting for each other").
+    let host = comes_back(ana, &code, &mut sockets, bob, 8.0).await;
     assert_eq!(playback(bob, &code).await["is_playing"], true);
 
     // The host leaves a playing room and comes back: the resume waits for
@@ -1014,7 +991,24 @@ async fn the_hosts_departure_ends_a_wait_and_the_resume_waits_anew() {
         assert_eq!(frozen["is_playing"], false, "{frozen}");
     }
     let frozen_at = playback(bob, &code).await["time"].as_f64().unwrap();
-    let (mut host, [opening, _, _]) = open(ana, &code).await;
+    comes_back(ana, &code, &mut sockets, bob, frozen_at).await;
+    server.stop().await;
+}
+
+/// The host (away, in grace) connects again to a room that was playing, or
+/// waiting to: every other socket gets `HOST_RECONNECTED`, the resumed
+/// `PLAYBACK_STATE` (`by` null), then a wait for `waited` (rule 7, then rule
+/// 2: `PAUSE`, `WAITING` with reason `resume`). The returning host's socket
+/// learns of it too. `waited` gets ready, and all get one `PLAY`. Returns the
+/// host's new socket; `sockets` are the others', `waited`'s first.
+async fn comes_back(
+    host_user: &TestUser,
+    code: &str,
+    sockets: &mut [WsClient],
+    waited: &TestUser,
+    frozen_at: f64,
+) -> WsClient {
+    let (mut host, [opening, _, _]) = open(host_user, code).await;
     for socket in sockets.iter_mut() {
         socket.recv_until("HOST_RECONNECTED").await;
         let resumed = socket.recv_type("PLAYBACK_STATE").await;
@@ -1028,7 +1022,7 @@ async fn the_hosts_departure_ends_a_wait_and_the_resume_waits_anew() {
         );
         assert_eq!(between[0]["by"], Value::Null);
         assert_close(&between[0]["time"], frozen_at, "held where it froze");
-        assert_waiting(&waiting, &who(&[bob]), "resume", DEADLINE);
+        assert_waiting(&waiting, &who(&[waited]), "resume", DEADLINE);
     }
     tell(&mut sockets[0], "ready").await;
     wait_ends_everywhere(sockets.iter_mut().collect(), frozen_at, None, WAIT).await;
@@ -1053,7 +1047,7 @@ async fn the_hosts_departure_ends_a_wait_and_the_resume_waits_anew() {
     assert_close(&play["time"], frozen_at, "the PLAY's position");
     let rest = gather(&mut host, QUIET).await;
     assert!(!types(&rest).contains(&"PLAY"), "one PLAY: {rest:?}");
-    server.stop().await;
+    host
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
