@@ -879,3 +879,49 @@ async fn the_wait_ready_and_sync_keys_in_redis_are_the_contracts() {
     );
     spread.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_set_wait_count_across_instances() {
+    let mut spread = Spread::start("ready").await;
+    let bob = spread.bob.clone();
+    // Bob has a second player, on A, still loading.
+    let (mut bob_a, _) = open(&bob.on(&spread.a), &spread.code).await;
+    report(&mut bob_a, "loading").await;
+    tokio::time::sleep(PROPAGATION).await;
+    spread.sockets[0]
+        .send(json!({"type": "PLAY", "time": 4.0}))
+        .await;
+    let mut all: Vec<&mut WsClient> = spread.sockets.iter_mut().collect();
+    all.push(&mut bob_a);
+    wait_starts_everywhere(all, 4.0, &who(&[&bob]), "play", DEADLINE).await;
+    // His player on A gets ready: Bob is ready, whichever instance heard it.
+    tell(&mut bob_a, "ready").await;
+    let mut all: Vec<&mut WsClient> = spread.sockets.iter_mut().collect();
+    all.push(&mut bob_a);
+    wait_ends_everywhere(all, 4.0, None, DEADLINE).await;
+    spread.sockets[0]
+        .send(json!({"type": "PAUSE", "time": 5.0}))
+        .await;
+    for socket in spread.sockets.iter_mut().skip(1) {
+        socket.recv_type("PAUSE").await;
+    }
+    bob_a.recv_type("PAUSE").await;
+
+    // Out of waits, said on B: the host's PLAY on A applies at once.
+    spread.sockets[2]
+        .send(json!({"type": "SET_WAIT", "wait": false}))
+        .await;
+    crate::together::waits::barrier(&mut spread.sockets[2]).await;
+    tokio::time::sleep(PROPAGATION).await;
+    spread.sockets[0]
+        .send(json!({"type": "PLAY", "time": 5.0}))
+        .await;
+    for socket in spread.sockets.iter_mut().skip(1) {
+        let play = socket.recv().await;
+        assert_eq!(play["type"], "PLAY", "nobody to wait for: {play}");
+        assert_eq!(play["by"], public(&spread.ana), "{play}");
+    }
+    assert_eq!(bob_a.recv_type("PLAY").await["by"], public(&spread.ana));
+    spread.sockets[0].expect_silence(QUIET).await;
+    spread.stop().await;
+}
