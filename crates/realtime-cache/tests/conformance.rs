@@ -832,6 +832,13 @@ mod redis_only {
         assert_eq!(survivor.cache().members(&r).await.unwrap(), vec![member(6)]);
     }
 
+    /// An instance under a fresh prefix, and a plain client to read its keys.
+    async fn canonical(url: &str) -> (Live, Client, String) {
+        let prefix = unique_prefix();
+        let live = redis_instance(url, &prefix, LONG).await;
+        (live, raw_client(url).await, prefix)
+    }
+
     /// Contract §6 and §13 rule 22: `wait`, `ready` and `sync`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wait_and_sync_keys_are_written_as_the_contract_says() {
@@ -839,9 +846,7 @@ mod redis_only {
             GroupWait, Millis, PlayerState, ReportedState, RoomNow, WaitPolicy, WaitReason,
         };
         let Some(url) = redis_url() else { return };
-        let prefix = unique_prefix();
-        let live = redis_instance(&url, &prefix, LONG).await;
-        let raw = raw_client(&url).await;
+        let (live, raw, prefix) = canonical(&url).await;
         let r = RoomCode::parse("K7Q2M9XAPD").unwrap();
         let key = |what: &str| format!("{prefix}:room:K7Q2M9XAPD:{what}");
         let cache = live.cache();
@@ -918,9 +923,7 @@ mod redis_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_canonical_keys_are_written_as_contract_section_6_says() {
         let Some(url) = redis_url() else { return };
-        let prefix = unique_prefix();
-        let live = redis_instance(&url, &prefix, LONG).await;
-        let raw = raw_client(&url).await;
+        let (live, raw, prefix) = canonical(&url).await;
         let r = RoomCode::parse("K7Q2M9XAPD").unwrap();
         let key = |what: &str| format!("{prefix}:room:K7Q2M9XAPD:{what}");
         let cache = live.cache();
