@@ -925,3 +925,70 @@ async fn readiness_and_set_wait_count_across_instances() {
     spread.sockets[0].expect_silence(QUIET).await;
     spread.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_outlives_the_instance_that_started_it() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = b.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = a.user("cat").await;
+    let code = ana.create_room("relay").await;
+    for user in [&bob, &cat] {
+        user.join(&code).await;
+    }
+    assert_eq!(
+        put_role(&ana, &code, cat.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut viewer, _) = open(&bob, &code).await;
+    let (mut co_host, _) = open(&cat, &code).await;
+    for socket in [&mut host, &mut viewer, &mut co_host] {
+        crate::together::gather(socket, QUIET).await;
+    }
+    report(&mut viewer, "loading").await;
+    tokio::time::sleep(PROPAGATION).await;
+    // The co-host on A starts a wait; then A goes away.
+    co_host.send(json!({"type": "PLAY", "time": 9.0})).await;
+    let (_, waiting) = wait_starts_everywhere(
+        vec![&mut host, &mut viewer, &mut co_host],
+        9.0,
+        &who(&[&bob]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    a.stop().await;
+    // B keeps the deadline: Bob is named, then one PLAY.
+    let mut seen = Vec::new();
+    let end = Instant::now() + DEADLINE + Duration::from_secs(4);
+    for socket in [&mut host, &mut viewer] {
+        loop {
+            let m = socket
+                .try_recv(end.saturating_duration_since(Instant::now()))
+                .await
+                .unwrap_or_else(|| panic!("no PLAY after the deadline: {seen:?}"));
+            let done = m["type"] == "PLAY";
+            seen.push(m);
+            if done {
+                break;
+            }
+        }
+        let kinds = types(&seen);
+        let skipped = kinds.iter().position(|k| *k == "WAIT_SKIPPED");
+        assert!(skipped.is_some(), "WAIT_SKIPPED before the PLAY: {seen:?}");
+        let play = seen.last().unwrap();
+        assert_eq!(play["by"], Value::Null, "{play}");
+        assert!(
+            play["server_time"].as_i64() >= waiting["deadline"].as_i64(),
+            "{play} {waiting}"
+        );
+        seen.clear();
+    }
+    for socket in [&mut host, &mut viewer] {
+        let rest = crate::together::gather(socket, QUIET).await;
+        assert!(!types(&rest).contains(&"PLAY"), "once: {rest:?}");
+    }
+    b.stop().await;
+}

@@ -123,14 +123,27 @@ async fn your_sync_carries_the_drift_the_server_computes() {
     sync_report(bob, &play, 0.0, 12).await;
     assert_drift(&your_sync(bob).await, 0.0);
 
+    // At rate 2 the room's position runs twice as fast (§11): one second
+    // ahead of it is still +1000.
+    sockets[0].send(json!({"type": "RATE", "rate": 2.0})).await;
+    let bob = &mut sockets[1];
+    let rate = bob.recv_type("RATE").await;
+    tokio::time::sleep(REPORT_GAP).await;
+    let at = now_ms();
+    let there = rate["time"].as_f64().unwrap()
+        + 2.0 * (at - rate["server_time"].as_i64().unwrap()) as f64 / 1000.0;
+    bob.send(json!({"type": "SYNC_REPORT", "time": there + 1.0, "at": at, "rtt_ms": 12, "state": "playing"}))
+        .await;
+    assert_drift(&your_sync(bob).await, 1000.0);
+
     let text = server.client().metrics().await;
     for name in [
         "watchparty_viewer_drift_seconds_count",
         "watchparty_viewer_rtt_seconds_count",
     ] {
         assert!(
-            series(&text, name).unwrap_or(0.0) >= 3.0,
-            "{name} counts the three reports:\n{text}"
+            series(&text, name).unwrap_or(0.0) >= 4.0,
+            "{name} counts the four reports:\n{text}"
         );
     }
     assert!(
