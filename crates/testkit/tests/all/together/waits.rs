@@ -852,7 +852,7 @@ async fn a_socket_that_joins_a_playing_room_is_not_waited_for_until_ready_once()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_policy_off_never_waits() {
-    let server = TestServer::start().await;
+    let server = TestServer::builder().host_grace_secs(30).start().await;
     let (code, people, mut sockets) = gathering(&server, &["ana", "bob"]).await;
     let ana = &people[0];
     set_policy(ana, &code, "off", &mut sockets).await;
@@ -867,6 +867,23 @@ async fn wait_policy_off_never_waits() {
         socket.expect_silence(QUIET).await;
     }
     assert_eq!(playback(ana, &code).await["is_playing"], true);
+    report(&mut sockets[1], "ready").await;
+
+    // Nor after a grace: the room resumes playing at once.
+    let host = sockets.remove(0);
+    host.close().await;
+    sockets[0].recv_until("HOST_DISCONNECTED").await;
+    sockets[0].recv_type("PLAYBACK_STATE").await;
+    let (_host, _) = open(ana, &code).await;
+    sockets[0].recv_until("HOST_RECONNECTED").await;
+    let resumed = sockets[0].recv_type("PLAYBACK_STATE").await;
+    assert_eq!(resumed["is_playing"], true, "{resumed}");
+    assert_eq!(resumed.get("waiting"), Some(&Value::Null), "{resumed}");
+    let rest = gather(&mut sockets[0], QUIET).await;
+    assert!(
+        !types(&rest).contains(&"WAITING") && !types(&rest).contains(&"PAUSE"),
+        "{rest:?}"
+    );
     server.stop().await;
 }
 
@@ -907,6 +924,20 @@ async fn wait_policy_always_waits_for_a_rebuffer_with_a_shorter_deadline() {
     assert_eq!(state["waiting"]["reason"], "rebuffer", "{state}");
     tell(&mut sockets[1], "ready").await;
     wait_ends_everywhere(sockets.iter_mut().collect(), held, None, WAIT).await;
+
+    // A joiner's player buffering holds nobody up, even now (§9: joiners
+    // never stall a playing room).
+    let dan = server.user("dan").await;
+    let mut joiner = enter(&dan, &code).await;
+    for socket in sockets.iter_mut() {
+        socket.recv_type("USER_JOINED").await;
+    }
+    report(&mut joiner, "loading").await;
+    report(&mut joiner, "buffering").await;
+    for socket in sockets.iter_mut() {
+        socket.expect_silence(QUIET).await;
+    }
+    assert_eq!(playback(ana, &code).await["is_playing"], true);
 
     // Stalled for good: skipped after 5 s.
     tell(&mut sockets[1], "buffering").await;
