@@ -77,6 +77,12 @@ async fn playing(
     names: &[&str],
 ) -> (String, Vec<TestUser>, Vec<WsClient>, Value) {
     let (code, people, mut sockets) = gathering(server, names).await;
+    let play = play_at_100(&mut sockets).await;
+    (code, people, sockets, play)
+}
+
+/// The first socket's `PLAY` at 100 s, as the others hear it.
+async fn play_at_100(sockets: &mut [WsClient]) -> Value {
     sockets[0]
         .send(json!({"type": "PLAY", "time": 100.0}))
         .await;
@@ -84,7 +90,7 @@ async fn playing(
     for socket in sockets.iter_mut().skip(1) {
         play = socket.recv_type("PLAY").await;
     }
-    (code, people, sockets, play)
+    play
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,13 +356,7 @@ async fn sync_stats_go_every_five_seconds_to_controllers_only() {
     for socket in sockets.iter_mut() {
         gather(socket, QUIET).await;
     }
-    sockets[0]
-        .send(json!({"type": "PLAY", "time": 100.0}))
-        .await;
-    let mut play = Value::Null;
-    for socket in sockets.iter_mut().skip(1) {
-        play = socket.recv_type("PLAY").await;
-    }
+    let play = play_at_100(&mut sockets).await;
     sync_report(&mut sockets[2], &play, 2.0, 30).await;
     assert_drift(&your_sync(&mut sockets[2]).await, 2000.0);
     sync_report(&mut sockets[3], &play, -1.0, 80).await;

@@ -261,6 +261,26 @@ pub fn waits_counted(text: &str, outcome: &str) -> f64 {
 }
 
 /// `PATCH`es the room's `wait_policy`; each socket reads its `ROOM_UPDATED`.
+/// Ana, Bob and Cat in Ana's room; Bob's player reports, and Ana's `PLAY`
+/// at 8 s makes the room wait for him: the room, its people and sockets,
+/// and the wait's `PAUSE` and `WAITING`.
+async fn waiting_for_bob_at_8(
+    server: &TestServer,
+) -> (String, Vec<TestUser>, Vec<WsClient>, Value, Value) {
+    let (code, people, mut sockets) = gathering(server, &["ana", "bob", "cat"]).await;
+    report(&mut sockets[1], "ready").await;
+    sockets[0].send(json!({"type": "PLAY", "time": 8.0})).await;
+    let (start, waiting) = wait_starts_everywhere(
+        sockets.iter_mut().collect(),
+        8.0,
+        &who(&[&people[1]]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    (code, people, sockets, start, waiting)
+}
+
 async fn set_policy(host: &TestUser, code: &str, policy: &str, sockets: &mut [WsClient]) {
     let (status, body) = host
         .patch(
@@ -548,18 +568,8 @@ async fn a_seek_during_a_wait_restarts_it_at_the_new_position() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_during_a_wait_ends_it_paused() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (code, people, mut sockets, start, _) = waiting_for_bob_at_8(&server).await;
     let (ana, bob) = (&people[0], &people[1]);
-    report(&mut sockets[1], "ready").await;
-    sockets[0].send(json!({"type": "PLAY", "time": 8.0})).await;
-    let (start, _) = wait_starts_everywhere(
-        sockets.iter_mut().collect(),
-        8.0,
-        &who(&[bob]),
-        "play",
-        DEADLINE,
-    )
-    .await;
     sockets[0]
         .send(json!({"type": "PAUSE", "time": 12.0}))
         .await;
@@ -593,18 +603,8 @@ async fn a_pause_during_a_wait_ends_it_paused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forcing_play_during_a_wait_starts_from_its_own_time() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (code, people, mut sockets, start, _) = waiting_for_bob_at_8(&server).await;
     let bob = &people[1];
-    report(&mut sockets[1], "ready").await;
-    sockets[0].send(json!({"type": "PLAY", "time": 8.0})).await;
-    let (start, _) = wait_starts_everywhere(
-        sockets.iter_mut().collect(),
-        8.0,
-        &who(&[bob]),
-        "play",
-        DEADLINE,
-    )
-    .await;
     // A viewer's PLAY forces nothing (§7: no control_playback, ignored).
     sockets[2].send(json!({"type": "PLAY", "time": 90.0})).await;
     for socket in sockets.iter_mut() {
@@ -630,18 +630,8 @@ async fn a_forcing_play_during_a_wait_starts_from_its_own_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_during_a_wait_applies_and_the_wait_goes_on() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (code, people, mut sockets, start, waiting) = waiting_for_bob_at_8(&server).await;
     let (ana, bob) = (&people[0], &people[1]);
-    report(&mut sockets[1], "ready").await;
-    sockets[0].send(json!({"type": "PLAY", "time": 8.0})).await;
-    let (start, waiting) = wait_starts_everywhere(
-        sockets.iter_mut().collect(),
-        8.0,
-        &who(&[bob]),
-        "play",
-        DEADLINE,
-    )
-    .await;
     sockets[0].send(json!({"type": "RATE", "rate": 2.0})).await;
     for socket in pick(&mut sockets, &[1, 2]) {
         let rate = socket.recv_type("RATE").await;
