@@ -34,11 +34,11 @@ import { localNow } from "./clock.js";
 const TICK_MS = 250;
 const SEEK_BEYOND = 1.0; // seconds of drift a seek corrects; below, the rate does
 // A drift is trimmed away over about this many seconds of the room's time,
-// in steps of 0.5 % of the rate (so the rate is not touched every tick, and
-// a drift under about 4 ms leaves it alone): there is no dead band that a
-// viewer could rest at the edge of.
+// in steps of 0.25 % of the rate (so the rate is not touched every tick, and
+// a drift under 2 ms leaves it alone): there is no dead band that a viewer
+// could rest at the edge of.
 const TRIM_OVER = 1.5;
-const TRIM_STEP = 0.005;
+const TRIM_STEP = 0.0025;
 const MAX_NUDGE = 0.1; // playback rate stays within ±10 % of the room's, hard to notice
 // A paused (or held) video rests on the room's own position, not near it.
 const EXACT = 0.001;
@@ -48,7 +48,7 @@ const OWN_SEEK_WITHIN = 0.3; // seconds from where this page's own seek was goin
 // same change only after this long (a long stall of this page's own).
 const RESEEK_AFTER_MS = 5000;
 // How long a seek takes before the video moves again, until one is measured.
-const FIRST_SEEK_MS = 120;
+const FIRST_SEEK_MS = 50;
 export const MIN_RATE = 0.25;
 export const MAX_RATE = 4;
 
@@ -79,6 +79,7 @@ export class PlaybackSync {
     // When that seek began (page clock), to learn how long seeks take.
     this.ownSeekStarted = 0;
     this.seekMs = FIRST_SEEK_MS;
+    this.seeksTimed = 0;
     // Corrective seeks left for the current model, and when the last was.
     this.seekBudget = 1;
     this.lastSeekAt = -Infinity;
@@ -203,7 +204,8 @@ export class PlaybackSync {
   /** @param {number} ms how long one of this page's seeks took */
   learnSeek(ms) {
     if (!(ms >= 0)) return;
-    this.seekMs = Math.min(1500, 0.6 * this.seekMs + 0.4 * ms);
+    // The first measurement replaces the guess; later ones move it gently.
+    this.seekMs = Math.min(1500, this.seeksTimed++ ? 0.6 * this.seekMs + 0.4 * ms : ms);
   }
 
   // Bring the video to the model. Also used by a controller to take over a
