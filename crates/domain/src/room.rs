@@ -264,6 +264,27 @@ pub enum Command {
     HostConnected,
     /// The host's last socket closed, for whatever reason.
     HostDisconnected,
+    /// The host's last socket closed while a group wait held playback: as
+    /// [`Command::HostDisconnected`], and playback resumes when the host
+    /// returns, since the room was about to play (the resume is a new wait).
+    HostDisconnectedDuringWait,
+    /// The server holds playback for a group wait (contract §9): paused at
+    /// `position`, announced as a `PAUSE` with `by` null. Refused during
+    /// grace, which holds the room already.
+    HoldForWait {
+        /// Where the room waits: the current position, or where the `PLAY`
+        /// or `SEEK` that started the wait asked to be.
+        position: Position,
+    },
+    /// A group wait ended and the room plays again: from `position`,
+    /// starting at `start` (up to half a second ahead, so every player
+    /// starts together), announced as a `PLAY` with `by` null.
+    ResumeAfterWait {
+        /// Where playback starts.
+        position: Position,
+        /// When it starts.
+        start: Millis,
+    },
     /// A user asks to control playback.
     Playback {
         /// Who asks.
@@ -399,9 +420,12 @@ impl Command {
     /// and what they announce depends on the others.
     pub fn people_needed(&self) -> PeopleNeeded {
         match self {
-            Command::HostConnected | Command::HostDisconnected | Command::Delete { .. } => {
-                PeopleNeeded::Only(Vec::new())
-            }
+            Command::HostConnected
+            | Command::HostDisconnected
+            | Command::HostDisconnectedDuringWait
+            | Command::HoldForWait { .. }
+            | Command::ResumeAfterWait { .. }
+            | Command::Delete { .. } => PeopleNeeded::Only(Vec::new()),
             Command::Playback { actor, .. }
             | Command::SetRate { actor, .. }
             | Command::PostChat { actor, .. } => PeopleNeeded::Only(vec![*actor]),
@@ -699,7 +723,14 @@ impl Room {
                 self.run(*command, now, grace, Some(inner))
             }
             Command::HostConnected => Ok(self.host_connected(now)),
-            Command::HostDisconnected => Ok(self.host_disconnected(now, grace)),
+            Command::HostDisconnected => Ok(self.host_disconnected(now, grace, false)),
+            Command::HostDisconnectedDuringWait => Ok(self.host_disconnected(now, grace, true)),
+            Command::HoldForWait { position } => {
+                self.server_playback(PlaybackAction::Pause(position), now)
+            }
+            Command::ResumeAfterWait { position, start } => {
+                self.server_playback(PlaybackAction::Play(position), start)
+            }
             Command::Playback { actor, action } => self.playback(actor, action, now, expected),
             Command::SetRate { actor, rate } => self.set_rate(actor, rate, now, expected),
             Command::PostChat { actor, text } => {
@@ -876,7 +907,7 @@ impl Room {
         }
     }
 
-    fn host_disconnected(&self, now: Millis, grace: HostGrace) -> Outcome {
+    fn host_disconnected(&self, now: Millis, grace: HostGrace, held: bool) -> Outcome {
         match self.status {
             RoomStatus::Open => {
                 let deadline = now.plus_millis(grace.millis);
@@ -884,7 +915,7 @@ impl Room {
                 let room = Room {
                     status: RoomStatus::Grace {
                         deadline,
-                        was_playing: self.playback.is_playing,
+                        was_playing: self.playback.is_playing || held,
                     },
                     playback,
                     ..self.clone()
@@ -937,6 +968,33 @@ impl Room {
             is_playing,
             position,
             updated_at: now,
+            ..self.playback
+        });
+        let room = Room {
+            playback,
+            ..self.clone()
+        };
+        Ok(Outcome {
+            room,
+            events: vec![Event::PlaybackChanged { action, playback }],
+        })
+    }
+
+    /// A playback change the server makes for a group wait: no capability
+    /// to check, always one version further (even paused where it rests:
+    /// every client must hear that the room holds), never during grace.
+    fn server_playback(&self, action: PlaybackAction, at: Millis) -> Result<Outcome, Rejection> {
+        if matches!(self.status, RoomStatus::Grace { .. }) {
+            return Err(Rejection::HostAway);
+        }
+        let (is_playing, position) = match action {
+            PlaybackAction::Play(position) => (true, position),
+            PlaybackAction::Pause(position) | PlaybackAction::Seek(position) => (false, position),
+        };
+        let playback = self.announced(PlaybackState {
+            is_playing,
+            position,
+            updated_at: at,
             ..self.playback
         });
         let room = Room {

@@ -2,7 +2,7 @@
 
 use crate::{
     Broadcast, BroadcastSink, Bus, CacheError, Claims, Counter, Departed, HostStatus, Limiter,
-    LockToken, Locks, Member, Presence, Projection, RealtimeCache,
+    LiveWait, LockToken, Locks, Member, Presence, Projection, RealtimeCache, SyncEntry, Waits,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use watchparty_domain::{ConnectionId, PlaybackState, RoomCode, UserId};
+use watchparty_domain::{ConnectionId, Millis, PlaybackState, RoomCode, UserId, SYNC_FRESH_MS};
 
 #[derive(Default)]
 struct RoomLive {
@@ -33,6 +33,9 @@ struct Inner {
     claims: HashMap<String, Instant>,
     attempts: HashMap<String, (u64, Instant)>,
     locks: HashMap<String, Held>,
+    playback: HashMap<RoomCode, PlaybackState>,
+    waits: HashMap<RoomCode, LiveWait>,
+    sync: HashMap<RoomCode, BTreeMap<UserId, SyncEntry>>,
 }
 
 // Expired claims, counters and locks are swept when a map grows past this,
@@ -200,14 +203,19 @@ impl Presence for InProcess {
 }
 
 // The projection is for tools outside watchparty, and none can see this
-// process's memory: there is nothing to keep.
+// process's memory: only the playback is kept, for sync telemetry.
 #[async_trait]
 impl Projection for InProcess {
+    async fn playback(&self, room: &RoomCode) -> Result<Option<PlaybackState>, CacheError> {
+        Ok(self.inner().playback.get(room).copied())
+    }
+
     async fn set_playback(
         &self,
-        _room: &RoomCode,
-        _playback: PlaybackState,
+        room: &RoomCode,
+        playback: PlaybackState,
     ) -> Result<(), CacheError> {
+        self.inner().playback.insert(room.clone(), playback);
         Ok(())
     }
 
@@ -219,8 +227,67 @@ impl Projection for InProcess {
         Ok(())
     }
 
-    async fn forget_room(&self, _room: &RoomCode) -> Result<(), CacheError> {
+    async fn forget_room(&self, room: &RoomCode) -> Result<(), CacheError> {
+        self.inner().playback.remove(room);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Waits for InProcess {
+    async fn load_wait(&self, room: &RoomCode) -> Result<LiveWait, CacheError> {
+        Ok(self.inner().waits.get(room).cloned().unwrap_or_default())
+    }
+
+    async fn store_wait(&self, room: &RoomCode, wait: &LiveWait) -> Result<(), CacheError> {
+        self.inner().waits.insert(room.clone(), wait.clone());
+        Ok(())
+    }
+
+    async fn waits_due(&self, now: Millis) -> Result<Vec<RoomCode>, CacheError> {
+        let inner = self.inner();
+        Ok(inner
+            .waits
+            .iter()
+            .filter(|(_, live)| live.wait.next_deadline().is_some_and(|d| d <= now))
+            .map(|(code, _)| code.clone())
+            .collect())
+    }
+
+    async fn forget_wait(&self, room: &RoomCode) -> Result<(), CacheError> {
+        let mut inner = self.inner();
+        inner.waits.remove(room);
+        inner.sync.remove(room);
+        Ok(())
+    }
+
+    async fn record_sync(&self, room: &RoomCode, entry: SyncEntry) -> Result<(), CacheError> {
+        let mut inner = self.inner();
+        let reports = inner.sync.entry(room.clone()).or_default();
+        // Stale reports go as fresh ones come, so the map stays small.
+        let now = entry.updated_at;
+        reports.retain(|_, e| now.0.saturating_sub(e.updated_at.0) < SYNC_FRESH_MS);
+        reports.insert(entry.user, entry);
+        Ok(())
+    }
+
+    async fn sync_entries(
+        &self,
+        room: &RoomCode,
+        now: Millis,
+    ) -> Result<Vec<SyncEntry>, CacheError> {
+        let inner = self.inner();
+        Ok(inner
+            .sync
+            .get(room)
+            .map(|reports| {
+                reports
+                    .values()
+                    .filter(|e| now.0.saturating_sub(e.updated_at.0) < SYNC_FRESH_MS)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }
 

@@ -5,12 +5,17 @@
 //! - `P:room:{CODE}:host` — `online`, `grace` or `offline`
 //! - `P:room:{CODE}:participants` — set of user ids with a live socket
 //! - `P:rooms:live` — set of room codes with at least one live socket
+//! - `P:room:{CODE}:wait` — hash `reason`, `deadline` (ms), `version`: the group wait in progress
+//! - `P:room:{CODE}:ready` — hash user id → `ready` / `not_ready`
+//! - `P:room:{CODE}:sync` — hash user id → latest sync report; expires 30 s after the last
 //!
 //! Ours (internal, may change between releases):
 //! - `P:room:{CODE}:conns` — hash connection id → `instance|user`
 //! - `P:room:{CODE}:counts` — hash user → live sockets
 //! - `P:room:{CODE}:names` — hash user → display name
 //! - `P:room:{CODE}:events` — the room's pub/sub channel
+//! - `P:room:{CODE}:waitstate` — the whole group wait (sockets, users, wait), one string
+//! - `P:waits:due` — sorted set of room codes by their wait's deadline (ms)
 //! - `P:instance:{ID}` — an instance's lease, renewed while it lives
 //! - `P:claim:{KEY}`, `P:attempts:{KEY}` — single-use claims and rate counters
 //!   (`P:attempts:logout:{SESSION}` marks a logged-out session for a token's lifetime)
@@ -72,6 +77,31 @@ impl Keys {
         self.room(code, "names")
     }
 
+    /// The group wait in progress: `reason`, `deadline`, `version`.
+    pub fn wait(&self, code: &RoomCode) -> String {
+        self.room(code, "wait")
+    }
+
+    /// User → `ready` / `not_ready`.
+    pub fn ready(&self, code: &RoomCode) -> String {
+        self.room(code, "ready")
+    }
+
+    /// User → latest sync report.
+    pub fn sync(&self, code: &RoomCode) -> String {
+        self.room(code, "sync")
+    }
+
+    /// The whole group wait, as one string.
+    pub fn wait_state(&self, code: &RoomCode) -> String {
+        self.room(code, "waitstate")
+    }
+
+    /// Room codes by their wait's deadline.
+    pub fn waits_due(&self) -> String {
+        format!("{}:waits:due", self.prefix)
+    }
+
     /// The room's pub/sub channel.
     pub fn events(&self, code: &RoomCode) -> String {
         self.room(code, "events")
@@ -121,6 +151,9 @@ mod tests {
         assert_eq!(keys.host(&code), "wp:room:K7Q2M9XAPD:host");
         assert_eq!(keys.participants(&code), "wp:room:K7Q2M9XAPD:participants");
         assert_eq!(keys.live_rooms(), "wp:rooms:live");
+        assert_eq!(keys.wait(&code), "wp:room:K7Q2M9XAPD:wait");
+        assert_eq!(keys.ready(&code), "wp:room:K7Q2M9XAPD:ready");
+        assert_eq!(keys.sync(&code), "wp:room:K7Q2M9XAPD:sync");
         assert_eq!(keys.room_of_channel(&keys.events(&code)), Some(code));
         assert_eq!(keys.room_of_channel("other:room:K7Q2M9XAPD:events"), None);
     }

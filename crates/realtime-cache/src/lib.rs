@@ -13,7 +13,8 @@
 //! - [`Bus`]: room event fan-out between instances (publish and subscribe);
 //! - [`Limiter`]: rate-limit counters and all-or-nothing reservations;
 //! - [`Claims`]: single-use claims (a WebSocket token is spent once);
-//! - [`Locks`]: short exclusive locks across instances.
+//! - [`Locks`]: short exclusive locks across instances;
+//! - [`Waits`]: the group wait and sync telemetry (contract §9, §10).
 //!
 //! Two implementations keep the same contract, which
 //! `tests/conformance.rs` checks against both: [`InProcess`] for a single
@@ -30,6 +31,7 @@ mod locks;
 mod presence;
 mod projection;
 mod redis;
+mod waits;
 
 pub use bus::{Audience, Broadcast, BroadcastSink, Bus};
 pub use claims::Claims;
@@ -40,6 +42,7 @@ pub use locks::{LockToken, Locks};
 pub use presence::{Departed, Member, Presence};
 pub use projection::{HostStatus, Projection};
 pub use redis::{RedisCache, RedisSettings};
+pub use waits::{LiveWait, SyncEntry, Waits};
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -65,7 +68,9 @@ pub enum CacheError {
 
 /// Everything live, as the one object the service holds.
 #[async_trait]
-pub trait RealtimeCache: Presence + Projection + Bus + Limiter + Claims + Locks + 'static {
+pub trait RealtimeCache:
+    Presence + Projection + Bus + Limiter + Claims + Locks + Waits + 'static
+{
     /// Whether the backing store answers (for readiness).
     async fn ping(&self) -> Result<(), CacheError>;
 }

@@ -2,10 +2,10 @@
 //! written under the canonical keys of contract §6 (`P:room:{CODE}:state`,
 //! `P:room:{CODE}:host`) for other tools to read.
 //!
-//! Nothing in watchparty reads it back: the database is the room's truth,
-//! and every decision is taken from there. That is why the trait has no
-//! getters, and why the in-process implementation, which no other tool can
-//! see, keeps nothing.
+//! The database is the room's truth, and every decision is taken from
+//! there. The one reader of the projection is sync telemetry (§10): a
+//! viewer's report is measured against the playback published here, so
+//! that a report a second per viewer never reaches the database.
 
 use crate::CacheError;
 use async_trait::async_trait;
@@ -22,9 +22,11 @@ pub enum HostStatus {
     Offline,
 }
 
-/// Publishes each live room's state for other tools; write-only.
+/// Publishes each live room's state for other tools.
 #[async_trait]
 pub trait Projection: Send + Sync {
+    /// The room's playback as last published, if any.
+    async fn playback(&self, room: &RoomCode) -> Result<Option<PlaybackState>, CacheError>;
     /// Publishes the room's playback.
     async fn set_playback(
         &self,

@@ -117,6 +117,12 @@ impl LocalHub {
         }
     }
 
+    /// Delivers to this instance's sockets only (what each instance sends
+    /// its own sockets, like `SYNC_STATS`).
+    pub(crate) fn deliver_here(&self, room: &RoomCode, broadcast: &Broadcast) {
+        BroadcastSink::deliver(self, room, broadcast);
+    }
+
     pub(crate) fn room_count(&self) -> usize {
         self.rooms.read().unwrap_or_else(|p| p.into_inner()).len()
     }

@@ -20,6 +20,7 @@ mod sweeper;
 mod throttle;
 mod users;
 mod views;
+mod waits;
 
 pub use caller::Caller;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -37,7 +38,7 @@ use hub::LocalHub;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
-use watchparty_domain::{HostGrace, Millis};
+use watchparty_domain::{HostGrace, Millis, RoomCode};
 use watchparty_persistence::{Database, PersistenceError};
 use watchparty_realtime_cache::{InProcess, RealtimeCache, RedisCache, RedisSettings};
 
@@ -162,6 +163,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: Config,
     metrics: Arc<Metrics>,
+    // The wait deadlines the engine armed, until the sweeper takes them.
+    deadlines: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(RoomCode, Millis)>>>,
     user_sockets: Arc<slots::UserSockets>,
     // Connection ids: a random per-process prefix keeps them unique across instances.
     connection_prefix: u64,
@@ -206,9 +209,17 @@ impl Service {
         let (db, _) = open_database(&config.database.url, config.database.connect_timeout).await?;
         let prefix: [u8; 4] = auth::os_random()?;
         let grace = HostGrace::from_secs(config.host_grace.as_secs());
+        let (engine, deadlines) = RoomEngine::new(
+            db.clone(),
+            Arc::clone(&live),
+            grace,
+            Arc::clone(&clock),
+            Arc::clone(&metrics),
+        );
         Ok(Service {
             inner: Arc::new(Inner {
-                engine: RoomEngine::new(db.clone(), Arc::clone(&live), grace, Arc::clone(&clock)),
+                engine,
+                deadlines: std::sync::Mutex::new(Some(deadlines)),
                 db,
                 passwords: auth::Passwords::new().await?,
                 tokens: auth::Tokens::new(

@@ -95,7 +95,9 @@ impl Service {
         let now = self.now();
         let announcer = self.inner.engine.announcer();
         let view = announcer.room_view_live(&room, &host_name, now).await?;
-        Ok((view, playback_view(&room.playback, now)))
+        let mut playback = playback_view(&room.playback, now);
+        playback.waiting = self.inner.engine.waiting_view(&room.code).await?;
+        Ok((view, playback))
     }
 
     /// Makes the caller a participant; joining again answers the same.

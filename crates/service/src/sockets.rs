@@ -40,10 +40,11 @@ pub struct SocketTicket {
 /// Who a live socket is; what the service needs on each intent.
 #[derive(Debug, Clone)]
 pub struct SocketHandle {
-    id: ConnectionId,
-    user: UserId,
-    display_name: String,
-    room: RoomCode,
+    pub(crate) id: ConnectionId,
+    pub(crate) user: UserId,
+    pub(crate) display_name: String,
+    pub(crate) room: RoomCode,
+    pub(crate) telemetry: Arc<crate::waits::Telemetry>,
     // Held while the socket lives: the user's place under the per-user cap.
     _slot: Arc<SocketSlot>,
 }
@@ -60,20 +61,20 @@ pub struct SocketSession {
     pub too_slow: CancellationToken,
 }
 
-/// What handling one client message came to: a reply for that socket
-/// alone (`PONG`, `ERROR`), and a failure for the edge to log.
+/// What handling one client message came to: replies for that socket
+/// alone (`PONG`, `ERROR`, `YOUR_SYNC`), and a failure for the edge to log.
 #[derive(Debug, Default)]
 pub struct Handled {
-    /// Sent to the socket that sent the message.
-    pub reply: Option<ServerMessage>,
+    /// Sent to the socket that sent the message, in order.
+    pub replies: Vec<ServerMessage>,
     /// Something failed on the way; logged by the caller, with its cause.
     pub failure: Option<ServiceError>,
 }
 
 impl Handled {
-    fn reply(message: ServerMessage) -> Self {
+    pub(crate) fn reply(message: ServerMessage) -> Self {
         Handled {
-            reply: Some(message),
+            replies: vec![message],
             failure: None,
         }
     }
@@ -82,9 +83,9 @@ impl Handled {
         Self::reply(ServerMessage::error(code, text))
     }
 
-    fn failed(failure: ServiceError) -> Self {
+    pub(crate) fn failed(failure: ServiceError) -> Self {
         Handled {
-            reply: None,
+            replies: Vec::new(),
             failure: Some(failure),
         }
     }
@@ -166,6 +167,14 @@ impl Service {
             user: ticket.user,
             display_name: ticket.display_name.clone(),
         };
+        let resumes_after_grace = is_host
+            && matches!(
+                room.status,
+                RoomStatus::Grace {
+                    was_playing: true,
+                    ..
+                }
+            );
         if is_host {
             // The grace may end here or, on another instance, by its deadline:
             // whichever conditional update wins decides, and a closed room is
@@ -249,12 +258,14 @@ impl Service {
                 .collect(),
             host_status,
         };
+        let mut playback = playback_view(&room.playback, now);
+        playback.waiting = inner.engine.waiting_view(&room.code).await.unwrap_or(None);
         // Room for the three opening frames, so queueing them cannot fail.
         let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
         let too_slow = CancellationToken::new();
         // Queued before the socket joins the hub, so nothing can come first.
         for opening in [
-            ServerMessage::playback_state(playback_view(&room.playback, now), None),
+            ServerMessage::playback_state(playback, None),
             presence,
             capabilities,
         ] {
@@ -272,11 +283,19 @@ impl Service {
                 tracing::warn!(room = %room.code, error = %e, cause, "USER_JOINED not announced");
             }
         }
+        if resumes_after_grace {
+            // The others may need a moment to be ready again (§13 rule 7).
+            if let Err(e) = self.wait_after_grace(&locked).await {
+                let cause = e.cause_chain().unwrap_or_default();
+                tracing::warn!(room = %room.code, error = %e, cause, "no wait after grace");
+            }
+        }
         let handle = SocketHandle {
             id,
             user: ticket.user,
             display_name: ticket.display_name,
             room: ticket.room.clone(),
+            telemetry: Arc::new(crate::waits::Telemetry::new(room.playback.is_playing)),
             _slot: ticket.slot,
         };
         Ok(SocketSession {
@@ -299,6 +318,12 @@ impl Service {
             .remove_connection(&handle.room, handle.id, handle.user)
             .await
             .classify()?;
+        // The wait stops waiting for it; a failure here must not keep the
+        // host's grace from starting.
+        if let Err(e) = self.wait_forgets(&locked, handle).await {
+            let cause = e.cause_chain().unwrap_or_default();
+            tracing::warn!(room = %handle.room, error = %e, cause, "a closed socket stays in the wait until its deadline");
+        }
         if last_of_user {
             self.user_left(&locked, handle.user, &handle.display_name)
                 .await?;
@@ -328,9 +353,26 @@ impl Service {
         }
         match locked.load_with(&PeopleNeeded::Only(Vec::new())).await {
             Ok((room, _)) if room.host == user => {
-                locked
-                    .execute(Origin::Service, Command::HostDisconnected)
-                    .await?;
+                // A wait in progress ends with the host gone; the room was
+                // about to play, so it plays again when the host is back.
+                let held = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let seen = std::sync::Arc::clone(&held);
+                let ended = locked
+                    .wait_step(move |_, wait, now| {
+                        seen.store(wait.current().is_some(), Relaxed);
+                        wait.host_away(now)
+                    })
+                    .await;
+                if let Err(e) = ended {
+                    let cause = e.cause_chain().unwrap_or_default();
+                    tracing::warn!(room = %code, error = %e, cause, "the wait could not be ended for grace");
+                }
+                let command = if held.load(Relaxed) {
+                    Command::HostDisconnectedDuringWait
+                } else {
+                    Command::HostDisconnected
+                };
+                locked.execute(Origin::Service, command).await?;
                 Ok(())
             }
             Ok(_) | Err(ServiceError::NotFound) => Ok(()),
@@ -391,10 +433,14 @@ impl Service {
                     .await
             }
             ClientMessage::ChatMessage { message } => self.chat(socket, &message).await,
-            // Answered once the group wait and sync telemetry are wired.
-            ClientMessage::PlayerState { .. }
-            | ClientMessage::SetWait { .. }
-            | ClientMessage::SyncReport { .. } => Handled::default(),
+            ClientMessage::PlayerState { state } => self.player_state(socket, state).await,
+            ClientMessage::SetWait { wait } => self.set_wait(socket, wait).await,
+            ClientMessage::SyncReport {
+                time,
+                at,
+                rtt_ms,
+                state,
+            } => self.sync_report(socket, (time, at, rtt_ms, state)).await,
         }
     }
 

@@ -5,10 +5,12 @@
 use crate::error::ServiceError;
 use crate::Service;
 use std::time::Duration;
-use watchparty_domain::CloseReason;
+use watchparty_domain::{CloseReason, Millis, RoomCode, SYNC_STATS_EVERY_MS};
 
 /// How often connections of dead instances are looked for.
 const REAP_EVERY: Duration = Duration::from_secs(5);
+/// How often controllers get `SYNC_STATS` (§10).
+const SYNC_STATS_EVERY: Duration = Duration::from_millis(SYNC_STATS_EVERY_MS.unsigned_abs());
 
 impl Service {
     /// Runs the sweeper until `stop` is cancelled. Every instance runs one;
@@ -23,19 +25,52 @@ impl Service {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reap = tokio::time::Instant::now();
+        let mut stats = tokio::time::interval(SYNC_STATS_EVERY);
+        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let armed = self
+            .inner
+            .deadlines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let mut armed = armed.unwrap_or_else(|| {
+            // A second sweeper on the same service: the first keeps the timers.
+            tokio::sync::mpsc::unbounded_channel().1
+        });
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
+                _ = stats.tick() => {
+                    self.send_sync_stats().await;
+                    continue;
+                }
+                Some((code, deadline)) = armed.recv() => {
+                    self.wake_at(code, deadline);
+                    continue;
+                }
             }
             self.close_expired_graces().await;
             self.settle_due_rooms().await;
+            self.settle_due_waits().await;
             self.inner.engine.redeliver().await;
             if last_reap.elapsed() >= REAP_EVERY {
                 last_reap = tokio::time::Instant::now();
                 self.announce_departed().await;
             }
         }
+    }
+
+    /// Settles a room's wait at its deadline, from a task of its own.
+    fn wake_at(&self, code: RoomCode, deadline: Millis) {
+        let service = self.clone();
+        let wait = deadline.0.saturating_sub(self.now().0).max(0);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+            if let Err(e) = service.inner.engine.settle_wait(&code).await {
+                tracing::debug!(room = %code, error = %e, "a wait deadline was left for the sweeper");
+            }
+        });
     }
 
     /// Closes every room whose grace deadline has passed: one conditional

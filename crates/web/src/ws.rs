@@ -322,13 +322,23 @@ impl Connection {
                             if let Some(failure) = &handled.failure {
                                 log_failure("a client message failed", failure);
                             }
-                            if let Some(reply) = handled.reply {
+                            let mut interrupted = None;
+                            for reply in handled.replies {
                                 let reply = ByteString::from(reply.to_json());
                                 match self.send(reply, &mut stops).await {
                                     Sent::Ok => {}
-                                    Sent::Gone => break None,
-                                    Sent::Interrupted(code) => break Some(close(code)),
+                                    Sent::Gone => {
+                                        interrupted = Some(None);
+                                        break;
+                                    }
+                                    Sent::Interrupted(code) => {
+                                        interrupted = Some(Some(close(code)));
+                                        break;
+                                    }
                                 }
+                            }
+                            if let Some(outcome) = interrupted {
+                                break outcome;
                             }
                         }
                         // Binary frames are not part of the protocol: ignored.

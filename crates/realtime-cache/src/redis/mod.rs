@@ -18,6 +18,8 @@ mod locks;
 mod mirror;
 mod presence;
 mod projection;
+mod wait_text;
+mod waits;
 mod wire;
 
 use crate::keys::Keys;

@@ -1,12 +1,13 @@
 //! The projection in Redis: the canonical `state` and `host` keys of
-//! contract §6, written for other tools and read by nobody in watchparty.
+//! contract §6, written for other tools; sync telemetry reads `state` back.
 
 use super::{unavailable, RedisCache, Shared};
 use crate::{CacheError, HostStatus, Projection};
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::Expiration;
-use watchparty_domain::{PlaybackState, RoomCode};
+use std::collections::HashMap;
+use watchparty_domain::{Millis, PlaybackState, Position, Rate, RoomCode};
 
 // Cached room state outlives its last socket by this much, then expires.
 const ROOM_CACHE_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -62,8 +63,30 @@ impl Shared {
     }
 }
 
+/// Reads the `state` hash back; `None` when any field is missing or odd.
+fn read_playback(fields: &HashMap<String, String>) -> Option<PlaybackState> {
+    let field = |name: &str| fields.get(name).map(String::as_str);
+    Some(PlaybackState {
+        is_playing: field("is_playing")? == "1",
+        position: Position::new(field("time")?.parse().ok()?).ok()?,
+        updated_at: Millis(field("updated_at")?.parse().ok()?),
+        rate: Rate::new(field("rate")?.parse().ok()?).ok()?,
+        version: field("version")?.parse().ok()?,
+    })
+}
+
 #[async_trait]
 impl Projection for RedisCache {
+    async fn playback(&self, room: &RoomCode) -> Result<Option<PlaybackState>, CacheError> {
+        let fields: HashMap<String, String> = self
+            .shared
+            .client
+            .hgetall(self.shared.keys.state(room))
+            .await
+            .map_err(unavailable)?;
+        Ok(read_playback(&fields))
+    }
+
     async fn set_playback(
         &self,
         room: &RoomCode,

@@ -74,8 +74,13 @@ impl Announcer {
                         .set_playback(&room.code, *playback)
                         .await
                         .classify()?;
-                    let (time, server_time, version) =
-                        (playback.position.seconds(), now.0, playback.version);
+                    // A resume after a wait starts a moment ahead, when
+                    // every player can start together.
+                    let (time, server_time, version) = (
+                        playback.position.seconds(),
+                        playback.updated_at.0.max(now.0),
+                        playback.version,
+                    );
                     let by = by.clone();
                     let message = match action {
                         PlaybackAction::Play(_) => wire::ServerMessage::Play {

@@ -10,6 +10,7 @@ mod announce;
 mod audit;
 mod locks;
 mod redelivery;
+mod waits;
 
 pub(crate) use announce::{removed_close, Announcer};
 pub(crate) use locks::RoomLocks;
@@ -17,8 +18,10 @@ pub(crate) use redelivery::Redelivery;
 
 use crate::clock::{rfc3339, Clock};
 use crate::error::{Classify, ServiceError};
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::sync::MutexGuard;
 use watchparty_domain::{
     action_time, Command, ConnectionId, Event, HostGrace, Millis, OnHostTimeout, Outcome,
@@ -29,7 +32,7 @@ use watchparty_realtime_cache::RealtimeCache;
 
 // The room's cross-instance lock: held for one store and its publish, so
 // that every instance delivers a room's changes in the order they were
-// stored (chat ids, playback versions).
+// stored (chat ids, playback versions), and for each step of a group wait.
 const ROOM_LOCK_TTL: Duration = Duration::from_secs(5);
 const ROOM_LOCK_WAIT: Duration = Duration::from_secs(2);
 
@@ -107,23 +110,32 @@ pub(crate) struct RoomEngine {
     grace: HostGrace,
     clock: Arc<dyn Clock>,
     announcer: Announcer,
+    metrics: Arc<Metrics>,
+    // Wait deadlines for this instance's sweeper to wake at.
+    deadlines: mpsc::UnboundedSender<(RoomCode, Millis)>,
 }
 
 impl RoomEngine {
+    /// The engine, and the wait deadlines it arms for the sweeper to keep.
     pub(crate) fn new(
         db: Database,
         live: Arc<dyn RealtimeCache>,
         grace: HostGrace,
         clock: Arc<dyn Clock>,
-    ) -> Self {
-        RoomEngine {
+        metrics: Arc<Metrics>,
+    ) -> (Self, mpsc::UnboundedReceiver<(RoomCode, Millis)>) {
+        let (deadlines, armed) = mpsc::unbounded_channel();
+        let engine = RoomEngine {
             announcer: Announcer::new(db.clone(), Arc::clone(&live), grace),
             db,
             live,
             locks: RoomLocks::new(),
             grace,
             clock,
-        }
+            metrics,
+            deadlines,
+        };
+        (engine, armed)
     }
 
     /// Turns domain events into messages and hands them to every instance.
@@ -267,9 +279,15 @@ impl RoomEngine {
         }
         let key = format!("room:{}", room.code);
         let token = self.lock_room(&key, origin).await?;
-        let done = self
-            .store_and_announce(origin, room, outcome, host_name, now)
-            .await;
+        // A playback command may start, force, restart or end a group wait.
+        let done = match self.playback_with_wait(origin, room, &outcome, now).await {
+            Ok(Some(plan)) => self.store_plan(room, host_name, plan, now).await,
+            Ok(None) => {
+                self.store_and_announce(origin, room, outcome, host_name, now)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         self.unlock_room(&key, token).await;
         done
     }
@@ -378,6 +396,20 @@ impl Locked<'_> {
         people: &PeopleNeeded,
     ) -> Result<(Room, String), ServiceError> {
         self.engine.load_with(self.code, people).await
+    }
+
+    /// Runs one step of the room's group wait (see `waits.rs`) under the
+    /// room's cross-instance lock.
+    pub(crate) async fn wait_step(
+        &self,
+        decide: impl FnOnce(
+                &Room,
+                &mut watchparty_domain::GroupWait,
+                Millis,
+            ) -> Vec<watchparty_domain::WaitEvent>
+            + Send,
+    ) -> Result<(), ServiceError> {
+        self.engine.wait_step(self.code, decide).await
     }
 
     /// Settles what came due by itself: an overdue grace (closed, or
