@@ -7,8 +7,9 @@
 // control) also sends what its person does: play / pause / seek become PLAY /
 // PAUSE / SEEK, the speed menu RATE. The host's video *is* the model (it
 // leads): it is moved only when the model changes from outside (another
-// controller, a restore after grace), and when it stalls it tells the room
-// where it really is. Other controllers chase the model like viewers, so one
+// controller, a restore after grace, a group wait's held start) and trimmed
+// by its rate when a few ms off, and when it stalls it tells the room where
+// it really is. Other controllers chase the model like viewers, so one
 // co-host's buffering never pulls the room back.
 
 /**
@@ -243,12 +244,8 @@ export class PlaybackSync {
       } else if (!this.leads) {
         this.setSpeed(rate * (1 - Math.sign(drift) * MAX_NUDGE));
       }
-    } else if (!this.leads) {
-      // Trim continuously: the rate leans against the drift in proportion.
-      const lean = Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / (TRIM_OVER * rate)));
-      this.setSpeed(rate * (1 - Math.round(lean / TRIM_STEP) * TRIM_STEP));
     } else {
-      this.setSpeed(rate);
+      this.trim(drift);
     }
     if (v.paused && !v.ended && !this.blocked) this.play();
   }
@@ -264,6 +261,17 @@ export class PlaybackSync {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Trims continuously: the rate leans against the drift in proportion.
+   *
+   * @param {number} drift seconds ahead of the model
+   */
+  trim(drift) {
+    const rate = this.rate();
+    const lean = Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / (TRIM_OVER * rate)));
+    this.setSpeed(rate * (1 - Math.round(lean / TRIM_STEP) * TRIM_STEP));
   }
 
   /** @param {number} time a seek of this page's own, not the person's */
@@ -326,11 +334,20 @@ export class PlaybackSync {
     else this.setSpeed(this.model.rate);
   }
 
-  // A controller whose video stalled (buffering) tells the room where it really is.
+  // A controller whose video stalled (buffering) tells the room where it
+  // really is. Small drift (a held start that began a few ms late, the
+  // clock's own wander) it trims like a viewer: every page then converges
+  // on the model, the host's included.
   controllerCheck() {
     const v = this.video;
     if (!this.model || !this.model.is_playing || v.paused || v.seeking || v.readyState < 3) return;
-    if (Math.abs(v.currentTime - this.expected()) > HOST_RESYNC) this.announce("SEEK", true);
+    const drift = v.currentTime - this.expected();
+    if (Math.abs(drift) > HOST_RESYNC) {
+      this.setSpeed(this.model.rate);
+      this.announce("SEEK", true);
+    } else {
+      this.trim(drift);
+    }
   }
 
   /**
