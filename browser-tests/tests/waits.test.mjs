@@ -63,6 +63,7 @@ async function room(name, { slowViewer = false } = {}) {
   }
   await sleep(1500); // the first clock samples
   return {
+    code: path.split("/").pop(),
     host,
     viewer,
     hostFrames,
@@ -164,6 +165,14 @@ test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the ro
     assert.equal(await r.host.locator("#group-wait", { hasText: "Bo" }).count(), 0);
     // Bo catches up on their own.
     await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 30, "Bo catches up", 15000);
+
+    // The host turns waiting off for the room in its settings.
+    await r.host.locator("summary", { hasText: "Room settings" }).click();
+    await r.host.getByLabel("Wait for everyone's video").selectOption("off");
+    await r.host.getByRole("button", { name: "Save changes" }).click();
+    await r.host.locator("#settings-area", { hasText: "Saved." }).waitFor();
+    const policy = await r.viewer.evaluate(async (code) => (await (await fetch(`/api/rooms/${code}/`)).json()).room.wait_policy, r.code);
+    assert.equal(policy, "off");
     assert.deepEqual(r.problems, []);
   } finally {
     await r.close();

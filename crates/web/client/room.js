@@ -151,6 +151,7 @@ class RoomView {
   /** @type {HTMLInputElement} */ chatToggle;
   /** @type {HTMLSelectElement} */ controlSelect;
   /** @type {HTMLSelectElement} */ timeoutSelect;
+  /** @type {HTMLSelectElement} */ waitSelect;
   /** @type {HTMLParagraphElement} */ settingsError;
   /** @type {HTMLParagraphElement} */ settingsSaved;
   /** @type {HTMLFormElement | undefined} */ settingsForm;
@@ -1074,6 +1075,13 @@ class RoomView {
         h("option", { value: "close" }, "Close the room"),
         h("option", { value: "promote" }, "Hand it to a co-host, or to whoever joined first"),
       );
+      this.waitSelect = h(
+        "select",
+        {},
+        h("option", { value: "start" }, "When playback starts or jumps"),
+        h("option", { value: "always" }, "Also when someone buffers"),
+        h("option", { value: "off" }, "Never"),
+      );
       this.settingsForm = h(
         "form",
         { onsubmit: (/** @type {SubmitEvent} */ e) => this.saveSettings(e) },
@@ -1086,6 +1094,11 @@ class RoomView {
           "When the host is gone",
           this.timeoutSelect,
           "What happens when the host leaves and does not come back within the grace period.",
+        ),
+        field(
+          "Wait for everyone's video",
+          this.waitSelect,
+          "Hold playback (10 s at most; 5 s for someone buffering) until every player is ready.",
         ),
         h("div", { class: "actions" }, h("button", { type: "submit" }, "Save changes")),
       );
@@ -1135,6 +1148,7 @@ class RoomView {
     this.chatToggle.checked = this.room.is_chat_enabled;
     this.controlSelect.value = this.room.control;
     this.timeoutSelect.value = this.room.on_host_timeout;
+    this.waitSelect.value = this.room.wait_policy || "start";
   }
 
   /** @param {SubmitEvent} event */
@@ -1156,6 +1170,7 @@ class RoomView {
     if (control !== room.control) changes.control = control;
     const onTimeout = /** @type {Room["on_host_timeout"]} */ (this.timeoutSelect.value);
     if (onTimeout !== room.on_host_timeout) changes.on_host_timeout = onTimeout;
+    if (room.wait_policy !== undefined && this.waitSelect.value !== room.wait_policy) changes.wait_policy = this.waitSelect.value;
     if (Object.keys(changes).length === 0) {
       this.settingsSaved.textContent = "Nothing to save.";
       return;
