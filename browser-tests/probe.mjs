@@ -130,7 +130,12 @@ export function analyse(host, viewer, commands, end) {
       settle_ms: settled === null ? null : Math.round(settled - cmd.t),
       seeks: viewer.seeks.filter((x) => x.t >= cmd.t && x.t < until).length,
       rate_changes: viewer.rates.filter((x) => x.t >= cmd.t && x.t < until).length,
-      last_gap_ms: points.length && points[points.length - 1].d !== undefined ? Math.round(points[points.length - 1].d * 1000 * 10) / 10 : null,
+      // The median gap over the segment's last half second (null: the host
+      // never stood still long enough to say).
+      end_gap_ms: (() => {
+        const tail = points.slice(-5).filter((p) => p.d !== undefined && (cmd.playing ? !p.hp && !p.vp : p.hp && p.vp));
+        return tail.length ? Math.round(quantile(tail.map((p) => Math.abs(p.d) * 1000), 0.5) * 10) / 10 : null;
+      })(),
     };
   });
   return {

@@ -17,7 +17,9 @@ let count = 0;
 
 before(async () => {
   server = await startServer({}, { instances: 2 });
-  video = await serveFile(testVideo());
+  // A slow link brings 75 kB/s, under twice the clip's bitrate: however long
+  // the setup takes, it has not reached 30 s of video by the time of the seek.
+  video = await serveFile(testVideo(), "video/webm", { slowBytesPerSec: 75_000 });
   browser = await launchBrowser();
 });
 
