@@ -964,20 +964,32 @@ impl Room {
         if !is_playing && !self.playback.is_playing && position == self.playback.position {
             return Ok(self.unchanged_with(Vec::new()));
         }
+        Ok(self.playback_changed(action, is_playing, position, now))
+    }
+
+    /// The room with playback set as `action` says from `at`, one version
+    /// further, and the event that announces it.
+    fn playback_changed(
+        &self,
+        action: PlaybackAction,
+        is_playing: bool,
+        position: Position,
+        at: Millis,
+    ) -> Outcome {
         let playback = self.announced(PlaybackState {
             is_playing,
             position,
-            updated_at: now,
+            updated_at: at,
             ..self.playback
         });
         let room = Room {
             playback,
             ..self.clone()
         };
-        Ok(Outcome {
+        Outcome {
             room,
             events: vec![Event::PlaybackChanged { action, playback }],
-        })
+        }
     }
 
     /// A playback change the server makes for a group wait: no capability
@@ -991,20 +1003,7 @@ impl Room {
             PlaybackAction::Play(position) => (true, position),
             PlaybackAction::Pause(position) | PlaybackAction::Seek(position) => (false, position),
         };
-        let playback = self.announced(PlaybackState {
-            is_playing,
-            position,
-            updated_at: at,
-            ..self.playback
-        });
-        let room = Room {
-            playback,
-            ..self.clone()
-        };
-        Ok(Outcome {
-            room,
-            events: vec![Event::PlaybackChanged { action, playback }],
-        })
+        Ok(self.playback_changed(action, is_playing, position, at))
     }
 
     fn set_rate(

@@ -942,3 +942,72 @@ fn if_version_guards_other_commands_before_anything_else() {
         Rejection::StaleVersion { current: 0 }
     );
 }
+
+/// §9: the server holds playback for a group wait and resumes it; both are
+/// playback changes of their own, one version each, never during grace.
+#[test]
+fn a_wait_holds_and_resumes_playback_one_version_each() {
+    let room = party();
+    let (playing, _) = ok(&room, play(OWNER, 5.0), 1_000);
+    let at = |s: f64| Position::new(s).unwrap();
+
+    // Held where the command asked to be, paused, one version further.
+    let (held, events) = ok(&playing, Command::HoldForWait { position: at(5.0) }, 1_000);
+    assert!(!held.playback.is_playing);
+    assert_eq!(held.playback.position, at(5.0));
+    assert_eq!(held.playback.version, playing.playback.version + 1);
+    assert!(matches!(
+        events[..],
+        [Event::PlaybackChanged {
+            action: PlaybackAction::Pause(_),
+            ..
+        }]
+    ));
+    // Even paused where it rests: every client must hear that the room holds.
+    let (again, _) = ok(&held, Command::HoldForWait { position: at(5.0) }, 1_200);
+    assert_eq!(again.playback.version, held.playback.version + 1);
+
+    // Resumed from the held position, starting a moment ahead.
+    let resume = Command::ResumeAfterWait {
+        position: at(5.0),
+        start: Millis(3_300),
+    };
+    let (resumed, events) = ok(&held, resume.clone(), 3_000);
+    assert!(resumed.playback.is_playing);
+    assert_eq!(resumed.playback.updated_at, Millis(3_300));
+    assert_eq!(resumed.playback.version, held.playback.version + 1);
+    assert_eq!(
+        resumed.playback.position_at(Millis(3_100)),
+        5.0,
+        "nobody moves before the start"
+    );
+    assert!((resumed.playback.position_at(Millis(4_300)) - 6.0).abs() < 1e-9);
+    assert!(matches!(
+        events[..],
+        [Event::PlaybackChanged {
+            action: PlaybackAction::Play(_),
+            ..
+        }]
+    ));
+
+    // The host gone during the wait: grace freezes, and the return plays.
+    let (away, _) = ok(&held, Command::HostDisconnectedDuringWait, 4_000);
+    assert!(matches!(
+        away.status,
+        RoomStatus::Grace {
+            was_playing: true,
+            ..
+        }
+    ));
+    assert_eq!(err(&away, resume, 4_100), Rejection::HostAway);
+    assert_eq!(
+        err(&away, Command::HoldForWait { position: at(1.0) }, 4_100),
+        Rejection::HostAway
+    );
+    let (back, _) = ok(&away, Command::HostConnected, 5_000);
+    assert!(back.playback.is_playing, "the room was about to play");
+    // Without a wait, a paused room stays paused across a grace.
+    let (away, _) = ok(&held, Command::HostDisconnected, 4_000);
+    let (back, _) = ok(&away, Command::HostConnected, 5_000);
+    assert!(!back.playback.is_playing);
+}

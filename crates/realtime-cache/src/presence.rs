@@ -20,6 +20,8 @@ pub struct Member {
 pub struct Departed {
     /// The room.
     pub room: RoomCode,
+    /// The connection that is gone.
+    pub connection: ConnectionId,
     /// Whose connection it was.
     pub user: UserId,
     /// Their name.

@@ -23,8 +23,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use watchparty_domain::{ConnectionId, RoomCode, UserId};
 use watchparty_realtime_cache::{
-    Audience, Broadcast, BroadcastSink, Counter, InProcess, Member, RealtimeCache, RedisCache,
-    RedisSettings,
+    Audience, Broadcast, BroadcastSink, Counter, InProcess, LiveWait, Member, RealtimeCache,
+    RedisCache, RedisSettings, SyncEntry,
 };
 
 /// How long a test waits for something that must happen (a delivery, a lock).
@@ -196,6 +196,8 @@ conformance!(
     live_rooms_and_viewer_counts,
     no_living_instance_is_reaped,
     the_projection_accepts_writes,
+    a_stored_wait_reads_back_and_comes_due_at_its_deadline,
+    sync_reports_count_for_thirty_seconds,
     publish_reaches_a_subscribed_instance_only,
     except_and_then_close_are_carried,
     a_claim_is_single_use_within_its_ttl,
@@ -293,23 +295,117 @@ async fn no_living_instance_is_reaped(live: &Live) {
 }
 
 async fn the_projection_accepts_writes(live: &Live) {
-    // Write-only: what Redis stores is checked in `redis_only`.
+    // What Redis stores is checked in `redis_only`; the playback reads back
+    // (sync telemetry measures reports against it).
     let cache = live.cache();
     let r = room(7);
+    assert_eq!(cache.playback(&r).await.unwrap(), None);
     let playback = watchparty_domain::PlaybackState {
         is_playing: true,
-        position: watchparty_domain::Position::clamped(3.0),
-        updated_at: watchparty_domain::Millis(1),
-        rate: watchparty_domain::Rate::NORMAL,
-        version: 0,
+        position: watchparty_domain::Position::clamped(3.25),
+        updated_at: watchparty_domain::Millis(1_700_000_000_001),
+        rate: watchparty_domain::Rate::new(1.5).unwrap(),
+        version: 4,
     };
     cache.set_playback(&r, playback).await.unwrap();
+    assert_eq!(cache.playback(&r).await.unwrap(), Some(playback));
     cache
         .set_host_status(&r, watchparty_realtime_cache::HostStatus::Grace)
         .await
         .unwrap();
     cache.forget_room(&r).await.unwrap();
     cache.forget_room(&r).await.unwrap();
+    assert_eq!(cache.playback(&r).await.unwrap(), None);
+}
+
+async fn a_stored_wait_reads_back_and_comes_due_at_its_deadline(live: &Live) {
+    use watchparty_domain::{GroupWait, Millis, PlayerState, RoomNow, WaitPolicy, WaitReason};
+    let cache = live.cache();
+    let (r, quiet) = (room(40), room(41));
+    assert_eq!(cache.load_wait(&r).await.unwrap(), LiveWait::default());
+    let mut wait = GroupWait::new();
+    let now = Millis(1_700_000_000_000);
+    let _ = wait.connect(ConnectionId(1), UserId(7), false, now);
+    let paused = RoomNow {
+        playing: false,
+        policy: WaitPolicy::Start,
+    };
+    let _ = wait.report(ConnectionId(1), PlayerState::Loading, paused, now);
+    let _ = wait.set_wait(UserId(8), false, now);
+    let _ = wait.start(WaitReason::Play, WaitPolicy::Start, now);
+    let deadline = wait.next_deadline().unwrap();
+    let stored = LiveWait { wait, version: 3 };
+    cache.store_wait(&r, &stored).await.unwrap();
+    cache
+        .store_wait(&quiet, &LiveWait::default())
+        .await
+        .unwrap();
+    assert_eq!(cache.load_wait(&r).await.unwrap(), stored);
+
+    let due = |at: Millis| cache.waits_due(at);
+    assert!(!due(Millis(deadline.0 - 1)).await.unwrap().contains(&r));
+    let at_deadline = due(deadline).await.unwrap();
+    assert!(at_deadline.contains(&r), "{at_deadline:?}");
+    assert!(
+        !at_deadline.contains(&quiet),
+        "a room without a wait is never due"
+    );
+
+    // The wait ended: no longer due.
+    let mut ended = stored.clone();
+    let _ = ended.wait.settle(deadline);
+    assert!(ended.wait.current().is_none());
+    cache.store_wait(&r, &ended).await.unwrap();
+    assert!(!due(deadline).await.unwrap().contains(&r));
+    assert_eq!(cache.load_wait(&r).await.unwrap(), ended);
+
+    cache.forget_wait(&r).await.unwrap();
+    assert_eq!(cache.load_wait(&r).await.unwrap(), LiveWait::default());
+}
+
+async fn sync_reports_count_for_thirty_seconds(live: &Live) {
+    use watchparty_domain::{Millis, ReportedState};
+    let cache = live.cache();
+    let r = room(42);
+    let report = |user: i64, at: i64, drift_ms: f64| SyncEntry {
+        user: UserId(user),
+        display_name: format!("user {user} with spaces"),
+        drift_ms,
+        rtt_ms: 31.5,
+        state: ReportedState::Playing,
+        updated_at: Millis(at),
+    };
+    let t = 1_700_000_000_000;
+    cache.record_sync(&r, report(7, t, -120.25)).await.unwrap();
+    cache
+        .record_sync(&r, report(8, t + 10_000, 40.0))
+        .await
+        .unwrap();
+    // A newer report replaces the user's older one.
+    cache
+        .record_sync(&r, report(7, t + 20_000, -80.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.sync_entries(&r, Millis(t + 21_000)).await.unwrap(),
+        vec![report(7, t + 20_000, -80.0), report(8, t + 10_000, 40.0)]
+    );
+    // Thirty seconds after a report it no longer counts.
+    assert_eq!(
+        cache.sync_entries(&r, Millis(t + 40_000)).await.unwrap(),
+        vec![report(7, t + 20_000, -80.0)]
+    );
+    assert!(cache
+        .sync_entries(&room(43), Millis(t))
+        .await
+        .unwrap()
+        .is_empty());
+    cache.forget_wait(&r).await.unwrap();
+    assert!(cache
+        .sync_entries(&r, Millis(t + 21_000))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn publish_reaches_a_subscribed_instance_only(live: &Live) {
@@ -723,6 +819,7 @@ mod redis_only {
             departed,
             vec![watchparty_realtime_cache::Departed {
                 room: r.clone(),
+                connection: ConnectionId(1),
                 user: UserId(5),
                 display_name: "user 5".to_owned(),
                 last_of_user: true,
@@ -735,12 +832,98 @@ mod redis_only {
         assert_eq!(survivor.cache().members(&r).await.unwrap(), vec![member(6)]);
     }
 
+    /// An instance under a fresh prefix, and a plain client to read its keys.
+    async fn canonical(url: &str) -> (Live, Client, String) {
+        let prefix = unique_prefix();
+        let live = redis_instance(url, &prefix, LONG).await;
+        (live, raw_client(url).await, prefix)
+    }
+
+    /// Contract §6 and §13 rule 22: `wait`, `ready` and `sync`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wait_and_sync_keys_are_written_as_the_contract_says() {
+        use watchparty_domain::{
+            GroupWait, Millis, PlayerState, ReportedState, RoomNow, WaitPolicy, WaitReason,
+        };
+        let Some(url) = redis_url() else { return };
+        let (live, raw, prefix) = canonical(&url).await;
+        let r = RoomCode::parse("K7Q2M9XAPD").unwrap();
+        let key = |what: &str| format!("{prefix}:room:K7Q2M9XAPD:{what}");
+        let cache = live.cache();
+
+        let now = Millis(1_700_000_000_000);
+        let mut wait = GroupWait::new();
+        let paused = RoomNow {
+            playing: false,
+            policy: WaitPolicy::Start,
+        };
+        for (socket, user, state) in [
+            (1, 7, PlayerState::Loading),
+            (2, 8, PlayerState::Ready),
+            (3, 8, PlayerState::Buffering),
+        ] {
+            let _ = wait.connect(ConnectionId(socket), UserId(user), false, now);
+            let _ = wait.report(ConnectionId(socket), state, paused, now);
+        }
+        // A socket that never reported has no readiness at all.
+        let _ = wait.connect(ConnectionId(4), UserId(9), false, now);
+        let _ = wait.start(WaitReason::Seek, WaitPolicy::Start, now);
+        let stored = LiveWait { wait, version: 12 };
+        cache.store_wait(&r, &stored).await.unwrap();
+
+        let hash: HashMap<String, String> = raw.hgetall(key("wait")).await.unwrap();
+        assert_eq!(
+            hash,
+            HashMap::from([
+                ("reason".to_owned(), "seek".to_owned()),
+                ("deadline".to_owned(), (now.0 + 10_000).to_string()),
+                ("version".to_owned(), "12".to_owned()),
+            ])
+        );
+        let ready: HashMap<String, String> = raw.hgetall(key("ready")).await.unwrap();
+        assert_eq!(
+            ready,
+            HashMap::from([
+                ("7".to_owned(), "not_ready".to_owned()),
+                ("8".to_owned(), "ready".to_owned()),
+            ])
+        );
+
+        cache
+            .record_sync(
+                &r,
+                SyncEntry {
+                    user: UserId(7),
+                    display_name: "ana".to_owned(),
+                    drift_ms: -42.5,
+                    rtt_ms: 30.0,
+                    state: ReportedState::Playing,
+                    updated_at: now,
+                },
+            )
+            .await
+            .unwrap();
+        let sync: HashMap<String, String> = raw.hgetall(key("sync")).await.unwrap();
+        assert_eq!(sync.len(), 1, "{sync:?}");
+        assert!(sync["7"].starts_with("-42.5 30 playing"), "{sync:?}");
+        let ttl: i64 = raw.pttl(key("sync")).await.unwrap();
+        assert!(
+            (1..=30_000).contains(&ttl),
+            "expires 30 s after the last report: {ttl}"
+        );
+
+        // No wait in progress: no `wait` hash.
+        let mut ended = stored.clone();
+        let _ = ended.wait.pause(now);
+        cache.store_wait(&r, &ended).await.unwrap();
+        let gone: HashMap<String, String> = raw.hgetall(key("wait")).await.unwrap();
+        assert!(gone.is_empty(), "{gone:?}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_canonical_keys_are_written_as_contract_section_6_says() {
         let Some(url) = redis_url() else { return };
-        let prefix = unique_prefix();
-        let live = redis_instance(&url, &prefix, LONG).await;
-        let raw = raw_client(&url).await;
+        let (live, raw, prefix) = canonical(&url).await;
         let r = RoomCode::parse("K7Q2M9XAPD").unwrap();
         let key = |what: &str| format!("{prefix}:room:K7Q2M9XAPD:{what}");
         let cache = live.cache();

@@ -127,8 +127,20 @@ impl Service {
                 return;
             }
         };
-        for gone in departed.into_iter().filter(|d| d.last_of_user) {
+        for gone in departed {
             let locked = self.inner.engine.lock(&gone.room).await;
+            // The wait stops waiting for a socket that died with its instance.
+            let connection = gone.connection;
+            let forgotten = locked
+                .wait_step(move |_, wait, now| wait.disconnect(connection, now))
+                .await;
+            if let Err(e) = forgotten {
+                let cause = e.cause_chain().unwrap_or_default();
+                tracing::warn!(room = %gone.room, error = %e, cause, "a departed socket stays in the wait until its deadline");
+            }
+            if !gone.last_of_user {
+                continue;
+            }
             if let Err(e) = self.user_left(&locked, gone.user, &gone.display_name).await {
                 let cause = e.cause_chain().unwrap_or_default();
                 tracing::warn!(room = %gone.room, error = %e, cause, "could not announce a departed user");

@@ -152,6 +152,7 @@ impl Presence for RedisCache {
                     0 => {}
                     outcome => departed.push(Departed {
                         room: room.clone(),
+                        connection: conn,
                         user,
                         display_name: name.unwrap_or_default(),
                         last_of_user: outcome == 1,

@@ -100,6 +100,7 @@ impl Waits for RedisCache {
             }
         }
         let mut users: Vec<UserId> = wait.sockets.values().map(|s| s.user).collect();
+        users.sort_unstable();
         users.dedup();
         let ready: Vec<(String, &str)> = users
             .into_iter()

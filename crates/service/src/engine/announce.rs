@@ -399,6 +399,7 @@ impl Announcer {
         let message = wire::ServerMessage::RoomClosed { reason };
         self.publish(code, &message, None, Some(reason.close_code()))
             .await?;
+        self.live.forget_wait(code).await.classify()?;
         self.live.forget_room(code).await.classify()
     }
 
