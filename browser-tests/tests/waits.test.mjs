@@ -1,7 +1,8 @@
 // The group wait and sync telemetry seen from the pages (contract §9, §10):
 // a viewer whose video is slow to arrive holds the room after a seek, and
 // everyone starts together once it is ready; the host's sync panel lists
-// the viewer; "Don't wait for me" takes the viewer out of the waits.
+// the viewer; "Don't wait for me" takes the viewer out of the waits; one
+// still not ready at the deadline is named as skipped.
 // Runs twice in scripts/test.sh: on SQLite, and in production mode with the
 // two people on two instances.
 
@@ -31,11 +32,11 @@ after(async () => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** From now on every video request of `page` starts 1.5 s late and trickles. */
-function slowVideo(page) {
+/** From now on every video request of `page` starts `ms` late and trickles. */
+function slowVideo(page, ms = 1500) {
   return page.route(
     (url) => url.href === video.url,
-    (route) => route.continue({ url: `${video.url}?slow=1500` }),
+    (route) => route.continue({ url: `${video.url}?slow=${ms}` }),
   );
 }
 
@@ -127,7 +128,7 @@ test("a slow viewer holds the room after a seek; both start together on one PLAY
 });
 
 test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the room waiting for them", async () => {
-  const r = await room("Telemetry");
+  const r = await room("Telemetry", { slowViewer: true });
   try {
     await r.host.evaluate(() => document.querySelector("#player").play());
     await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
@@ -149,8 +150,7 @@ test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the ro
     assert.equal(await r.viewer.getByLabel("Don't wait for me").isChecked(), true);
     await eventually(() => playerState(r.viewer), (s) => s.readyState >= 3 && !s.paused, "viewer back and playing", 15000);
 
-    // Now Bo's link is slow: a seek leaves Bo buffering, and nobody waits for Bo.
-    await slowVideo(r.viewer);
+    // Bo's link is slow: a seek far ahead leaves Bo buffering, and nobody waits for Bo.
     const seekAt = Date.now();
     await r.host.evaluate(() => {
       document.querySelector("#player").currentTime = 30;
@@ -175,6 +175,32 @@ test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the ro
     await r.host.locator("#settings-area", { hasText: "Saved." }).waitFor();
     const policy = await r.viewer.evaluate(async (code) => (await (await fetch(`/api/rooms/${code}/`)).json()).room.wait_policy, r.code);
     assert.equal(policy, "off");
+    assert.deepEqual(r.problems, []);
+  } finally {
+    await r.close();
+  }
+});
+
+test("a viewer still not ready at the deadline is named as skipped, and the room plays on", async () => {
+  const r = await room("Deadline", { slowViewer: true });
+  try {
+    await r.host.evaluate(() => document.querySelector("#player").play());
+    await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+    // Bo's next video request answers only after the seek wait's 10 s (the
+    // newest route comes first).
+    await slowVideo(r.viewer, 13000);
+    const seekAt = Date.now();
+    await r.host.evaluate(() => {
+      document.querySelector("#player").currentTime = 30;
+    });
+    await r.host.locator("#group-wait", { hasText: /Waiting for .*Bo/ }).waitFor({ timeout: 10000 });
+    await r.host.locator("#wait-skipped", { hasText: "Started without Bo" }).waitFor({ timeout: 15000 });
+    await r.viewer.locator("#wait-skipped", { hasText: "The room started without you" }).waitFor({ timeout: 5000 });
+    await r.host.locator("#group-wait").waitFor({ state: "hidden" });
+    await eventually(() => playerState(r.host), (s) => !s.paused && s.time > 30.3, "the host plays on", 5000);
+    const skipped = r.hostFrames.filter((f) => f.dir === "in" && f.t >= seekAt && f.msg.type === "WAIT_SKIPPED");
+    assert.equal(skipped.length, 1);
+    assert.deepEqual(names(skipped[0].msg.users), ["Bo"]);
     assert.deepEqual(r.problems, []);
   } finally {
     await r.close();
