@@ -206,3 +206,33 @@ test("a viewer still not ready at the deadline is named as skipped, and the room
     await r.close();
   }
 });
+
+test("\"Start now\" on the host's wait banner ends the wait for everyone at once", async () => {
+  const r = await room("Impatient", { slowViewer: true });
+  try {
+    await r.host.evaluate(() => document.querySelector("#player").play());
+    await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+    await slowVideo(r.viewer, 13000);
+    const seekAt = Date.now();
+    await r.host.evaluate(() => {
+      document.querySelector("#player").currentTime = 30;
+    });
+    const banner = r.host.locator("#group-wait", { hasText: /Waiting for .*Bo/ });
+    await banner.waitFor({ timeout: 10000 });
+    // Viewers may not end a wait: no button for Bo.
+    await r.viewer.locator("#group-wait").waitFor();
+    assert.equal(await r.viewer.locator("#wait-start-now").count(), 0);
+    await banner.getByRole("button", { name: "Start now" }).click();
+    await r.host.locator("#group-wait").waitFor({ state: "hidden" });
+    await eventually(() => playerState(r.host), (s) => !s.paused && s.time > 30.3, "the host plays", 5000);
+    const plays = (frames) => frames.filter((f) => f.dir === "in" && f.t >= seekAt && f.msg.type === "PLAY");
+    assert.equal(plays(r.hostFrames).length, 1, "the host's page got the one PLAY too");
+    assert.equal(plays(r.viewerFrames).length, 1);
+    assert.equal(plays(r.hostFrames)[0].msg.server_time, plays(r.viewerFrames)[0].msg.server_time);
+    const skipped = r.hostFrames.filter((f) => f.dir === "in" && f.t >= seekAt && f.msg.type === "WAIT_SKIPPED");
+    assert.deepEqual(skipped, [], "a forced start names nobody as skipped");
+    assert.deepEqual(r.problems, []);
+  } finally {
+    await r.close();
+  }
+});

@@ -308,6 +308,15 @@ export class PlaybackSync {
     });
   }
 
+  /**
+   * "Start now" during a group wait: a controller's PLAY ends it, and the
+   * server's PLAY that follows (to this page too) starts every page at once,
+   * so the video itself waits for that.
+   */
+  startNow() {
+    if (this.controls && this.model && !this.model.is_playing) this.announce("PLAY", true);
+  }
+
   // A controller's own events. Each compares with the model, so the page's
   // programmatic moves (which fire the same events) send nothing.
   ownPlayed() {

@@ -504,7 +504,11 @@ class RoomView {
     const names = wait.for.map((u) => (u.id === this.me.id ? "you" : u.display_name));
     const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
     const left = h("span", { id: "group-wait-left", "aria-live": "off" });
-    replace(this.groupWaitEl, `Waiting for ${shown || "everyone"}… `, left);
+    // A controller may start without them: its PLAY ends the wait.
+    const startNow = this.canControl()
+      ? h("button", { type: "button", id: "wait-start-now", onclick: () => this.sync?.startNow() }, "Start now")
+      : null;
+    replace(this.groupWaitEl, `Waiting for ${shown || "everyone"}… `, left, startNow ? " " : null, startNow);
     this.groupWaitEl.dataset.reason = wait.reason;
     this.groupWaitEl.hidden = false;
     const update = () => {
