@@ -1,7 +1,8 @@
-//! §7, §8, §11 with two instances on one PostgreSQL and one Redis: an effect
+//! §7–§11 with two instances on one PostgreSQL and one Redis: an effect
 //! requested on one instance reaches sockets on the other within 1 s, a
 //! removal closes a socket on the other, a burst of role flips through both
-//! leaves one list, and racing sweepers promote once.
+//! leaves one list, racing sweepers promote once, a group wait across the two
+//! ends once, and sync telemetry reaches a controller on the other instance.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,10 +11,14 @@
 )]
 
 use crate::together::abuse::{assert_consistent, check_transcripts, flip_roles, listen};
+use crate::together::sync::{assert_drift, next_of, sync_report, your_sync};
+use crate::together::waits::{
+    report, tell, wait_ends_everywhere, wait_starts_everywhere, who, DEADLINE,
+};
 use crate::together::{caps, open, public, put_role, room, set, types, CO_HOST_CAPS, QUIET};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use watchparty_testkit::{StatusCode, TestServer, TestUser, WsClient};
+use watchparty_testkit::{redis_cli, test_redis, StatusCode, TestServer, TestUser, WsClient};
 
 /// The next message of type `kind`, which must come within 1 s of `since`.
 async fn within_a_second(socket: &mut WsClient, kind: &str, since: Instant) -> Value {
@@ -614,4 +619,376 @@ async fn a_host_handing_over_twice_at_once_through_two_instances_hands_over_once
     }
     b.stop().await;
     a.stop().await;
+}
+
+/// How long the other instance may take to learn of a player state (§7–12:
+/// within 1 s).
+const PROPAGATION: Duration = Duration::from_millis(1100);
+
+/// Two instances: Ana hosts on A with Cat watching there; Bob and Dan watch
+/// on B. Bob's player reports `state`; nobody else's does.
+struct Spread {
+    a: TestServer,
+    b: TestServer,
+    ana: TestUser,
+    bob: TestUser,
+    code: String,
+    /// Ana's and Cat's sockets (A), then Bob's and Dan's (B).
+    sockets: Vec<WsClient>,
+}
+
+impl Spread {
+    async fn start(state: &str) -> Spread {
+        let a = TestServer::production().start().await;
+        let b = a.sibling().start().await;
+        let ana = a.user("ana").await;
+        let cat = a.user("cat").await;
+        let bob = b.user("bob").await;
+        let dan = b.user("dan").await;
+        let code = ana.create_room("together").await;
+        for user in [&cat, &bob, &dan] {
+            user.join(&code).await;
+        }
+        let mut sockets = Vec::new();
+        for user in [&ana, &cat, &bob, &dan] {
+            sockets.push(open(user, &code).await.0);
+        }
+        for socket in sockets.iter_mut() {
+            crate::together::gather(socket, QUIET).await;
+        }
+        report(&mut sockets[2], state).await;
+        tokio::time::sleep(PROPAGATION).await;
+        Spread {
+            a,
+            b,
+            ana,
+            bob,
+            code,
+            sockets,
+        }
+    }
+
+    async fn stop(self) {
+        self.b.stop().await;
+        self.a.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_across_two_instances_ends_with_one_play_per_socket() {
+    let mut spread = Spread::start("ready").await;
+    let bob = spread.bob.clone();
+    for round in 0..3 {
+        let held = 10.0 * f64::from(round + 1);
+        spread.sockets[0]
+            .send(json!({"type": "PLAY", "time": held}))
+            .await;
+        wait_starts_everywhere(
+            spread.sockets.iter_mut().collect(),
+            held,
+            &who(&[&bob]),
+            "play",
+            DEADLINE,
+        )
+        .await;
+        // Bob's ready on B ends the wait that A's host started: once.
+        spread.sockets[2]
+            .send(json!({"type": "PLAYER_STATE", "state": "ready"}))
+            .await;
+        wait_ends_everywhere(spread.sockets.iter_mut().collect(), held, None, DEADLINE).await;
+        for server in [&spread.a, &spread.b] {
+            let state = room(&spread.ana.on(server), &spread.code).await["playback"].clone();
+            assert_eq!(state["is_playing"], true, "round {round}: {state}");
+            assert_eq!(state.get("waiting"), Some(&Value::Null), "{state}");
+        }
+        spread.sockets[0]
+            .send(json!({"type": "PAUSE", "time": held + 5.0}))
+            .await;
+        for socket in spread.sockets.iter_mut().skip(1) {
+            socket.recv_type("PAUSE").await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    spread.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_across_two_instances_is_announced_once_on_both() {
+    let mut spread = Spread::start("loading").await;
+    let bob = spread.bob.clone();
+    spread.sockets[0]
+        .send(json!({"type": "PLAY", "time": 5.0}))
+        .await;
+    let (_, waiting) = wait_starts_everywhere(
+        spread.sockets.iter_mut().collect(),
+        5.0,
+        &who(&[&bob]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    // The state on B tells the wait A started.
+    let state = room(&bob, &spread.code).await["playback"].clone();
+    assert_eq!(state["waiting"]["deadline"], waiting["deadline"], "{state}");
+    // Bob never gets ready: WAIT_SKIPPED, then one PLAY, on every socket of
+    // both instances.
+    wait_ends_everywhere(
+        spread.sockets.iter_mut().collect(),
+        5.0,
+        Some(&who(&[&bob])),
+        DEADLINE + Duration::from_secs(3),
+    )
+    .await;
+    spread.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_stats_reach_a_controller_on_the_other_instance() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = a.user("ana").await;
+    let bob = b.user("bob").await;
+    let code = ana.create_room("telemetry").await;
+    bob.join(&code).await;
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut viewer, _) = open(&bob, &code).await;
+    host.recv_type("USER_JOINED").await;
+    host.send(json!({"type": "PLAY", "time": 100.0})).await;
+    let play = viewer.recv_type("PLAY").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B computes the drift from the state A set.
+    sync_report(&mut viewer, &play, 2.0, 25).await;
+    assert_drift(&your_sync(&mut viewer).await, 2000.0);
+    let stats = next_of(&mut host, "SYNC_STATS", Duration::from_secs(8)).await;
+    let users = stats["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "{stats}");
+    assert_eq!(users[0]["user"], public(&bob));
+    assert!(
+        (users[0]["drift_ms"].as_f64().unwrap() - 2000.0).abs() <= 60.0,
+        "{stats}"
+    );
+    assert_eq!(users[0]["rtt_ms"].as_f64(), Some(25.0), "{stats}");
+    // Only controllers: the viewer on B hears none.
+    let seen = crate::together::gather(&mut viewer, QUIET).await;
+    assert!(!types(&seen).contains(&"SYNC_STATS"), "{seen:?}");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// The fields of a Redis hash.
+fn hash(url: &str, key: &str) -> std::collections::HashMap<String, String> {
+    let lines: Vec<String> = redis_cli(url, &["HGETALL", key])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines
+        .chunks(2)
+        .filter(|pair| pair.len() == 2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect()
+}
+
+/// Polls `check` for up to 1.5 s (an instance learns within 1 s).
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wait_ready_and_sync_keys_in_redis_are_the_contracts() {
+    let mut spread = Spread::start("ready").await;
+    let redis = test_redis();
+    let prefix = spread.a.redis_prefix().to_owned();
+    let key = |what: &str| format!("{prefix}:room:{}:{what}", spread.code);
+    let bob_id = spread.bob.id.to_string();
+    let ana_id = spread.ana.id.to_string();
+
+    // Only users who report a player state are in the ready hash.
+    let ready = hash(&redis, &key("ready"));
+    assert_eq!(
+        ready.get(&bob_id).map(String::as_str),
+        Some("ready"),
+        "{ready:?}"
+    );
+    assert!(
+        !ready.contains_key(&ana_id),
+        "Ana never reported: {ready:?}"
+    );
+    assert_eq!(redis_cli(&redis, &["EXISTS", &key("wait")]), "0");
+
+    spread.sockets[0]
+        .send(json!({"type": "PLAY", "time": 10.0}))
+        .await;
+    let (pause, waiting) = wait_starts_everywhere(
+        spread.sockets.iter_mut().collect(),
+        10.0,
+        &who(&[&spread.bob]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    let wait = hash(&redis, &key("wait"));
+    assert_eq!(
+        wait.get("reason").map(String::as_str),
+        Some("play"),
+        "{wait:?}"
+    );
+    assert_eq!(
+        wait.get("deadline").and_then(|d| d.parse::<i64>().ok()),
+        waiting["deadline"].as_i64(),
+        "{wait:?}"
+    );
+    assert_eq!(
+        wait.get("version").and_then(|v| v.parse::<i64>().ok()),
+        pause["version"].as_i64(),
+        "the version at which the wait started: {wait:?}"
+    );
+    // Bob's player loads: not ready.
+    report(&mut spread.sockets[2], "loading").await;
+    eventually("Bob's loading player makes him not_ready", || {
+        hash(&redis, &key("ready")).get(&bob_id).map(String::as_str) == Some("not_ready")
+    })
+    .await;
+
+    tell(&mut spread.sockets[2], "ready").await;
+    wait_ends_everywhere(spread.sockets.iter_mut().collect(), 10.0, None, DEADLINE).await;
+    eventually("the wait key goes with the wait", || {
+        redis_cli(&redis, &["EXISTS", &key("wait")]) == "0"
+    })
+    .await;
+    assert_eq!(
+        hash(&redis, &key("ready")).get(&bob_id).map(String::as_str),
+        Some("ready")
+    );
+
+    // A sync report: the sync hash, expiring 30 s after it.
+    let play = room(&spread.bob, &spread.code).await["playback"].clone();
+    sync_report(&mut spread.sockets[2], &play, 0.5, 20).await;
+    assert_drift(&your_sync(&mut spread.sockets[2]).await, 500.0);
+    eventually("Bob's report is in the sync hash", || {
+        redis_cli(&redis, &["HEXISTS", &key("sync"), &bob_id]) == "1"
+    })
+    .await;
+    let ttl: i64 = redis_cli(&redis, &["TTL", &key("sync")]).parse().unwrap();
+    assert!(
+        (1..=30).contains(&ttl),
+        "expires 30 s after the last report: TTL {ttl}"
+    );
+    spread.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_set_wait_count_across_instances() {
+    let mut spread = Spread::start("ready").await;
+    let bob = spread.bob.clone();
+    // Bob has a second player, on A, still loading.
+    let (mut bob_a, _) = open(&bob.on(&spread.a), &spread.code).await;
+    report(&mut bob_a, "loading").await;
+    tokio::time::sleep(PROPAGATION).await;
+    spread.sockets[0]
+        .send(json!({"type": "PLAY", "time": 4.0}))
+        .await;
+    let mut all: Vec<&mut WsClient> = spread.sockets.iter_mut().collect();
+    all.push(&mut bob_a);
+    wait_starts_everywhere(all, 4.0, &who(&[&bob]), "play", DEADLINE).await;
+    // His player on A gets ready: Bob is ready, whichever instance heard it.
+    tell(&mut bob_a, "ready").await;
+    let mut all: Vec<&mut WsClient> = spread.sockets.iter_mut().collect();
+    all.push(&mut bob_a);
+    wait_ends_everywhere(all, 4.0, None, DEADLINE).await;
+    spread.sockets[0]
+        .send(json!({"type": "PAUSE", "time": 5.0}))
+        .await;
+    for socket in spread.sockets.iter_mut().skip(1) {
+        socket.recv_type("PAUSE").await;
+    }
+    bob_a.recv_type("PAUSE").await;
+
+    // Out of waits, said on B: the host's PLAY on A applies at once.
+    spread.sockets[2]
+        .send(json!({"type": "SET_WAIT", "wait": false}))
+        .await;
+    crate::together::waits::barrier(&mut spread.sockets[2]).await;
+    tokio::time::sleep(PROPAGATION).await;
+    spread.sockets[0]
+        .send(json!({"type": "PLAY", "time": 5.0}))
+        .await;
+    for socket in spread.sockets.iter_mut().skip(1) {
+        let play = socket.recv().await;
+        assert_eq!(play["type"], "PLAY", "nobody to wait for: {play}");
+        assert_eq!(play["by"], public(&spread.ana), "{play}");
+    }
+    assert_eq!(bob_a.recv_type("PLAY").await["by"], public(&spread.ana));
+    spread.sockets[0].expect_silence(QUIET).await;
+    spread.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_outlives_the_instance_that_started_it() {
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let ana = b.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = a.user("cat").await;
+    let code = ana.create_room("relay").await;
+    for user in [&bob, &cat] {
+        user.join(&code).await;
+    }
+    assert_eq!(
+        put_role(&ana, &code, cat.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let (mut host, _) = open(&ana, &code).await;
+    let (mut viewer, _) = open(&bob, &code).await;
+    let (mut co_host, _) = open(&cat, &code).await;
+    for socket in [&mut host, &mut viewer, &mut co_host] {
+        crate::together::gather(socket, QUIET).await;
+    }
+    report(&mut viewer, "loading").await;
+    tokio::time::sleep(PROPAGATION).await;
+    // The co-host on A starts a wait; then A goes away.
+    co_host.send(json!({"type": "PLAY", "time": 9.0})).await;
+    let (_, waiting) = wait_starts_everywhere(
+        vec![&mut host, &mut viewer, &mut co_host],
+        9.0,
+        &who(&[&bob]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    a.stop().await;
+    // B keeps the deadline: Bob is named, then one PLAY.
+    let mut seen = Vec::new();
+    let end = Instant::now() + DEADLINE + Duration::from_secs(4);
+    for socket in [&mut host, &mut viewer] {
+        loop {
+            let m = socket
+                .try_recv(end.saturating_duration_since(Instant::now()))
+                .await
+                .unwrap_or_else(|| panic!("no PLAY after the deadline: {seen:?}"));
+            let done = m["type"] == "PLAY";
+            seen.push(m);
+            if done {
+                break;
+            }
+        }
+        let kinds = types(&seen);
+        let skipped = kinds.iter().position(|k| *k == "WAIT_SKIPPED");
+        assert!(skipped.is_some(), "WAIT_SKIPPED before the PLAY: {seen:?}");
+        let play = seen.last().unwrap();
+        assert_eq!(play["by"], Value::Null, "{play}");
+        assert!(
+            play["server_time"].as_i64() >= waiting["deadline"].as_i64(),
+            "{play} {waiting}"
+        );
+        seen.clear();
+    }
+    for socket in [&mut host, &mut viewer] {
+        let rest = crate::together::gather(socket, QUIET).await;
+        assert!(!types(&rest).contains(&"PLAY"), "once: {rest:?}");
+    }
+    b.stop().await;
 }

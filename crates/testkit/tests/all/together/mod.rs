@@ -1,6 +1,6 @@
-//! Contract §7, §8, §11 and the rules of §13 that settle them, black-box:
-//! roles and capabilities, host changes, moderation, playback rate, and the
-//! abuse the issue lists. Written from the contract alone; the helpers here
+//! Contract §7–§11 and the rules of §13 that settle them, black-box:
+//! roles and capabilities, host changes, moderation, the group wait, sync
+//! telemetry, playback rate, and the abuse the issues list. Written from the contract alone; the helpers here
 //! speak it as a client written from that text would.
 //!
 //! Every test here runs on the backend `WATCHPARTY_TEST_BACKEND` names; the
@@ -18,6 +18,8 @@ mod legacy;
 mod moderation;
 pub mod rate;
 mod roles;
+pub mod sync;
+pub mod waits;
 
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
