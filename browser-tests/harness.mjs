@@ -151,14 +151,19 @@ export async function startServer(env = {}, { instances = 1 } = {}) {
   };
 }
 
-/** A few seconds of VP8 test pattern with a keyframe every second, made once. */
-export function testVideo() {
+/**
+ * Seconds of VP8 test pattern with a keyframe every second, made once:
+ * 40 s at 640×360 by default; longer clips (the sync test seeks to 60 s)
+ * at 320×180, quicker to make.
+ */
+export function testVideo({ seconds = 40 } = {}) {
   mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, "clip.webm");
+  const file = join(outDir, seconds === 40 ? "clip.webm" : `clip-${seconds}s.webm`);
+  const size = seconds === 40 ? "640x360" : "320x180";
   if (!existsSync(file)) {
     execFileSync(
       "ffmpeg",
-      ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=40",
+      ["-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc2=size=${size}:rate=25:duration=${seconds}`,
         "-c:v", "libvpx", "-b:v", "400k", "-g", "25", "-an", `${file}.tmp.webm`],
       { stdio: "inherit" },
     );
@@ -167,15 +172,36 @@ export function testVideo() {
   return file;
 }
 
-/** Serves one file with byte ranges, as a video host would. */
-export async function serveFile(file, type = "video/webm") {
+/**
+ * Serves one file with byte ranges, as a video host would. A request whose
+ * query has `slow=<ms>` is a poor link: its answer starts after that many
+ * ms and then trickles at `slowBytesPerSec` (a browser test points one
+ * page's requests there with `page.route`).
+ */
+export async function serveFile(file, type = "video/webm", { slowBytesPerSec = 100_000 } = {}) {
   const size = statSync(file).size;
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
+    const slow = Number(new URL(req.url, "http://x").searchParams.get("slow") || 0);
+    if (slow > 0) await new Promise((ok) => setTimeout(ok, slow));
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range || "");
     const headers = { "Content-Type": type, "Accept-Ranges": "bytes" };
+    const send = (start, end) => {
+      if (req.method === "HEAD") return res.end();
+      const stream = createReadStream(file, { start, end, highWaterMark: 16 * 1024 });
+      if (!slow) return stream.pipe(res);
+      // 16 KiB at a time, spaced to the given rate.
+      const gap = (16 * 1024 * 1000) / slowBytesPerSec;
+      stream.on("data", (chunk) => {
+        stream.pause();
+        res.write(chunk);
+        setTimeout(() => stream.resume(), gap);
+      });
+      stream.on("end", () => res.end());
+      res.on("close", () => stream.destroy());
+    };
     if (!range) {
       res.writeHead(200, { ...headers, "Content-Length": size });
-      return req.method === "HEAD" ? res.end() : createReadStream(file).pipe(res);
+      return send(0, size - 1);
     }
     const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
     const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
@@ -184,12 +210,15 @@ export async function serveFile(file, type = "video/webm") {
       return res.end();
     }
     res.writeHead(206, { ...headers, "Content-Range": `bytes ${start}-${end}/${size}`, "Content-Length": end - start + 1 });
-    return req.method === "HEAD" ? res.end() : createReadStream(file, { start, end }).pipe(res);
+    return send(start, end);
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   return {
     url: `http://127.0.0.1:${server.address().port}/clip.webm`,
-    stop: () => new Promise((ok) => server.close(ok)),
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise((ok) => server.close(ok));
+    },
   };
 }
 
@@ -267,16 +296,55 @@ export async function eventually(probe, accept, what, ms = 10000) {
 }
 
 /**
- * A TCP relay in front of `origin`, so a test can cut a browser off the
- * server: `cut(ms)` drops every open connection and refuses new ones for `ms`.
+ * Forwards what `from` sends to `to`, each chunk `delay()` ms late, in
+ * order (one queue per direction, drained by a single timer).
  */
-export async function startRelay(origin) {
+function delayedPipe(from, to, delay) {
+  const queue = [];
+  let timer = null;
+  const drain = () => {
+    timer = null;
+    const now = Date.now();
+    while (queue.length && queue[0].due <= now) {
+      const { chunk } = queue.shift();
+      if (to.destroyed) continue;
+      if (chunk === null) to.end();
+      else to.write(chunk);
+    }
+    if (queue.length) timer = setTimeout(drain, queue[0].due - now);
+  };
+  const push = (chunk) => {
+    const ms = delay();
+    if (ms <= 0 && !queue.length) {
+      if (!to.destroyed) chunk === null ? to.end() : to.write(chunk);
+      return;
+    }
+    // Never before what is queued already: order is kept even when the delay changes.
+    const due = Math.max(Date.now() + ms, queue.length ? queue[queue.length - 1].due : 0);
+    queue.push({ due, chunk });
+    if (!timer) timer = setTimeout(drain, due - Date.now());
+  };
+  from.on("data", push);
+  from.on("end", () => push(null));
+  from.on("close", () => clearTimeout(timer));
+}
+
+/**
+ * A TCP relay in front of `origin`, so a test can cut a browser off the
+ * server or slow its link: `cut(ms)` drops every open connection and
+ * refuses new ones for `ms`; `{ up, down }` (or `setDelay`) holds every
+ * byte `up` ms on its way to the server and `down` ms on its way back.
+ */
+export async function startRelay(origin, { up = 0, down = 0 } = {}) {
   const target = new URL(origin);
   const open = new Set();
+  const delays = { up, down };
   let refuseUntil = 0;
   const relay = net.createServer((client) => {
     if (Date.now() < refuseUntil) return client.destroy();
     const upstream = net.connect(Number(target.port), target.hostname);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const pair = { client, upstream };
     open.add(pair);
     const drop = () => {
@@ -286,12 +354,16 @@ export async function startRelay(origin) {
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    delayedPipe(client, upstream, () => delays.up);
+    delayedPipe(upstream, client, () => delays.down);
   });
   await new Promise((ok) => relay.listen(0, "127.0.0.1", ok));
   return {
     origin: `http://127.0.0.1:${relay.address().port}`,
+    /** @param {{ up?: number, down?: number }} d */
+    setDelay(d) {
+      Object.assign(delays, d);
+    },
     cut(ms) {
       refuseUntil = Date.now() + ms;
       for (const { client, upstream } of open) {

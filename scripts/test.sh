@@ -15,9 +15,9 @@
 # is type-checked by tsc against the definitions generated from the protocol
 # crate (crates/protocol/tests/typescript.rs keeps them current), and the
 # checked-in OpenAPI document (kept current by crates/web/src/openapi.rs's
-# tests) is validated against the OpenAPI schema. The browser tests of roles
-# and moderation run twice: on SQLite, and in production mode with two
-# instances.
+# tests) is validated against the OpenAPI schema. The browser tests of roles,
+# moderation and the group wait run twice: on SQLite, and in production mode
+# with two instances.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -106,4 +106,7 @@ echo "== the web client in Chromium (playwright-core)"
 # servers sharing PostgreSQL and Redis, the people spread over both.
 echo "== the roles and moderation browser tests again in production mode (two instances, PostgreSQL + Redis)"
 (cd browser-tests && WATCHPARTY_TEST_BACKEND=production npm run --silent test:roles) || status=1
+# The group wait holds people on both instances: its test again likewise.
+echo "== the group wait's browser tests again in production mode (two instances, PostgreSQL + Redis)"
+(cd browser-tests && WATCHPARTY_TEST_BACKEND=production npm run --silent test:waits) || status=1
 exit $status

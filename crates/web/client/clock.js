@@ -1,6 +1,12 @@
 // The server's clock as seen from here, estimated from PING / PONG.
 
-const KEEP = 8;
+const KEEP = 12;
+// The offset is the median of the samples whose round trip is within this
+// many ms of the quickest one kept: those crossed the network with the least
+// queueing, so their halves are the least lopsided; the median of a few
+// smooths the timer jitter of any single one.
+const NEAR_BEST_MS = 5;
+const BEST_FEW = 3;
 
 /** This page's clock in epoch milliseconds, monotonic within the page. */
 export function localNow() {
@@ -8,9 +14,14 @@ export function localNow() {
 }
 
 /**
- * Keeps the last few PING / PONG samples and trusts the one with the lowest
- * round trip: its one-way delays are the least lopsided, so its offset is the
- * least wrong.
+ * Keeps the last few PING / PONG samples. The offset comes from the
+ * quickest of them; the round trip reported to the server is the median of
+ * the recent ones (what a message really takes, queueing included).
+ *
+ * What no client can see: how a round trip splits into its two halves. The
+ * offset assumes half each way, so a path that is slower one way than the
+ * other leaves the estimate off by half the difference (40 ms down and 0 up:
+ * the server's clock is read 20 ms late).
  */
 export class ServerClock {
   constructor() {
@@ -31,12 +42,30 @@ export class ServerClock {
     if (!(rtt >= 0) || !Number.isFinite(serverTime)) return;
     this.samples.push({ rtt, offset: serverTime - (clientTime + rtt / 2) });
     if (this.samples.length > KEEP) this.samples.shift();
-    const best = this.samples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
-    this.offset = best.offset;
+    const byRtt = [...this.samples].sort((a, b) => a.rtt - b.rtt);
+    const quick = byRtt.filter((s, i) => i === 0 || (i < BEST_FEW && s.rtt - byRtt[0].rtt <= NEAR_BEST_MS));
+    this.offset = median(quick.map((s) => s.offset));
+  }
+
+  /** Whether any PONG has come back yet. */
+  known() {
+    return this.samples.length > 0;
+  }
+
+  /** The round trip in ms: the median of the recent samples, 0 before any. */
+  rtt() {
+    return this.samples.length ? median(this.samples.slice(-5).map((s) => s.rtt)) : 0;
   }
 
   /** The server's time now, in epoch milliseconds. */
   now() {
     return localNow() + this.offset;
   }
+}
+
+/** @param {number[]} values not empty */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -33,7 +33,7 @@ import { localNow } from "./clock.js";
 const FINAL_CLOSES = { 4001: "deleted", 4002: "host_timeout", 4003: "kicked", 4004: "banned" };
 
 const MAX_BACKOFF_MS = 15000;
-const PING_EVERY_MS = 20000;
+const PING_EVERY_MS = 10000;
 const FIRST_PINGS = 5;
 
 /**

@@ -7,14 +7,17 @@
 // control) also sends what its person does: play / pause / seek become PLAY /
 // PAUSE / SEEK, the speed menu RATE. The host's video *is* the model (it
 // leads): it is moved only when the model changes from outside (another
-// controller, a restore after grace), and when it stalls it tells the room
-// where it really is. Other controllers chase the model like viewers, so one
+// controller, a restore after grace, a group wait's held start) and trimmed
+// by its rate when a few ms off, and when it stalls it tells the room where
+// it really is. Other controllers chase the model like viewers, so one
 // co-host's buffering never pulls the room back.
 
 /**
  * @import { ClientMessage } from "./protocol"
  * @import { ServerClock } from "./clock.js"
  */
+
+import { localNow } from "./clock.js";
 
 /**
  * Where the room's playback is: `time` seconds as of `server_time` (ms since
@@ -31,10 +34,22 @@
 
 const TICK_MS = 250;
 const SEEK_BEYOND = 1.0; // seconds of drift a seek corrects; below, the rate does
-const IGNORE_BELOW = 0.04;
+// A drift is trimmed away over about this many seconds of the room's time,
+// in steps of 0.25 % of the rate (so the rate is not touched every tick, and
+// a drift under 2 ms leaves it alone): there is no dead band that a viewer
+// could rest at the edge of.
+const TRIM_OVER = 1.5;
+const TRIM_STEP = 0.0025;
 const MAX_NUDGE = 0.1; // playback rate stays within ±10 % of the room's, hard to notice
+// A paused (or held) video rests on the room's own position, not near it.
+const EXACT = 0.001;
 const HOST_RESYNC = 1.0; // the host's own stall that re-announces its position
 const OWN_SEEK_WITHIN = 0.3; // seconds from where this page's own seek was going
+// One corrective seek per change of the room's playback; another for the
+// same change only after this long (a long stall of this page's own).
+const RESEEK_AFTER_MS = 5000;
+// How long a seek takes before the video moves again, until one is measured.
+const FIRST_SEEK_MS = 50;
 export const MIN_RATE = 0.25;
 export const MAX_RATE = 4;
 
@@ -62,6 +77,19 @@ export class PlaybackSync {
     // elsewhere, and still counts.)
     /** @type {number | null} */
     this.ownSeekTo = null;
+    // When that seek began (page clock), to learn how long seeks take.
+    this.ownSeekStarted = 0;
+    this.seekMs = FIRST_SEEK_MS;
+    this.seeksTimed = 0;
+    // Corrective seeks left for the current model, and when the last was.
+    this.seekBudget = 1;
+    this.lastSeekAt = -Infinity;
+    this.forceSeek = false;
+    // A pause this page made (holding for a start in the future, following
+    // the room): its `pause` event is not the person's.
+    this.ownPause = false;
+    /** @type {number | undefined} */
+    this.wakeTimer = undefined;
     // The speed this page last gave the video (the room's rate, nudged when
     // chasing): a `ratechange` to it is not the person's choice.
     this.ownSpeed = video.playbackRate;
@@ -81,11 +109,17 @@ export class PlaybackSync {
     // Always listening, acting only while this page controls: capabilities
     // change under a live video (appointed co-host, handed the room).
     on("play", () => this.controls && this.ownPlayed());
-    on("pause", () => this.controls && this.ownPaused());
+    on("pause", () => {
+      const ours = this.ownPause;
+      this.ownPause = false;
+      if (!ours && this.controls) this.ownPaused();
+    });
     on("seeked", () => {
       const ours = this.ownSeekTo !== null && Math.abs(video.currentTime - this.ownSeekTo) < OWN_SEEK_WITHIN;
+      if (ours) this.learnSeek(localNow() - this.ownSeekStarted);
       this.ownSeekTo = null;
       if (!ours && this.controls) this.ownSeeked();
+      else this.follow();
     });
     on("ratechange", () => this.controls && this.ownRateChanged());
   }
@@ -106,31 +140,55 @@ export class PlaybackSync {
 
   stop() {
     clearInterval(this.timer);
+    clearTimeout(this.wakeTimer);
     for (const [type, fn] of this.listeners) this.video.removeEventListener(type, fn);
   }
 
-  /** Where the room is now, in seconds, per the model. */
-  expected() {
+  /**
+   * Where the room is, in seconds, per the model: now, or at the server
+   * time `at`. A start in the future holds at `time` until it comes.
+   *
+   * @param {number} [at] server time in ms
+   */
+  expected(at = this.clock.now()) {
     const m = this.model;
     if (!m) return 0;
-    const t = m.is_playing ? m.time + (m.rate * (this.clock.now() - m.server_time)) / 1000 : m.time;
+    const t = m.is_playing ? m.time + (m.rate * Math.max(0, at - m.server_time)) / 1000 : m.time;
     const d = this.video.duration;
     return Number.isFinite(d) ? Math.min(Math.max(t, 0), d) : Math.max(t, 0);
   }
 
+  /** Whether the room plays but its start is still ahead (a group wait's end). */
+  held() {
+    const m = this.model;
+    return m !== null && m.is_playing && this.clock.now() < m.server_time;
+  }
+
   /**
    * A new model from the server: PLAYBACK_STATE, PLAY, PAUSE, SEEK or RATE.
+   * Each allows one corrective seek; `resync` (the server found this page
+   * too far off) makes that seek happen whatever the drift looks like here.
    *
    * @param {Model} model
+   * @param {{ resync?: boolean }} [options]
    */
-  apply(model) {
+  apply(model, { resync = false } = {}) {
     this.model = { ...model };
+    this.seekBudget = 1;
+    this.forceSeek = resync;
     this.follow();
   }
 
   /** The room's speed, 1 before any model. */
   rate() {
     return this.model ? this.model.rate : 1;
+  }
+
+  /** What a sync report says the player is doing. */
+  reportedState() {
+    const v = this.video;
+    if (v.paused) return "paused";
+    return v.seeking || v.readyState < 3 ? "buffering" : "playing";
   }
 
   /** The user clicked to allow playback after the browser refused it. */
@@ -140,8 +198,15 @@ export class PlaybackSync {
   }
 
   tick() {
-    if (this.leads) this.controllerCheck();
+    if (this.leads && !this.held()) this.controllerCheck();
     else this.follow();
+  }
+
+  /** @param {number} ms how long one of this page's seeks took */
+  learnSeek(ms) {
+    if (!(ms >= 0)) return;
+    // The first measurement replaces the guess; later ones move it gently.
+    this.seekMs = Math.min(1500, this.seeksTimed++ ? 0.6 * this.seekMs + 0.4 * ms : ms);
   }
 
   // Bring the video to the model. Also used by a controller to take over a
@@ -150,30 +215,69 @@ export class PlaybackSync {
   follow() {
     const v = this.video;
     if (!this.model || v.readyState < 1 || v.seeking) return;
-    const rate = this.model.rate;
-    const target = this.expected();
+    const m = this.model;
+    const now = this.clock.now();
+    const rate = m.rate;
+    const target = this.expected(now);
     const drift = v.currentTime - target;
-    if (!this.model.is_playing) {
-      if (!v.paused) v.pause();
+    const hold = m.is_playing && now < m.server_time;
+    if (!m.is_playing || hold) {
+      // Paused, or a start that is still ahead: rest on the room's frame.
+      if (!v.paused) {
+        this.ownPause = true;
+        v.pause();
+      }
       this.setSpeed(rate);
-      if (Math.abs(drift) > IGNORE_BELOW) this.seekTo(target);
+      if ((Math.abs(drift) > EXACT || this.forceSeek) && this.maySeek()) this.seekTo(target);
+      if (hold) {
+        clearTimeout(this.wakeTimer);
+        this.wakeTimer = setTimeout(() => this.follow(), Math.max(0, m.server_time - now));
+      }
       return;
     }
-    if (Math.abs(drift) > SEEK_BEYOND) {
+    if (Math.abs(drift) > SEEK_BEYOND || this.forceSeek) {
       this.setSpeed(rate);
-      this.seekTo(target);
-    } else if (!this.leads && Math.abs(drift) > IGNORE_BELOW) {
-      // Catch up over about two seconds of the room's time.
-      this.setSpeed(rate * (1 - Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / (2 * rate)))));
+      if (this.maySeek()) {
+        // Aim where the room will be when the seek is done, not where it
+        // was when it began; the rate trims whatever is left.
+        this.seekTo(this.expected(now + this.seekMs));
+      } else if (!this.leads) {
+        this.setSpeed(rate * (1 - Math.sign(drift) * MAX_NUDGE));
+      }
     } else {
-      this.setSpeed(rate);
+      this.trim(drift);
     }
     if (v.paused && !v.ended && !this.blocked) this.play();
+  }
+
+  // At most one corrective seek per change of the room's model (no seek
+  // chasing a seek); another only after a long while.
+  maySeek() {
+    const now = localNow();
+    if (this.seekBudget > 0 || this.forceSeek || now - this.lastSeekAt > RESEEK_AFTER_MS) {
+      this.seekBudget = Math.max(0, this.seekBudget - 1);
+      this.forceSeek = false;
+      this.lastSeekAt = now;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Trims continuously: the rate leans against the drift in proportion.
+   *
+   * @param {number} drift seconds ahead of the model
+   */
+  trim(drift) {
+    const rate = this.rate();
+    const lean = Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, drift / (TRIM_OVER * rate)));
+    this.setSpeed(rate * (1 - Math.round(lean / TRIM_STEP) * TRIM_STEP));
   }
 
   /** @param {number} time a seek of this page's own, not the person's */
   seekTo(time) {
     this.ownSeekTo = time;
+    this.ownSeekStarted = localNow();
     this.video.currentTime = time;
   }
 
@@ -204,6 +308,15 @@ export class PlaybackSync {
     });
   }
 
+  /**
+   * "Start now" during a group wait: a controller's PLAY ends it, and the
+   * server's PLAY that follows (to this page too) starts every page at once,
+   * so the video itself waits for that.
+   */
+  startNow() {
+    if (this.controls && this.model && !this.model.is_playing) this.announce("PLAY", true);
+  }
+
   // A controller's own events. Each compares with the model, so the page's
   // programmatic moves (which fire the same events) send nothing.
   ownPlayed() {
@@ -230,11 +343,20 @@ export class PlaybackSync {
     else this.setSpeed(this.model.rate);
   }
 
-  // A controller whose video stalled (buffering) tells the room where it really is.
+  // A controller whose video stalled (buffering) tells the room where it
+  // really is. Small drift (a held start that began a few ms late, the
+  // clock's own wander) it trims like a viewer: every page then converges
+  // on the model, the host's included.
   controllerCheck() {
     const v = this.video;
     if (!this.model || !this.model.is_playing || v.paused || v.seeking || v.readyState < 3) return;
-    if (Math.abs(v.currentTime - this.expected()) > HOST_RESYNC) this.announce("SEEK", true);
+    const drift = v.currentTime - this.expected();
+    if (Math.abs(drift) > HOST_RESYNC) {
+      this.setSpeed(this.model.rate);
+      this.announce("SEEK", true);
+    } else {
+      this.trim(drift);
+    }
   }
 
   /**

@@ -12,9 +12,10 @@ import { RoomConnection } from "./connection.js";
 import { h, replace, field, errorLine, clockTime } from "./dom.js";
 import { PeoplePanel, whenText } from "./people.js";
 import { MAX_RATE, MIN_RATE, PlaybackSync } from "./player.js";
+import { ReadinessReporter, SyncReporter } from "./telemetry.js";
 
 /**
- * @import { ChatMessage, HostStatus, PublicUser, Room, ServerMessage, UpdateRoomRequest, User } from "./protocol"
+ * @import { ChatMessage, HostStatus, PublicUser, Room, ServerMessage, SyncLine, UpdateRoomRequest, User, Waiting } from "./protocol"
  * @import { EndDetail, EndReason } from "./connection.js"
  * @import { Model } from "./player.js"
  */
@@ -114,6 +115,16 @@ class RoomView {
   /** @type {HTMLSpanElement} */ statusEl;
   /** @type {HTMLDivElement} */ bannerEl;
   /** @type {HTMLDivElement} */ waitingEl;
+  // The group wait (contract §9): who the room waits for, and until when.
+  /** @type {HTMLDivElement} */ groupWaitEl;
+  /** @type {HTMLParagraphElement} */ skippedEl;
+  /** @type {HTMLInputElement} */ noWaitInput;
+  /** @type {HTMLSpanElement} */ mySyncEl;
+  /** @type {HTMLElement} */ syncPanel;
+  /** @type {HTMLTableSectionElement} */ syncRows;
+  /** @type {HTMLParagraphElement} */ syncSummary;
+  /** @type {ReadinessReporter} */ readiness;
+  /** @type {SyncReporter} */ syncReporter;
   /** @type {HTMLVideoElement} */ video;
   /** @type {HTMLDivElement} */ mediaErrorEl;
   /** @type {HTMLDivElement} */ stageEl;
@@ -140,6 +151,7 @@ class RoomView {
   /** @type {HTMLInputElement} */ chatToggle;
   /** @type {HTMLSelectElement} */ controlSelect;
   /** @type {HTMLSelectElement} */ timeoutSelect;
+  /** @type {HTMLSelectElement} */ waitSelect;
   /** @type {HTMLParagraphElement} */ settingsError;
   /** @type {HTMLParagraphElement} */ settingsSaved;
   /** @type {HTMLFormElement | undefined} */ settingsForm;
@@ -166,6 +178,14 @@ class RoomView {
     this.hostStatus = null;
     /** @type {number | undefined} */
     this.graceTimer = undefined;
+    /** @type {Waiting | null} */
+    this.wait = null;
+    /** @type {number | undefined} */
+    this.waitTimer = undefined;
+    /** @type {number | undefined} */
+    this.skippedTimer = undefined;
+    /** @type {number | undefined} */
+    this.statsTimer = undefined;
     this.left = false;
   }
 
@@ -204,6 +224,10 @@ class RoomView {
       onOpen: () => {
         this.fillGap();
         this.loadPeople();
+        // A new socket: the server knows nothing of its player, nor (after
+        // a reload) that this person asked not to be waited for.
+        this.readiness.connected();
+        if (this.noWaitInput.checked) this.connection?.send({ type: "SET_WAIT", wait: false });
       },
       onEnd: (reason, detail) => this.end(reason, undefined, detail),
     });
@@ -214,7 +238,12 @@ class RoomView {
     this.left = true;
     this.connection?.stop();
     this.sync?.stop();
+    this.readiness?.stop();
+    this.syncReporter?.stop();
     clearInterval(this.graceTimer);
+    clearInterval(this.waitTimer);
+    clearTimeout(this.skippedTimer);
+    clearTimeout(this.statsTimer);
   }
 
   // ---- layout -------------------------------------------------------------
@@ -228,6 +257,8 @@ class RoomView {
     this.noticeEl = h("p", { class: "notice", role: "status", id: "room-notice" });
     this.bannerEl = h("div", { class: "banner", role: "status", hidden: true, id: "grace-banner" });
     this.waitingEl = h("div", { class: "banner waiting", role: "status", hidden: true, id: "host-waiting" });
+    this.groupWaitEl = h("div", { class: "banner waiting", role: "status", hidden: true, id: "group-wait" });
+    this.skippedEl = h("p", { class: "notice", role: "status", hidden: true, id: "wait-skipped" });
     this.video = h("video", {
       id: "player",
       playsinline: true,
@@ -237,6 +268,9 @@ class RoomView {
     });
     this.mediaErrorEl = h("div", { class: "media-error", role: "alert", id: "media-error", hidden: true });
     this.video.addEventListener("error", () => this.mediaFailed());
+    const send = (/** @type {import("./protocol").ClientMessage} */ msg) => this.connection?.send(msg);
+    this.readiness = new ReadinessReporter(this.video, send);
+    this.syncReporter = new SyncReporter(() => this.sync, this.clock, send);
     this.stageEl = h("div", { class: "stage" });
     this.unmuteEl = h(
       "button",
@@ -272,6 +306,7 @@ class RoomView {
       "aside",
       { class: "side" },
       this.people.element,
+      this.renderSyncPanel(),
       h(
         "section",
         { class: "chat", "aria-labelledby": "chat-h" },
@@ -301,6 +336,8 @@ class RoomView {
         this.noticeEl,
         this.bannerEl,
         this.waitingEl,
+        this.groupWaitEl,
+        this.skippedEl,
         h("div", { class: "room-body" }, h("div", { class: "main" }, this.stageEl, this.playbarEl, this.settingsHolder), side),
       ),
     );
@@ -337,6 +374,7 @@ class RoomView {
     this.speedControl.hidden = !control;
     this.viewerControlsEl.hidden = control;
     this.showSpeed();
+    if (!control) this.syncPanel.hidden = true;
     this.chatForm.hidden = !this.caps.has("chat");
     this.showChatEnabled();
     this.renderSettingsArea();
@@ -409,7 +447,144 @@ class RoomView {
     this.speedControl = h("div", { class: "speed" }, h("label", { for: "speed" }, "Speed"), this.speedSelect);
     this.speedNote = h("span", { class: "muted", id: "speed-note" });
     this.viewerControlsEl = this.viewerControls();
-    return h("div", { class: "playbar" }, this.speedControl, this.viewerControlsEl, this.speedNote);
+    this.noWaitInput = h("input", {
+      type: "checkbox",
+      id: "no-wait",
+      checked: this.rememberedNoWait(),
+      onchange: () => this.setNoWait(this.noWaitInput.checked),
+    });
+    const noWait = h("label", { class: "no-wait", for: "no-wait" }, this.noWaitInput, " Don't wait for me");
+    this.mySyncEl = h("span", { class: "muted my-sync", id: "my-sync", "aria-live": "off" });
+    return h("div", { class: "playbar" }, this.speedControl, this.viewerControlsEl, this.speedNote, noWait, this.mySyncEl);
+  }
+
+  // ---- the group wait ------------------------------------------------------
+
+  // "Don't wait for me" is remembered per room in this browser, and said
+  // again on every connect (the server keeps it for the room's lifetime
+  // anyway; a reload would otherwise show it unticked while it holds).
+  noWaitKey() {
+    return `watchparty.no-wait.${this.code}`;
+  }
+
+  rememberedNoWait() {
+    try {
+      return localStorage.getItem(this.noWaitKey()) === "1";
+    } catch {
+      return false;
+    }
+  }
+
+  /** @param {boolean} noWait */
+  setNoWait(noWait) {
+    try {
+      if (noWait) localStorage.setItem(this.noWaitKey(), "1");
+      else localStorage.removeItem(this.noWaitKey());
+    } catch {
+      // Private browsing without storage: the server remembers it for the room anyway.
+    }
+    this.connection?.send({ type: "SET_WAIT", wait: !noWait });
+  }
+
+  /**
+   * A wait in progress (WAITING, or PLAYBACK_STATE's `waiting`), or none.
+   *
+   * @param {Waiting | null} wait
+   */
+  showWait(wait) {
+    this.wait = wait;
+    clearInterval(this.waitTimer);
+    this.waitTimer = undefined;
+    if (!wait) {
+      this.groupWaitEl.hidden = true;
+      this.groupWaitEl.replaceChildren();
+      return;
+    }
+    if (wait.for.some((u) => u.id === this.me.id)) this.readiness.waitedFor();
+    const names = wait.for.map((u) => (u.id === this.me.id ? "you" : u.display_name));
+    const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
+    const left = h("span", { id: "group-wait-left", "aria-live": "off" });
+    // A controller may start without them: its PLAY ends the wait.
+    const startNow = this.canControl()
+      ? h("button", { type: "button", id: "wait-start-now", onclick: () => this.sync?.startNow() }, "Start now")
+      : null;
+    replace(this.groupWaitEl, `Waiting for ${shown || "everyone"}… `, left, startNow ? " " : null, startNow);
+    this.groupWaitEl.dataset.reason = wait.reason;
+    this.groupWaitEl.hidden = false;
+    const update = () => {
+      const secs = Math.max(0, Math.ceil((wait.deadline - this.clock.now()) / 1000));
+      left.textContent = `(${secs} s)`;
+    };
+    update();
+    this.waitTimer = setInterval(update, 250);
+  }
+
+  /** @param {PublicUser[]} users who the room started without */
+  showSkipped(users) {
+    const mine = users.some((u) => u.id === this.me.id);
+    const others = users.filter((u) => u.id !== this.me.id).map((u) => u.display_name);
+    this.skippedEl.textContent = mine
+      ? "The room started without you: your video catches up as soon as it can."
+      : `Started without ${others.join(", ")}: they catch up on their own.`;
+    this.skippedEl.hidden = false;
+    clearTimeout(this.skippedTimer);
+    this.skippedTimer = setTimeout(() => {
+      this.skippedEl.hidden = true;
+      this.skippedEl.textContent = "";
+    }, 6000);
+  }
+
+  // ---- sync telemetry ------------------------------------------------------
+
+  /** @param {number | null} driftMs this page's drift as the server measured it */
+  showMySync(driftMs) {
+    // The host's video is the room's: no figure for it.
+    if (driftMs === null || this.isHost) {
+      this.mySyncEl.textContent = "";
+      return;
+    }
+    this.mySyncEl.textContent = driftText(driftMs);
+    this.mySyncEl.dataset.driftMs = String(driftMs);
+  }
+
+  renderSyncPanel() {
+    this.syncRows = h("tbody", {});
+    this.syncSummary = h("p", { class: "muted", id: "sync-summary" });
+    this.syncPanel = h(
+      "section",
+      { class: "sync-panel", id: "sync-panel", "aria-labelledby": "sync-h", hidden: true },
+      h("h2", { id: "sync-h" }, "Sync"),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Who"), h("th", { scope: "col" }, "Drift"), h("th", { scope: "col" }, "Round trip"))),
+        this.syncRows,
+      ),
+      this.syncSummary,
+    );
+    return this.syncPanel;
+  }
+
+  /** @param {Extract<ServerMessage, { type: "SYNC_STATS" }>} stats */
+  showSyncStats(stats) {
+    if (!this.canControl()) return;
+    replace(
+      this.syncRows,
+      stats.users.map((/** @type {SyncLine} */ line) =>
+        h(
+          "tr",
+          { dataset: { user: line.user.id, state: line.state } },
+          h("td", {}, line.user.display_name),
+          h("td", {}, line.state === "playing" ? driftText(line.drift_ms) : `${driftText(line.drift_ms)} (${line.state})`),
+          h("td", {}, `${Math.round(line.rtt_ms)} ms`),
+        ),
+      ),
+    );
+    this.syncSummary.textContent = `Median ${Math.round(stats.p50_abs_drift_ms)} ms, 95th percentile ${Math.round(stats.p95_abs_drift_ms)} ms off the room.`;
+    this.syncPanel.hidden = false;
+    // The server stops sending when nobody has reported for 30 s.
+    clearTimeout(this.statsTimer);
+    this.statsTimer = setTimeout(() => (this.syncPanel.hidden = true), 40000);
   }
 
   showSpeed() {
@@ -518,16 +693,23 @@ class RoomView {
   onMessage(msg) {
     switch (msg.type) {
       case "PLAYBACK_STATE":
-        return this.setModel({
-          is_playing: msg.is_playing,
-          time: msg.time,
-          server_time: msg.server_time,
-          rate: msg.rate,
-          version: msg.version,
-        });
+        this.showWait(msg.waiting ?? null);
+        return this.setModel(
+          {
+            is_playing: msg.is_playing,
+            time: msg.time,
+            server_time: msg.server_time,
+            rate: msg.rate,
+            version: msg.version,
+          },
+          msg.resync === true,
+        );
       case "PLAY":
       case "PAUSE":
       case "SEEK":
+        // A wait ends with a PLAY (or a controller's PAUSE or SEEK); one
+        // that starts sends its PAUSE first and WAITING right after.
+        this.showWait(null);
         return this.setModel({
           ...this.currentModel(),
           is_playing: msg.type === "SEEK" ? this.currentModel().is_playing : msg.type === "PLAY",
@@ -545,6 +727,14 @@ class RoomView {
         });
       case "PONG":
         return this.clock.addSample(msg.client_time, msg.server_time);
+      case "WAITING":
+        return this.showWait({ for: msg.for, reason: msg.reason, deadline: msg.deadline });
+      case "WAIT_SKIPPED":
+        return this.showSkipped(msg.users);
+      case "YOUR_SYNC":
+        return this.showMySync(msg.drift_ms);
+      case "SYNC_STATS":
+        return this.showSyncStats(msg);
       case "PRESENCE":
         this.people.presence(msg.users);
         this.setHostStatus(msg.host_status);
@@ -592,6 +782,7 @@ class RoomView {
       case "ERROR":
         return this.serverError(msg);
       case "HOST_DISCONNECTED":
+        this.showWait(null);
         this.setHostStatus("grace");
         return this.showGrace(msg.grace_expires_at);
       case "HOST_RECONNECTED":
@@ -618,10 +809,13 @@ class RoomView {
     );
   }
 
-  /** @param {Model} model */
-  setModel(model) {
+  /**
+   * @param {Model} model
+   * @param {boolean} [resync] the server found this page too far off: seek
+   */
+  setModel(model, resync = false) {
     this.model = model;
-    this.sync?.apply(model);
+    this.sync?.apply(model, { resync });
     this.showSpeed();
   }
 
@@ -885,6 +1079,13 @@ class RoomView {
         h("option", { value: "close" }, "Close the room"),
         h("option", { value: "promote" }, "Hand it to a co-host, or to whoever joined first"),
       );
+      this.waitSelect = h(
+        "select",
+        {},
+        h("option", { value: "start" }, "When playback starts or jumps"),
+        h("option", { value: "always" }, "Also when someone buffers"),
+        h("option", { value: "off" }, "Never"),
+      );
       this.settingsForm = h(
         "form",
         { onsubmit: (/** @type {SubmitEvent} */ e) => this.saveSettings(e) },
@@ -897,6 +1098,11 @@ class RoomView {
           "When the host is gone",
           this.timeoutSelect,
           "What happens when the host leaves and does not come back within the grace period.",
+        ),
+        field(
+          "Wait for everyone's video",
+          this.waitSelect,
+          "Hold playback (10 s at most; 5 s for someone buffering) until every player is ready.",
         ),
         h("div", { class: "actions" }, h("button", { type: "submit" }, "Save changes")),
       );
@@ -946,6 +1152,7 @@ class RoomView {
     this.chatToggle.checked = this.room.is_chat_enabled;
     this.controlSelect.value = this.room.control;
     this.timeoutSelect.value = this.room.on_host_timeout;
+    this.waitSelect.value = this.room.wait_policy || "start";
   }
 
   /** @param {SubmitEvent} event */
@@ -967,6 +1174,7 @@ class RoomView {
     if (control !== room.control) changes.control = control;
     const onTimeout = /** @type {Room["on_host_timeout"]} */ (this.timeoutSelect.value);
     if (onTimeout !== room.on_host_timeout) changes.on_host_timeout = onTimeout;
+    if (room.wait_policy !== undefined && this.waitSelect.value !== room.wait_policy) changes.wait_policy = this.waitSelect.value;
     if (Object.keys(changes).length === 0) {
       this.settingsSaved.textContent = "Nothing to save.";
       return;
@@ -1082,6 +1290,16 @@ class RoomView {
     document.title = "Removed · watchparty";
     heading.focus();
   }
+}
+
+/**
+ * "in sync", "0.4 s behind", "0.3 s ahead".
+ *
+ * @param {number} driftMs positive: ahead of the room
+ */
+function driftText(driftMs) {
+  if (Math.abs(driftMs) < 50) return "in sync";
+  return `${(Math.abs(driftMs) / 1000).toFixed(1)} s ${driftMs < 0 ? "behind" : "ahead"}`;
 }
 
 /**
