@@ -120,7 +120,7 @@ impl RoomEngine {
         }) else {
             return Ok(None);
         };
-        let live = self.live.load_wait(&room.code).await.classify()?;
+        let live = self.load_wait(&room.code, now).await?;
         let mut plan = Plan::new(room, live, self.grace);
         let policy = room.settings.wait_policy;
         let waiting = plan.live.wait.current().is_some();
@@ -212,7 +212,7 @@ impl RoomEngine {
             return Ok(());
         }
         let now = self.now();
-        let live = self.live.load_wait(code).await.classify()?;
+        let live = self.load_wait(code, now).await?;
         let before = live.clone();
         let mut plan = Plan::new(&room, live, self.grace);
         let events = decide(&room, &mut plan.live.wait, now);
@@ -231,6 +231,29 @@ impl RoomEngine {
             tracing::debug!(room = %code, "room changed during a wait step; left for the next");
         }
         Ok(())
+    }
+
+    /// The room's wait as stored. During a wait, each socket's latest round
+    /// trip (from its user's sync reports) is noted too: the resume then
+    /// starts as far ahead as the slowest ready player needs, not more.
+    async fn load_wait(&self, code: &RoomCode, now: Millis) -> Result<LiveWait, ServiceError> {
+        let mut live = self.live.load_wait(code).await.classify()?;
+        if live.wait.current().is_some() {
+            let reports = self.live.sync_entries(code, now).await.classify()?;
+            for report in reports {
+                let sockets: Vec<_> = live
+                    .wait
+                    .sockets
+                    .iter()
+                    .filter(|(_, s)| s.user == report.user)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for socket in sockets {
+                    live.wait.note_rtt(socket, report.rtt_ms);
+                }
+            }
+        }
+        Ok(live)
     }
 
     /// Stores the room once (from `before` to where the plan leaves it),
