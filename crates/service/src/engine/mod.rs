@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::sync::MutexGuard;
 use watchparty_domain::{
     action_time, Command, ConnectionId, Event, HostGrace, Millis, OnHostTimeout, Outcome,
-    PeopleNeeded, Rejection, Room, RoomCode, RoomStatus, UserId,
+    PeopleNeeded, PlaybackAction, Rejection, Room, RoomCode, RoomStatus, UserId,
 };
 use watchparty_persistence::Database;
 use watchparty_realtime_cache::RealtimeCache;
@@ -270,18 +270,32 @@ impl RoomEngine {
             Origin::Socket { acted_at, .. } => action_time(acted_at, arrival, &room.playback),
             Origin::Person { .. } | Origin::Service => arrival,
         };
+        let asked = playback_action(&command);
         let outcome = match room.apply(command, now, self.grace) {
             Ok(outcome) => outcome,
             Err(rejection) => return Ok(Some(Transition::Rejected(rejection))),
         };
-        if outcome.events.is_empty() {
-            return Ok(Some(Transition::Done(outcome.room)));
-        }
+        // A PAUSE or SEEK to where a paused room rests changes nothing by
+        // itself (§13 rule 10), but during a group wait it still ends or
+        // restarts the wait: the wait has a look at it too.
+        let resting = match asked {
+            _ if !outcome.events.is_empty() => None,
+            Some(action @ (PlaybackAction::Pause(_) | PlaybackAction::Seek(_))) => Some(Outcome {
+                room: room.clone(),
+                events: vec![Event::PlaybackChanged {
+                    action,
+                    playback: room.playback,
+                }],
+            }),
+            _ => return Ok(Some(Transition::Done(outcome.room))),
+        };
         let key = format!("room:{}", room.code);
         let token = self.lock_room(&key, origin).await?;
         // A playback command may start, force, restart or end a group wait.
-        let done = match self.playback_with_wait(origin, room, &outcome, now).await {
+        let seen = resting.as_ref().unwrap_or(&outcome);
+        let done = match self.playback_with_wait(origin, room, seen, now).await {
             Ok(Some(plan)) => self.store_plan(room, host_name, plan, now).await,
+            Ok(None) if resting.is_some() => Ok(Some(Transition::Done(outcome.room))),
             Ok(None) => {
                 self.store_and_announce(origin, room, outcome, host_name, now)
                     .await
@@ -453,6 +467,15 @@ impl Locked<'_> {
             }
         }
         Err(ServiceError::Busy)
+    }
+}
+
+/// The playback action a command asks for, behind its `if_version` if any.
+fn playback_action(command: &Command) -> Option<PlaybackAction> {
+    match command {
+        Command::Playback { action, .. } => Some(*action),
+        Command::IfVersion { command, .. } => playback_action(command),
+        _ => None,
     }
 }
 

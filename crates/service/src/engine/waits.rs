@@ -257,8 +257,8 @@ impl RoomEngine {
     }
 
     /// Stores the room once (from `before` to where the plan leaves it),
-    /// announces the plan's steps in order, then stores the wait and arms
-    /// its deadline on this instance. `None` when the room changed
+    /// then the wait (arming its deadline on this instance), then announces
+    /// the plan's steps in order. `None` when the room changed
     /// meanwhile and nothing was written.
     pub(super) async fn store_plan(
         &self,
@@ -276,6 +276,16 @@ impl RoomEngine {
             if !saved {
                 return Ok(None);
             }
+        }
+        // The wait is stored before anything is announced: an instance that
+        // dies from here on leaves a wait the others end at its deadline,
+        // never a held room that nobody resumes.
+        self.live
+            .store_wait(&before.code, &plan.live)
+            .await
+            .classify()?;
+        if let Some(deadline) = plan.live.wait.next_deadline() {
+            self.arm_deadline(&before.code, deadline);
         }
         for step in &plan.steps {
             match step {
@@ -299,13 +309,6 @@ impl RoomEngine {
                         .await?;
                 }
             }
-        }
-        self.live
-            .store_wait(&before.code, &plan.live)
-            .await
-            .classify()?;
-        if let Some(deadline) = plan.live.wait.next_deadline() {
-            self.arm_deadline(&before.code, deadline);
         }
         Ok(Some(Transition::Done(plan.room)))
     }

@@ -234,3 +234,69 @@ async fn a_kick_whose_announcement_is_lost_still_closes_the_socket_within_30_s()
     b.stop().await;
     a.stop().await;
 }
+
+/// §9 across instances: the instance that started a wait is killed the
+/// moment its hold reaches the others. The wait was stored before anything
+/// was announced, so the survivor ends it at its deadline: the viewer it
+/// waited for is named, then one `PLAY`. The room never stays held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_whose_instance_is_killed_at_its_hold_still_ends() {
+    use crate::together::waits::{report, who};
+    let database = scratch_postgres();
+    let redis = OwnRedis::start().await;
+    let keys = format!("wpwaitkill{}", std::process::id());
+    let mut a = Instance::production(&database, &redis.url(), &keys).await;
+    let b = Instance::production(&database, &redis.url(), &keys).await;
+    let ana = b.user("ana").await;
+    let bob = b.user("bob").await;
+    let cat = a.user("cat").await;
+    let code = ana.create_room("kept").await;
+    bob.join(&code).await;
+    cat.join(&code).await;
+    let (status, _) = crate::together::put_role(&ana, &code, cat.id, "co_host").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut host = ana.enter(&code).await;
+    let mut viewer = bob.enter(&code).await;
+    let mut co_host = cat.enter(&code).await;
+    for socket in [&mut host, &mut viewer, &mut co_host] {
+        crate::together::gather(socket, Duration::from_millis(500)).await;
+    }
+    report(&mut viewer, "loading").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    co_host.send(json!({"type": "PLAY", "time": 15.0})).await;
+    let pause = host.recv_type("PAUSE").await;
+    a.kill();
+    assert_eq!(pause["by"], serde_json::Value::Null, "{pause}");
+    let give_up = Instant::now() + Duration::from_secs(20);
+    for socket in [&mut host, &mut viewer] {
+        let mut seen = Vec::new();
+        loop {
+            let left = give_up.saturating_duration_since(Instant::now());
+            let message = socket
+                .try_recv(left)
+                .await
+                .unwrap_or_else(|| panic!("the wait never ended: {seen:?}"));
+            let done = message["type"] == "PLAY";
+            seen.push(message);
+            if done {
+                break;
+            }
+        }
+        let skipped = seen.iter().find(|m| m["type"] == "WAIT_SKIPPED");
+        let skipped = skipped.unwrap_or_else(|| panic!("Bob is named first: {seen:?}"));
+        let named: std::collections::BTreeSet<i64> = skipped["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(named, who(&[&bob]));
+        let play = seen.last().unwrap();
+        assert_eq!(play["by"], serde_json::Value::Null, "{play}");
+        assert_eq!(play["time"], 15.0, "{play}");
+    }
+    let (status, room) = bob.get(&format!("/api/rooms/{code}/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(room["playback"]["is_playing"], true, "{room}");
+    assert_eq!(room["playback"]["waiting"], serde_json::Value::Null);
+}

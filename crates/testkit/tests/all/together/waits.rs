@@ -567,36 +567,64 @@ async fn a_seek_during_a_wait_restarts_it_at_the_new_position() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_during_a_wait_ends_it_paused() {
+    // Anywhere, and where the room is held (a player paused where it waits
+    // sends just that): either ends the wait.
+    for at in [12.0, 8.0] {
+        let server = TestServer::start().await;
+        let (code, people, mut sockets, start, _) = waiting_for_bob_at_8(&server).await;
+        let (ana, bob) = (&people[0], &people[1]);
+        sockets[0].send(json!({"type": "PAUSE", "time": at})).await;
+        // "PAUSE to all", the controller's socket included.
+        for socket in sockets.iter_mut() {
+            let pause = socket.recv_type("PAUSE").await;
+            assert_eq!(pause["by"], public(ana), "{pause}");
+            assert_eq!(pause["time"], at);
+            assert_eq!(version(&pause), version(&start) + 1, "{pause}");
+        }
+        let state = playback(bob, &code).await;
+        assert_eq!(state["is_playing"], false);
+        assert_eq!(state["time"], at);
+        assert_eq!(
+            state.get("waiting"),
+            Some(&Value::Null),
+            "the wait is over: {state}"
+        );
+        // Bob's ready changes nothing now.
+        report(&mut sockets[1], "ready").await;
+        for socket in sockets.iter_mut() {
+            socket.expect_silence(QUIET).await;
+        }
+        let text = server.client().metrics().await;
+        for outcome in ["ready", "timeout", "forced"] {
+            assert_eq!(waits_counted(&text, outcome), 0.0, "not counted: {text}");
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seek_to_where_the_room_is_held_restarts_the_wait() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets, start, _) = waiting_for_bob_at_8(&server).await;
-    let (ana, bob) = (&people[0], &people[1]);
-    sockets[0]
-        .send(json!({"type": "PAUSE", "time": 12.0}))
-        .await;
-    // "PAUSE to all", the controller's socket included.
-    for socket in sockets.iter_mut() {
-        let pause = socket.recv_type("PAUSE").await;
-        assert_eq!(pause["by"], public(ana), "{pause}");
-        assert_eq!(pause["time"], 12.0);
-        assert_eq!(version(&pause), version(&start) + 1, "{pause}");
-    }
-    let state = playback(bob, &code).await;
-    assert_eq!(state["is_playing"], false);
-    assert_eq!(state["time"], 12.0);
-    assert_eq!(
-        state.get("waiting"),
-        Some(&Value::Null),
-        "the wait is over: {state}"
+    let (code, people, mut sockets, start, first) = waiting_for_bob_at_8(&server).await;
+    let bob = &people[1];
+    sockets[0].send(json!({"type": "SEEK", "time": 8.0})).await;
+    let (pause, again) = wait_starts_everywhere(
+        sockets.iter_mut().collect(),
+        8.0,
+        &who(&[bob]),
+        "seek",
+        DEADLINE,
+    )
+    .await;
+    assert_eq!(version(&pause), version(&start) + 1, "{pause}");
+    assert!(
+        again["deadline"].as_i64() >= first["deadline"].as_i64(),
+        "a new deadline: {first} then {again}"
     );
-    // Bob's ready changes nothing now.
-    report(&mut sockets[1], "ready").await;
-    for socket in sockets.iter_mut() {
-        socket.expect_silence(QUIET).await;
-    }
-    let text = server.client().metrics().await;
-    for outcome in ["ready", "timeout", "forced"] {
-        assert_eq!(waits_counted(&text, outcome), 0.0, "not counted: {text}");
-    }
+    let state = playback(bob, &code).await;
+    assert_eq!(state["waiting"]["reason"], "seek", "{state}");
+    tell(&mut sockets[1], "ready").await;
+    wait_ends_everywhere(sockets.iter_mut().collect(), 8.0, None, WAIT).await;
     server.stop().await;
 }
 
