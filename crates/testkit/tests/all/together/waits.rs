@@ -261,19 +261,25 @@ pub fn waits_counted(text: &str, outcome: &str) -> f64 {
 }
 
 /// `PATCH`es the room's `wait_policy`; each socket reads its `ROOM_UPDATED`.
-/// Ana, Bob and Cat in Ana's room; Bob's player reports, and Ana's `PLAY`
-/// at 8 s makes the room wait for him: the room, its people and sockets,
-/// and the wait's `PAUSE` and `WAITING`.
-async fn waiting_for_bob_at_8(
+/// Ana, Bob and Cat in Ana's room; the players of `waited` (indexes: 1 is
+/// Bob, 2 Cat) report, and Ana's `PLAY` at `at` makes the room wait for
+/// them: the room, its people and sockets, and the wait's `PAUSE` and
+/// `WAITING`.
+async fn waiting_on(
     server: &TestServer,
+    waited: &[usize],
+    at: f64,
 ) -> (String, Vec<TestUser>, Vec<WsClient>, Value, Value) {
     let (code, people, mut sockets) = gathering(server, &["ana", "bob", "cat"]).await;
-    report(&mut sockets[1], "ready").await;
-    sockets[0].send(json!({"type": "PLAY", "time": 8.0})).await;
+    for i in waited {
+        report(&mut sockets[*i], "ready").await;
+    }
+    sockets[0].send(json!({"type": "PLAY", "time": at})).await;
+    let users: Vec<&TestUser> = waited.iter().map(|i| &people[*i]).collect();
     let (start, waiting) = wait_starts_everywhere(
         sockets.iter_mut().collect(),
-        8.0,
-        &who(&[&people[1]]),
+        at,
+        &who(&users),
         "play",
         DEADLINE,
     )
@@ -499,19 +505,8 @@ async fn a_seek_while_playing_waits_a_seek_while_paused_does_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seek_during_a_wait_restarts_it_at_the_new_position() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
+    let (code, people, mut sockets, _, first) = waiting_on(&server, &[1, 2], 5.0).await;
     let (bob, cat) = (&people[1], &people[2]);
-    report(&mut sockets[1], "ready").await;
-    report(&mut sockets[2], "ready").await;
-    sockets[0].send(json!({"type": "PLAY", "time": 5.0})).await;
-    let (_, first) = wait_starts_everywhere(
-        sockets.iter_mut().collect(),
-        5.0,
-        &who(&[bob, cat]),
-        "play",
-        DEADLINE,
-    )
-    .await;
     // Bob is ready for this wait; Cat is not.
     tell(&mut sockets[1], "ready").await;
     for socket in sockets.iter_mut() {
@@ -571,7 +566,7 @@ async fn a_pause_during_a_wait_ends_it_paused() {
     // sends just that): either ends the wait.
     for at in [12.0, 8.0] {
         let server = TestServer::start().await;
-        let (code, people, mut sockets, start, _) = waiting_for_bob_at_8(&server).await;
+        let (code, people, mut sockets, start, _) = waiting_on(&server, &[1], 8.0).await;
         let (ana, bob) = (&people[0], &people[1]);
         sockets[0].send(json!({"type": "PAUSE", "time": at})).await;
         // "PAUSE to all", the controller's socket included.
@@ -605,7 +600,7 @@ async fn a_pause_during_a_wait_ends_it_paused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seek_to_where_the_room_is_held_restarts_the_wait() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets, start, first) = waiting_for_bob_at_8(&server).await;
+    let (code, people, mut sockets, start, first) = waiting_on(&server, &[1], 8.0).await;
     let bob = &people[1];
     sockets[0].send(json!({"type": "SEEK", "time": 8.0})).await;
     let (pause, again) = wait_starts_everywhere(
@@ -631,7 +626,7 @@ async fn a_seek_to_where_the_room_is_held_restarts_the_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forcing_play_during_a_wait_starts_from_its_own_time() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets, start, _) = waiting_for_bob_at_8(&server).await;
+    let (code, people, mut sockets, start, _) = waiting_on(&server, &[1], 8.0).await;
     let bob = &people[1];
     // A viewer's PLAY forces nothing (§7: no control_playback, ignored).
     sockets[2].send(json!({"type": "PLAY", "time": 90.0})).await;
@@ -658,7 +653,7 @@ async fn a_forcing_play_during_a_wait_starts_from_its_own_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_during_a_wait_applies_and_the_wait_goes_on() {
     let server = TestServer::start().await;
-    let (code, people, mut sockets, start, waiting) = waiting_for_bob_at_8(&server).await;
+    let (code, people, mut sockets, start, waiting) = waiting_on(&server, &[1], 8.0).await;
     let (ana, bob) = (&people[0], &people[1]);
     sockets[0].send(json!({"type": "RATE", "rate": 2.0})).await;
     for socket in pick(&mut sockets, &[1, 2]) {
@@ -1158,19 +1153,8 @@ async fn a_flood_of_player_states_changes_nothing_beyond_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waited_for_user_who_leaves_holds_nobody_up() {
     let server = TestServer::start().await;
-    let (_code, people, mut sockets) = gathering(&server, &["ana", "bob", "cat"]).await;
-    let (bob, cat) = (&people[1], &people[2]);
-    report(&mut sockets[1], "ready").await;
-    report(&mut sockets[2], "ready").await;
-    sockets[0].send(json!({"type": "PLAY", "time": 6.0})).await;
-    wait_starts_everywhere(
-        sockets.iter_mut().collect(),
-        6.0,
-        &who(&[bob, cat]),
-        "play",
-        DEADLINE,
-    )
-    .await;
+    let (_code, people, mut sockets, _, _) = waiting_on(&server, &[1, 2], 6.0).await;
+    let bob = &people[1];
     tell(&mut sockets[2], "ready").await;
     for socket in sockets.iter_mut() {
         let shrunk = socket.recv_type("WAITING").await;
