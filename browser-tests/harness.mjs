@@ -284,6 +284,9 @@ export function playerState(page) {
 }
 
 /** Polls `probe` until `accept` holds on its value, or fails with the last value. */
+/** Resolves after `ms` milliseconds. */
+export const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+
 export async function eventually(probe, accept, what, ms = 10000) {
   const end = Date.now() + ms;
   let last;

@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   eventually, hostRoom, joinAs, launchBrowser, playerState, serveFile, startRelay, startServer, testVideo,
+  sleep,
 } from "../harness.mjs";
 import { act, analyse, readProbe, recordFrames, startProbe } from "../probe.mjs";
 
@@ -47,8 +48,6 @@ after(async () => {
   await video?.stop();
   await server?.stop();
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function oneRun(shape) {
   const stamp = `${Date.now().toString(36)}${count++}`;

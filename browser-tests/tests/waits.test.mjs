@@ -10,6 +10,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   eventually, hostRoom, joinAs, launchBrowser, playerState, serveFile, startServer, testVideo,
+  sleep,
 } from "../harness.mjs";
 import { recordFrames } from "../probe.mjs";
 
@@ -29,8 +30,6 @@ after(async () => {
   await video?.stop();
   await server?.stop();
 });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** From now on every video request of `page` starts `ms` late and trickles. */
 function slowVideo(page, ms = 1500) {
@@ -81,17 +80,34 @@ async function room(name, { slowViewer = false } = {}) {
 
 const names = (users) => users.map((u) => u.display_name);
 
+/**
+ * The host presses play and the viewer's player follows.
+ * @param {{ host: import("playwright-core").Page, viewer: import("playwright-core").Page }} r
+ */
+async function bothPlay(r) {
+  await r.host.evaluate(() => document.querySelector("#player").play());
+  await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+}
+
+/**
+ * The host's player jumps to 30 s; returns when it did (ms since the epoch).
+ * @param {{ host: import("playwright-core").Page }} r
+ */
+async function hostSeeksTo30(r) {
+  const at = Date.now();
+  await r.host.evaluate(() => {
+    document.querySelector("#player").currentTime = 30;
+  });
+  return at;
+}
+
 test("a slow viewer holds the room after a seek; both start together on one PLAY", async () => {
   const r = await room("Slow link", { slowViewer: true });
   try {
-    await r.host.evaluate(() => document.querySelector("#player").play());
-    await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+    await bothPlay(r);
     await sleep(1000);
     // Far past what the slow link has brought so far: the viewer must fetch.
-    const seekAt = Date.now();
-    await r.host.evaluate(() => {
-      document.querySelector("#player").currentTime = 30;
-    });
+    const seekAt = await hostSeeksTo30(r);
     const banner = r.host.locator("#group-wait");
     await banner.filter({ hasText: /Waiting for .*Bo/ }).waitFor({ timeout: 10000 });
     assert.match(await banner.textContent(), /\(\d+ s\)/, "a countdown to the deadline");
@@ -130,8 +146,7 @@ test("a slow viewer holds the room after a seek; both start together on one PLAY
 test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the room waiting for them", async () => {
   const r = await room("Telemetry", { slowViewer: true });
   try {
-    await r.host.evaluate(() => document.querySelector("#player").play());
-    await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+    await bothPlay(r);
 
     // SYNC_STATS every 5 s once reports flow (every 2 s from each page).
     const line = r.host.locator("#sync-panel tbody tr", { hasText: "Bo" });
@@ -151,10 +166,7 @@ test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the ro
     await eventually(() => playerState(r.viewer), (s) => s.readyState >= 3 && !s.paused, "viewer back and playing", 15000);
 
     // Bo's link is slow: a seek far ahead leaves Bo buffering, and nobody waits for Bo.
-    const seekAt = Date.now();
-    await r.host.evaluate(() => {
-      document.querySelector("#player").currentTime = 30;
-    });
+    const seekAt = await hostSeeksTo30(r);
     await eventually(() => playerState(r.host), (s) => !s.paused && s.time > 30.3, "the host plays on", 12000);
     const forBo = [...r.hostFrames, ...r.viewerFrames].filter(
       (f) =>
@@ -184,15 +196,11 @@ test("the host's sync panel lists the viewer; \"Don't wait for me\" stops the ro
 test("a viewer still not ready at the deadline is named as skipped, and the room plays on", async () => {
   const r = await room("Deadline", { slowViewer: true });
   try {
-    await r.host.evaluate(() => document.querySelector("#player").play());
-    await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+    await bothPlay(r);
     // Bo's next video request answers only after the seek wait's 10 s (the
     // newest route comes first).
     await slowVideo(r.viewer, 13000);
-    const seekAt = Date.now();
-    await r.host.evaluate(() => {
-      document.querySelector("#player").currentTime = 30;
-    });
+    const seekAt = await hostSeeksTo30(r);
     await r.host.locator("#group-wait", { hasText: /Waiting for .*Bo/ }).waitFor({ timeout: 10000 });
     await r.host.locator("#wait-skipped", { hasText: "Started without Bo" }).waitFor({ timeout: 15000 });
     await r.viewer.locator("#wait-skipped", { hasText: "The room started without you" }).waitFor({ timeout: 5000 });
@@ -210,13 +218,9 @@ test("a viewer still not ready at the deadline is named as skipped, and the room
 test("\"Start now\" on the host's wait banner ends the wait for everyone at once", async () => {
   const r = await room("Impatient", { slowViewer: true });
   try {
-    await r.host.evaluate(() => document.querySelector("#player").play());
-    await eventually(() => playerState(r.viewer), (s) => !s.paused && s.time > 0.5, "viewer playing", 15000);
+    await bothPlay(r);
     await slowVideo(r.viewer, 13000);
-    const seekAt = Date.now();
-    await r.host.evaluate(() => {
-      document.querySelector("#player").currentTime = 30;
-    });
+    const seekAt = await hostSeeksTo30(r);
     const banner = r.host.locator("#group-wait", { hasText: /Waiting for .*Bo/ });
     await banner.waitFor({ timeout: 10000 });
     // Viewers may not end a wait: no button for Bo.
