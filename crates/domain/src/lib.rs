@@ -71,8 +71,8 @@ pub use roles::{
 };
 pub use room::{
     CloseReason, Command, Event, HostChange, HostChangeReason, HostGrace, Missing, Outcome,
-    ParticipantChange, PeopleNeeded, PlaybackAction, Rejection, Room, RoomSettings, RoomStatus,
-    SettingField, SettingsChange,
+    ParticipantChange, PeopleNeeded, PlaybackAction, QueueApplied, Rejection, Room, RoomSettings,
+    RoomStatus, SettingField, SettingsChange,
 };
 pub use sync::{
     action_time, assess_report, drift_summary, DriftSummary, ReportedState, SocketSync,

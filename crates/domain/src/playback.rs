@@ -1,5 +1,6 @@
 use crate::error::ValidationError;
 use crate::ids::Millis;
+use crate::queue::ItemId;
 use crate::values::{Position, MAX_POSITION};
 
 /// How many seconds of video pass per second while playing: 0.25 to 4
@@ -54,6 +55,8 @@ pub struct PlaybackState {
     /// Grows by exactly one with every playback change the room announces,
     /// and never otherwise; a client's `if_version` is checked against it.
     pub version: u64,
+    /// The queue item being played (`item_id`); `None` when there is none.
+    pub item: Option<ItemId>,
 }
 
 impl PlaybackState {
@@ -65,6 +68,7 @@ impl PlaybackState {
             updated_at: now,
             rate: Rate::NORMAL,
             version: 0,
+            item: None,
         }
     }
 

@@ -125,6 +125,21 @@ pub struct QueueItem {
 }
 
 impl QueueItem {
+    /// A video set as the room's `media_url` (at creation or by `PATCH`):
+    /// an item with no title or duration and no votes.
+    pub fn video(id: ItemId, media_url: MediaUrl, added_by: UserId, added_at: Millis) -> Self {
+        QueueItem {
+            id,
+            media_url,
+            title: None,
+            duration: None,
+            added_by,
+            added_at,
+            votes: BTreeSet::new(),
+            order: 0,
+        }
+    }
+
     /// The number of votes (`votes`).
     pub fn vote_count(&self) -> usize {
         self.votes.len()
@@ -852,16 +867,7 @@ impl Queue {
                 if self.items.iter().any(|i| i.id == id) {
                     return Err(QueueRefusal::Conflict);
                 }
-                Some(QueueItem {
-                    id,
-                    media_url,
-                    title: None,
-                    duration: None,
-                    added_by: by,
-                    added_at: now,
-                    votes: BTreeSet::new(),
-                    order: 0,
-                })
+                Some(QueueItem::video(id, media_url, by, now))
             }
         };
         let queue = Queue {

@@ -2,10 +2,14 @@
 //! room and the events to announce, or a rejection that says why.
 
 mod people;
+mod queue;
+
+pub use queue::QueueApplied;
 
 use crate::ids::{Millis, RoomId, UserId};
 use crate::members::{Ban, BanDuration, BanKind, Expiry, Participant, Reason, RejoinAfter};
 use crate::playback::{PlaybackState, Rate};
+use crate::queue::{ItemId, QueueEvent, QueueItem, QueueOp, QueueRefusal};
 use crate::roles::{
     capabilities, AssignedRole, Capabilities, Capability, Control, OnHostTimeout, QueueMode, Role,
     WaitPolicy,
@@ -143,6 +147,9 @@ pub struct SettingsChange {
     pub viewers_can_queue: Option<bool>,
     /// A new `queue_mode`.
     pub queue_mode: Option<QueueMode>,
+    /// The id the new video's queue item gets (reserved by the store);
+    /// needed with a new `media_url`, which replaces the current item.
+    pub new_item: Option<ItemId>,
 }
 
 /// Where a room is in its life.
@@ -481,6 +488,16 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
+    /// The queue changed: one `QUEUE_UPDATED`. When the current item
+    /// changed, [`Event::ItemChanged`] or [`Event::SettingsChanged`] (for a
+    /// `PATCH` of `media_url`) follows.
+    QueueChanged(QueueEvent),
+    /// An advance made another item current (or none): `ROOM_UPDATED`,
+    /// then `PLAYBACK_STATE` for it at 0.
+    ItemChanged {
+        /// Playback afterwards: at 0, playing if the room was.
+        playback: PlaybackState,
+    },
     /// Someone with `edit_room` changed settings; a new video resets
     /// playback (paused at 0, rate 1).
     SettingsChanged {
@@ -592,6 +609,8 @@ pub enum Rejection {
     ChatDisabled,
     /// Playback is frozen while the host is away.
     HostAway,
+    /// The queue refused the operation (§12); its contract code says why.
+    Queue(QueueRefusal),
 }
 
 /// The result of an accepted command.
@@ -624,6 +643,12 @@ pub struct Room {
     pub playback: PlaybackState,
     /// When it was created.
     pub created_at: Millis,
+    /// The queue item being watched; its URL is `settings.media_url` and
+    /// its id `playback.item`. The waiting items are loaded only for a
+    /// queue operation ([`Room::apply_queue`]).
+    pub current_item: Option<QueueItem>,
+    /// `queue_version`: one more with every change of the queue.
+    pub queue_version: u64,
     /// Everyone who joined and was not removed, the host included.
     pub participants: BTreeMap<UserId, Participant>,
     /// Kicks and bans; one whose expiry has passed no longer holds and is
@@ -656,6 +681,8 @@ impl Room {
             status: RoomStatus::Open,
             playback: PlaybackState::paused_at_start(now),
             created_at: now,
+            current_item: None,
+            queue_version: 0,
             participants: BTreeMap::from([(host, founder)]),
             bans: BTreeMap::new(),
         }
@@ -773,7 +800,7 @@ impl Room {
                 if new_video && matches!(self.status, RoomStatus::Grace { .. }) {
                     return Err(Rejection::Conflict);
                 }
-                Ok(self.update_settings(change, now))
+                self.update_settings(actor, change, now)
             }
             Command::Join { user } => self.join(user, now),
             Command::SetRole {
@@ -1030,7 +1057,12 @@ impl Room {
         })
     }
 
-    fn update_settings(&self, change: SettingsChange, now: Millis) -> Outcome {
+    fn update_settings(
+        &self,
+        actor: UserId,
+        change: SettingsChange,
+        now: Millis,
+    ) -> Result<Outcome, Rejection> {
         let mut room = self.clone();
         let mut playback_reset = false;
         let settings = &mut room.settings;
@@ -1058,11 +1090,32 @@ impl Room {
         if let Some(queue_mode) = change.queue_mode {
             settings.queue_mode = queue_mode;
         }
+        let mut queue_events = Vec::new();
         if let Some(media_url) = change.media_url {
             if media_url != settings.media_url {
+                // The new video replaces the current item (§12).
+                let replacement = match (media_url.clone(), change.new_item) {
+                    (Some(url), Some(id)) => Some((id, url)),
+                    (Some(_), None) => return Err(Rejection::Conflict),
+                    (None, _) => None,
+                };
+                let op = QueueOp::ReplaceCurrent {
+                    actor: self.queue_actor(actor, now),
+                    replacement,
+                };
+                let replaced = self
+                    .queue(Vec::new())
+                    .apply(op, now)
+                    .map_err(Rejection::Queue)?;
+                room.current_item = replaced.queue.current;
+                room.queue_version = replaced.queue.version;
+                queue_events.extend(replaced.event.map(Event::QueueChanged));
                 settings.media_url = media_url;
                 // A new video starts paused at 0 at normal speed.
-                room.playback = self.announced(PlaybackState::paused_at_start(now));
+                room.playback = self.announced(PlaybackState {
+                    item: room.current_item.as_ref().map(|item| item.id),
+                    ..PlaybackState::paused_at_start(now)
+                });
                 // A new video must not resume the old one's playing state.
                 if let RoomStatus::Grace { deadline, .. } = room.status {
                     room.status = RoomStatus::Grace {
@@ -1076,15 +1129,24 @@ impl Room {
         let fields = changed_fields(&self.settings, &room.settings);
         if fields.is_empty() {
             // Nothing to store or announce: an empty or repeated change.
-            return self.unchanged_with(Vec::new());
+            return Ok(self.unchanged_with(Vec::new()));
         }
-        Outcome {
-            room,
-            events: vec![Event::SettingsChanged {
-                playback_reset,
-                fields,
-            }],
+        let mut events = queue_events;
+        events.push(Event::SettingsChanged {
+            playback_reset,
+            fields,
+        });
+        if room.settings.queue_mode != self.settings.queue_mode {
+            // The play order changed: one QUEUE_UPDATED `moved`, no item.
+            room.queue_version = room.queue_version.saturating_add(1);
+            events.push(Event::QueueChanged(QueueEvent {
+                version: room.queue_version,
+                op: crate::queue::QueueChange::Moved,
+                item: None,
+                by: Some(actor),
+            }));
         }
+        Ok(Outcome { room, events })
     }
 }
 

@@ -543,6 +543,7 @@ fn playing(at: i64, position: f64, rate: f64) -> PlaybackState {
         updated_at: Millis(at),
         rate: Rate::new(rate).unwrap(),
         version: 3,
+        item: None,
     }
 }
 

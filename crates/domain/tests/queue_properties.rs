@@ -173,6 +173,7 @@ fn playback_at(at: i64) -> PlaybackState {
         updated_at: Millis(at),
         rate: Rate::NORMAL,
         version: 0,
+        item: None,
     }
 }
 

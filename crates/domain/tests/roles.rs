@@ -825,6 +825,7 @@ fn every_playback_change_raises_the_version_and_if_version_guards_it() {
         media_url: Some(Some(
             watchparty_domain::MediaUrl::parse("https://x.io/v.mp4").unwrap(),
         )),
+        new_item: Some(watchparty_domain::ItemId(1)),
         ..SettingsChange::default()
     };
     let (reset, events) = ok(
@@ -837,12 +838,17 @@ fn every_playback_change_raises_the_version_and_if_version_guards_it() {
     );
     assert!(matches!(
         &events[..],
-        [Event::SettingsChanged {
-            playback_reset: true,
-            ..
-        }]
+        [
+            Event::QueueChanged(_),
+            Event::SettingsChanged {
+                playback_reset: true,
+                ..
+            }
+        ]
     ));
     assert_eq!(reset.playback.version, 4);
+    assert_eq!(reset.playback.item, Some(watchparty_domain::ItemId(1)));
+    assert_eq!(reset.queue_version, 1);
     assert_eq!(reset.playback.rate, Rate::NORMAL);
     assert_eq!(reset.playback.position_at(Millis(9_000)), 0.0);
 }

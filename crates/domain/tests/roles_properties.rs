@@ -366,6 +366,7 @@ impl Driver {
                     control,
                     on_host_timeout,
                     media_url,
+                    new_item: Some(watchparty_domain::ItemId(self.now.0)),
                     ..SettingsChange::default()
                 };
                 self.run(Command::UpdateSettings { actor, change })?;

@@ -14,6 +14,7 @@ fn playing(rate: f64) -> PlaybackState {
         updated_at: Millis(100_000),
         rate: Rate::new(rate).unwrap(),
         version: 3,
+        item: None,
     }
 }
 

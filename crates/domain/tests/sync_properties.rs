@@ -16,6 +16,7 @@ fn playing() -> impl Strategy<Value = PlaybackState> {
             updated_at: Millis(at),
             rate: Rate::new(rate).unwrap(),
             version: 1,
+            item: None,
         }
     })
 }

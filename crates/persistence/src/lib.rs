@@ -9,6 +9,7 @@ mod connection;
 mod error;
 mod people;
 mod queries;
+mod queue;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod scratch;
@@ -17,6 +18,7 @@ pub use connection::{DatabaseUrl, DbConnection};
 pub use error::PersistenceError;
 pub use people::{AuditAction, AuditRecord, Named, StoredAuditEntry, StoredBan, StoredParticipant};
 pub use queries::{MessagePage, NewRoom, RoomWithHost, StoredMessage, StoredUser};
+pub use queue::StoredQueue;
 
 use connection::{ConnectionManager, Pool};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};

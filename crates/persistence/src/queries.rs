@@ -10,8 +10,8 @@ use crate::Database;
 use diesel::prelude::*;
 use watchparty_domain::{
     Control, DisplayName, Email, MediaUrl, Millis, OnHostTimeout, Participant, PeopleNeeded,
-    PlaybackState, Position, QueueMode, Rate, Role, Room, RoomCode, RoomId, RoomName, RoomSettings,
-    RoomStatus, UserId, WaitPolicy,
+    PlaybackState, Position, QueueItem, QueueMode, Rate, Role, Room, RoomCode, RoomId, RoomName,
+    RoomSettings, RoomStatus, UserId, WaitPolicy,
 };
 
 /// A registered user as stored.
@@ -40,6 +40,10 @@ pub struct NewRoom {
     pub settings: RoomSettings,
     /// Creation time.
     pub now: Millis,
+    /// The current item a room created with a video starts with
+    /// ([`QueueItem::video`], its id reserved with
+    /// [`Database::reserve_item_id`]).
+    pub first_item: Option<QueueItem>,
 }
 
 /// A stored chat message with its author's name.
@@ -94,6 +98,8 @@ struct RoomRow {
     queue_mode: String,
     rate: f64,
     playback_version: i64,
+    current_item_id: Option<i64>,
+    queue_version: i64,
 }
 
 pub(crate) fn corrupt(what: &str, value: &str) -> PersistenceError {
@@ -107,7 +113,17 @@ impl RoomRow {
         self,
         people: crate::people::People,
         complete: bool,
+        current_item: Option<QueueItem>,
     ) -> Result<Room, PersistenceError> {
+        // rooms.current_item_id and the item marked current are written together.
+        if self.current_item_id != current_item.as_ref().map(|i| i.id.0) {
+            return Err(PersistenceError::Corrupt(format!(
+                "room {}: current_item_id {:?} but current item {:?}",
+                self.code,
+                self.current_item_id,
+                current_item.as_ref().map(|i| i.id)
+            )));
+        }
         let status = match (self.status.as_str(), self.grace_deadline) {
             ("open", _) => RoomStatus::Open,
             ("grace", Some(deadline)) => RoomStatus::Grace {
@@ -177,7 +193,11 @@ impl RoomRow {
                 rate: Rate::new(self.rate).map_err(|_| corrupt("rate", &self.rate.to_string()))?,
                 version: u64::try_from(self.playback_version)
                     .map_err(|_| corrupt("playback_version", &self.playback_version.to_string()))?,
+                item: current_item.as_ref().map(|i| i.id),
             },
+            current_item,
+            queue_version: u64::try_from(self.queue_version)
+                .map_err(|_| corrupt("queue_version", &self.queue_version.to_string()))?,
             created_at: Millis(self.created_at),
             participants: people.participants,
             bans: people.bans,
@@ -265,6 +285,8 @@ fn update_room_row(
         // change of playback, a new video's included, moves it): one wins,
         // the other applies its command again to what won.
         .filter(rooms::playback_version.eq(counter(before.playback.version)))
+        // Nor one instance's queue change another's.
+        .filter(rooms::queue_version.eq(counter(before.queue_version)))
         // Nor may one instance's settings overwrite another's made meanwhile.
         .filter(rooms::name.eq(was.name.as_str()))
         .filter(rooms::is_private.eq(was.is_private))
@@ -301,6 +323,11 @@ fn update_room_row(
                 rooms::rate.eq(playback.rate.get()),
                 rooms::playback_version.eq(counter(playback.version)),
             ),
+            (
+                rooms::current_item_id.eq(after.current_item.as_ref().map(|i| i.id.0)),
+                rooms::queue_version.eq(counter(after.queue_version)),
+                rooms::advance_at.eq(after.advance_due_at().map(|at| at.0)),
+            ),
         ))
         .execute(conn)?;
     Ok(changed == 1)
@@ -314,7 +341,7 @@ pub type RoomWithHost = (Room, String);
 /// both backends (a room is loaded for every command, so this is the hot
 /// read). One row per participant and per ban, the room's columns repeated;
 /// `entry` says which a row is, NULL for a room with neither.
-fn room_by_code_sql(placeholder: &str, people: &PeopleNeeded) -> String {
+fn room_by_code_sql(placeholder: &str, people: &PeopleNeeded, voters: &str) -> String {
     // User ids are integers, written into the statement as such: nothing
     // a client typed reaches it.
     let only = match people {
@@ -330,11 +357,16 @@ fn room_by_code_sql(placeholder: &str, people: &PeopleNeeded) -> String {
          r.status, r.grace_deadline, r.was_playing, r.is_playing, r.position, r.position_at, \
          r.created_at, r.owner_id, r.host_epoch, r.control, r.on_host_timeout, r.wait_policy, \
          r.viewers_can_queue, r.queue_mode, r.rate, r.playback_version, \
+         r.current_item_id, r.queue_version, \
+         c.media_url AS c_media_url, c.title AS c_title, c.duration AS c_duration, \
+         c.added_by AS c_added_by, c.added_at AS c_added_at, c.sort_key AS c_sort_key, \
+         (SELECT {voters} FROM queue_votes v WHERE v.item_id = r.current_item_id) AS c_voters, \
          u.display_name AS host_name, x.entry, x.user_id AS e_user, x.label AS e_label, \
          x.t1 AS e_t1, x.t2 AS e_t2, x.flag AS e_flag, x.t3 AS e_t3, x.reason AS e_reason, \
          x.by_id AS e_by \
          FROM rooms r \
          JOIN users u ON u.id = r.host_id \
+         LEFT JOIN queue_items c ON c.id = r.current_item_id \
          LEFT JOIN ( \
            SELECT 'p' AS entry, room_id, user_id, role AS label, joined_at AS t1, \
              became_co_host_at AS t2, muted AS flag, muted_until AS t3, \
@@ -354,6 +386,20 @@ fn room_by_code_sql(placeholder: &str, people: &PeopleNeeded) -> String {
 struct WholeRoomRow {
     #[diesel(embed)]
     room: RoomRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    c_media_url: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    c_title: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    c_duration: Option<f64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    c_added_by: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    c_added_at: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    c_sort_key: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    c_voters: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     host_name: String,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
@@ -417,11 +463,24 @@ fn whole_room(
             None => {}
         }
         if head.is_none() {
-            head = Some((row.room, row.host_name));
+            let current = match (row.room.current_item_id, row.c_media_url) {
+                (Some(id), Some(url)) => Some(crate::queue::item_from_columns(
+                    id,
+                    url,
+                    row.c_title,
+                    row.c_duration,
+                    row.c_added_by.unwrap_or_default(),
+                    row.c_added_at.unwrap_or_default(),
+                    row.c_sort_key.unwrap_or_default(),
+                    crate::queue::voters_from_list(row.c_voters.as_deref())?,
+                )?),
+                _ => None,
+            };
+            head = Some((row.room, row.host_name, current));
         }
     }
-    head.map(|(room, host_name)| {
-        room.into_room(people, complete)
+    head.map(|(room, host_name, current)| {
+        room.into_room(people, complete, current)
             .map(|room| (room, host_name))
     })
     .transpose()
@@ -435,10 +494,12 @@ fn rooms_with_hosts(
 ) -> Result<Vec<RoomWithHost>, PersistenceError> {
     let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
     let mut people = load_people(conn, &ids)?;
+    let mut items = crate::queue::load_items(conn, &ids, true)?;
     rows.into_iter()
         .map(|(row, host)| {
             let own = people.remove(&row.id).unwrap_or_default();
-            row.into_room(own, true).map(|room| (room, host))
+            let current = items.remove(&row.id).and_then(|(current, _)| current);
+            row.into_room(own, true, current).map(|room| (room, host))
         })
         .collect()
 }
@@ -544,6 +605,7 @@ impl Database {
                     host,
                     settings,
                     now,
+                    first_item,
                 } = new;
                 let id = diesel::insert_into(rooms::table)
                     .values((
@@ -571,9 +633,19 @@ impl Database {
                     ))
                     .returning(rooms::id)
                     .get_result::<i64>(conn)?;
-                let room = Room::new(RoomId(id), code, host, settings, now);
+                let mut room = Room::new(RoomId(id), code, host, settings, now);
                 for founder in room.participants.values() {
                     insert_participant(conn, id, founder)?;
+                }
+                if let Some(item) = first_item {
+                    // The room's video is its first current item (§12).
+                    let before = room.clone();
+                    room.current_item = Some(item);
+                    room.playback.item = room.current_item.as_ref().map(|i| i.id);
+                    if !update_room_row(conn, &before, &room, now)? {
+                        return Err(PersistenceError::Conflict);
+                    }
+                    crate::queue::write_current(conn, &before, &room)?;
                 }
                 Ok(room)
             })
@@ -601,8 +673,8 @@ impl Database {
         let code = code.as_str().to_owned();
         let complete = *people == PeopleNeeded::All;
         let (sqlite, postgres) = (
-            room_by_code_sql("?", people),
-            room_by_code_sql("$1", people),
+            room_by_code_sql("?", people, "group_concat(v.user_id, ',')"),
+            room_by_code_sql("$1", people, "string_agg(CAST(v.user_id AS TEXT), ',')"),
         );
         self.run(move |conn| {
             let rows = match conn {
@@ -692,6 +764,33 @@ impl Database {
         now: Millis,
         audit: Vec<AuditRecord>,
     ) -> Result<bool, PersistenceError> {
+        self.save_room_with_queue(before, after, None, now, audit)
+            .await
+    }
+
+    /// [`Database::save_room_audited`] for a queue operation: the waiting
+    /// items that differ between `waiting` `.0` (before) and `.1` (after)
+    /// are written in the same transaction.
+    pub async fn save_queue(
+        &self,
+        before: &Room,
+        after: &Room,
+        waiting: (Vec<QueueItem>, Vec<QueueItem>),
+        now: Millis,
+        audit: Vec<AuditRecord>,
+    ) -> Result<bool, PersistenceError> {
+        self.save_room_with_queue(before, after, Some(waiting), now, audit)
+            .await
+    }
+
+    async fn save_room_with_queue(
+        &self,
+        before: &Room,
+        after: &Room,
+        waiting: Option<(Vec<QueueItem>, Vec<QueueItem>)>,
+        now: Millis,
+        audit: Vec<AuditRecord>,
+    ) -> Result<bool, PersistenceError> {
         let before = before.clone();
         let after = after.clone();
         self.write(move |conn| {
@@ -700,6 +799,10 @@ impl Database {
                     return Ok(false);
                 }
                 write_people(conn, before.id.0, &before, &after)?;
+                if let Some((was, now)) = &waiting {
+                    crate::queue::write_waiting(conn, &after, was, now)?;
+                }
+                crate::queue::write_current(conn, &before, &after)?;
                 for record in &audit {
                     crate::people::insert_audit_record(conn, after.id, record)?;
                 }
@@ -714,8 +817,8 @@ impl Database {
         .await
     }
 
-    /// Codes of live rooms that change by themselves by `now`: a timed mute
-    /// or ban that lapsed, or a grace that ran out in a room whose
+    /// Codes of live rooms that change by themselves by `now`: a current
+    /// item that played to its end, a timed mute or ban that lapsed, or a grace that ran out in a room whose
     /// `on_host_timeout` is `promote` (the others are closed in bulk by
     /// [`Database::close_expired_graces`]). Each is settled under its lock.
     pub async fn rooms_due(&self, now: Millis) -> Result<Vec<RoomCode>, PersistenceError> {
@@ -737,7 +840,8 @@ impl Database {
                         .and(rooms::on_host_timeout.eq(promote))
                         .and(rooms::grace_deadline.le(now.0))
                         .or(rooms::id.eq_any(muted))
-                        .or(rooms::id.eq_any(lapsed)),
+                        .or(rooms::id.eq_any(lapsed))
+                        .or(rooms::advance_at.le(now.0)),
                 )
                 .select(rooms::code)
                 .load::<String>(conn)?;

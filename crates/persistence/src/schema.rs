@@ -38,6 +38,37 @@ diesel::table! {
         queue_mode -> Text,
         rate -> Double,
         playback_version -> BigInt,
+        current_item_id -> Nullable<BigInt>,
+        queue_version -> BigInt,
+        advance_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    queue_items (id) {
+        id -> BigInt,
+        room_id -> BigInt,
+        media_url -> Text,
+        title -> Nullable<Text>,
+        duration -> Nullable<Double>,
+        added_by -> BigInt,
+        added_at -> BigInt,
+        sort_key -> BigInt,
+        is_current -> Bool,
+    }
+}
+
+diesel::table! {
+    queue_votes (item_id, user_id) {
+        item_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
     }
 }
 
@@ -93,11 +124,16 @@ diesel::joinable!(participants -> rooms (room_id));
 diesel::joinable!(chat_messages -> users (user_id));
 diesel::joinable!(room_bans -> rooms (room_id));
 diesel::joinable!(room_audit -> rooms (room_id));
+diesel::joinable!(queue_items -> rooms (room_id));
+diesel::joinable!(queue_votes -> queue_items (item_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     rooms,
     participants,
     chat_messages,
     room_bans,
-    room_audit
+    room_audit,
+    queue_items,
+    queue_votes,
+    counters
 );

@@ -104,6 +104,7 @@ async fn room(db: &Database) -> (Room, UserId) {
             host: host.id,
             settings,
             now: Millis(1),
+            first_item: None,
         })
         .await
         .unwrap();
@@ -204,6 +205,7 @@ async fn users_rooms_members_and_messages(backend: Backend) {
         host,
         settings: room.settings.clone(),
         now: Millis(5),
+        first_item: None,
     };
     assert!(
         matches!(
@@ -427,6 +429,7 @@ async fn every_new_field_round_trips(backend: Backend) {
             host: owner,
             settings,
             now: Millis(10),
+            first_item: None,
         })
         .await
         .unwrap();
@@ -891,6 +894,7 @@ async fn audit_pages_newest_first(backend: Backend) {
             host: ana,
             settings: RoomSettings::named(RoomName::parse("other").unwrap()),
             now: Millis(300),
+            first_item: None,
         })
         .await
         .unwrap();
@@ -1021,12 +1025,16 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
     .await
     .unwrap();
     let migrated = db.migrate().await.unwrap();
-    assert_eq!(migrated.applied.len(), 1, "{migrated:?}");
-    let applied: String = migrated.applied[0]
-        .chars()
-        .filter(char::is_ascii_digit)
+    let applied: Vec<String> = migrated
+        .applied
+        .iter()
+        .map(|v| v.chars().filter(char::is_ascii_digit).collect())
         .collect();
-    assert_eq!(applied, ROLES.replace('-', ""), "{migrated:?}");
+    assert_eq!(
+        applied,
+        [ROLES.replace('-', ""), "20261202000016".to_owned()],
+        "{migrated:?}"
+    );
 
     let open = RoomCode::parse("AAAAAAAAAA").unwrap();
     let (room, host_name) = db.room_by_code(&open).await.unwrap().unwrap();
@@ -1042,6 +1050,13 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
     assert_eq!(room.settings.queue_mode, QueueMode::Manual);
     assert_eq!(room.playback.rate, Rate::NORMAL);
     assert_eq!(room.playback.version, 0);
+    // The queue migration made the room's video its current item.
+    let current = room.current_item.clone().expect("the old video is current");
+    assert_eq!(current.media_url.as_str(), "https://example.com/a.mp4");
+    assert_eq!((current.added_by, room.queue_version), (UserId(1), 0));
+    assert_eq!(room.playback.item, Some(current.id));
+    // New items get ids past the migrated ones.
+    assert!(db.reserve_item_id().await.unwrap() > current.id);
     assert_eq!(
         room.playback.position_at(Millis(1500)),
         13.5,
@@ -1128,7 +1143,7 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
         .unwrap();
     assert!(refused, "a room owned by nobody is refused");
 
-    // The down migration returns to the old schema (a co-host becomes a
+    // The down migrations return to the old schema (a co-host becomes a
     // viewer), and migrating again works.
     let appointed = apply(
         &load(&db, &graced).await,
@@ -1148,6 +1163,8 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
             DbConnection::Sqlite(c) => {
                 let source = FileBasedMigrations::from_path(format!("{root}/sqlite"))
                     .map_err(|e| PersistenceError::Migration(e.to_string()))?;
+                // The queue's, then the roles'.
+                c.revert_last_migration(source.clone()).map_err(to_err)?;
                 c.revert_last_migration(source).map_err(to_err)?;
                 diesel::sql_query("SELECT role AS column_name FROM participants WHERE user_id = 1 AND room_id = 2")
                     .get_result::<OneText>(c)?
@@ -1155,6 +1172,8 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
             DbConnection::Postgresql(c) => {
                 let source = FileBasedMigrations::from_path(format!("{root}/postgres"))
                     .map_err(|e| PersistenceError::Migration(e.to_string()))?;
+                // The queue's, then the roles'.
+                c.revert_last_migration(source.clone()).map_err(to_err)?;
                 c.revert_last_migration(source).map_err(to_err)?;
                 diesel::sql_query("SELECT role AS column_name FROM participants WHERE user_id = 1 AND room_id = 2")
                     .get_result::<OneText>(c)?
@@ -1165,7 +1184,7 @@ async fn rooms_from_before_roles_keep_working(backend: Backend) {
     })
     .await
     .unwrap();
-    assert_eq!(db.migrate().await.unwrap().applied.len(), 1);
+    assert_eq!(db.migrate().await.unwrap().applied.len(), 2);
     let again = db.room_by_code(&grace).await.unwrap().unwrap().0;
     assert_eq!((again.owner, again.host), (UserId(2), UserId(2)));
     assert_eq!(again.role_of(UserId(1)), Some(Role::Viewer));

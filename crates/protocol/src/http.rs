@@ -3,7 +3,7 @@
 //! (`/api/openapi.json`) describes them, and the web client's TypeScript
 //! declarations are generated from them.
 
-use crate::{ChatMessage, Participant, Playback, PublicUser, Room, User};
+use crate::{ChatMessage, Participant, Playback, PublicUser, QueueItem, Room, User};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -411,4 +411,89 @@ pub struct AuditEntry {
 pub struct AuditList {
     /// Newest first.
     pub entries: Vec<AuditEntry>,
+}
+
+/// `GET /api/rooms/{code}/queue/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct QueueList {
+    /// The item being watched, or null.
+    pub current: Option<QueueItem>,
+    /// The waiting items in play order.
+    pub items: Vec<QueueItem>,
+    /// The queue's version.
+    pub queue_version: u64,
+}
+
+/// `POST /api/rooms/{code}/queue/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct AddItemRequest {
+    /// An `http://` or `https://` URL of at most 2048 characters.
+    pub media_url: String,
+    /// At most 200 characters, no control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    #[schema(required = false)]
+    pub title: Option<String>,
+    /// Its length in seconds (positive), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
+    #[schema(required = false)]
+    pub duration: Option<f64>,
+    /// `end` (the default) or `next`; ignored in `vote` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub position: Option<String>,
+}
+
+/// `POST /api/rooms/{code}/queue/`: the new item (current at once when
+/// nothing was).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct AddedItem {
+    /// The item.
+    pub item: QueueItem,
+    /// The queue's version afterwards.
+    pub queue_version: u64,
+}
+
+/// `PUT` / `DELETE /api/rooms/{code}/queue/{item_id}/vote/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct ItemResponse {
+    /// The item afterwards.
+    pub item: QueueItem,
+}
+
+/// `POST /api/rooms/{code}/queue/{item_id}/move/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct MoveItemRequest {
+    /// The waiting item it goes after; null: to the front.
+    pub after: Option<i64>,
+    /// Refused with `stale_version` unless the queue is still at this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub if_version: Option<u64>,
+}
+
+/// `POST /api/rooms/{code}/queue/{item_id}/move/`: the queue's version afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct QueueVersion {
+    /// The queue's version.
+    pub queue_version: u64,
+}
+
+/// `POST /api/rooms/{code}/queue/advance/`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct AdvanceRequest {
+    /// Refused with `stale_version` unless this item is current (null:
+    /// unless none is); absent: no check.
+    #[serde(
+        default,
+        deserialize_with = "crate::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[ts(optional, type = "number | null")]
+    #[schemars(with = "Option<i64>")]
+    #[schema(required = false, value_type = Option<i64>)]
+    pub if_current: Option<Option<i64>>,
 }

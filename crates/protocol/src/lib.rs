@@ -84,6 +84,35 @@ pub struct Room {
     pub queue_mode: String,
     /// Grows by one whenever the host changes.
     pub host_epoch: u64,
+    /// The item being watched (its URL is `media_url`), or null.
+    pub current_item: Option<QueueItem>,
+    /// Grows by one with every change of the queue or of the current item.
+    pub queue_version: u64,
+}
+
+/// One video of a room's queue: waiting, or the current item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
+pub struct QueueItem {
+    /// Unique across rooms.
+    pub id: i64,
+    /// An `http://` or `https://` URL.
+    pub media_url: String,
+    /// A title, if the adder gave one.
+    pub title: Option<String>,
+    /// Its length in seconds, if known: the server advances by itself at its end.
+    pub duration: Option<f64>,
+    /// Who added it.
+    pub added_by: PublicUser,
+    /// RFC 3339 UTC.
+    pub added_at: String,
+    /// How many users voted for it.
+    pub votes: u64,
+    /// Whether the requester voted for it: in HTTP answers only (absent in
+    /// `QUEUE_UPDATED`, which every socket gets alike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    #[schema(required = false, nullable = false)]
+    pub voted_by_me: Option<bool>,
 }
 
 /// Playback as of `server_time` (ms since the Unix epoch).
@@ -102,6 +131,8 @@ pub struct Playback {
     /// The group wait in progress (playback is held meanwhile); null when
     /// the room does not wait.
     pub waiting: Option<Waiting>,
+    /// The current queue item this playback is of; null when none.
+    pub item_id: Option<i64>,
 }
 
 /// A group wait in progress: who the room waits for, why, and until when.
@@ -341,6 +372,12 @@ pub enum ClientMessage {
         /// The player's state.
         state: ReportedStateName,
     },
+    /// A controller's player reached the end of the current item: the room
+    /// advances, if that item is still current.
+    Ended {
+        /// The item that ended.
+        item_id: i64,
+    },
 }
 
 /// Reads one text frame. `None` for anything the protocol says to ignore:
@@ -370,7 +407,8 @@ pub fn parse_client_message(text: &str) -> Option<ClientMessage> {
         | ClientMessage::Ping { .. }
         | ClientMessage::PlayerState { .. }
         | ClientMessage::SetWait { .. }
-        | ClientMessage::SyncReport { .. } => Some(message),
+        | ClientMessage::SyncReport { .. }
+        | ClientMessage::Ended { .. } => Some(message),
     }
 }
 
@@ -394,6 +432,8 @@ pub enum ServerMessage {
         by: Option<PublicUser>,
         /// The group wait in progress, if any.
         waiting: Option<Waiting>,
+        /// The current queue item; null when none.
+        item_id: Option<i64>,
         /// Present and true only when the server sends it because this
         /// socket drifted too far (two sync reports beyond 1.5 s).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,7 +554,7 @@ pub enum ServerMessage {
     /// The host changed the room.
     RoomUpdated {
         /// The room afterwards.
-        room: Room,
+        room: Box<Room>,
     },
     /// The room ended; the socket closes next.
     RoomClosed {
@@ -594,6 +634,20 @@ pub enum ServerMessage {
         /// The 95th percentile of the absolute drifts in ms.
         p95_abs_drift_ms: f64,
     },
+    /// The queue changed; `queue_version` grows by one with each.
+    QueueUpdated {
+        /// The queue's version afterwards.
+        queue_version: u64,
+        /// `added`, `removed`, `moved`, `voted` or `advanced`.
+        op: String,
+        /// The item concerned (for `advanced`, the new current item); absent
+        /// when there is none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        item: Option<QueueItem>,
+        /// Who; null for the server's own automatic advance.
+        by: Option<PublicUser>,
+    },
     /// Someone was kicked or banned.
     ParticipantRemoved {
         /// Who.
@@ -626,6 +680,7 @@ impl ServerMessage {
             version: p.version,
             by,
             waiting: p.waiting,
+            item_id: p.item_id,
             resync: None,
         }
     }
@@ -696,6 +751,7 @@ pub fn typescript_definitions() -> String {
     declare(Room::docs(), Room::decl(&cfg));
     declare(Playback::docs(), Playback::decl(&cfg));
     declare(Waiting::docs(), Waiting::decl(&cfg));
+    declare(QueueItem::docs(), QueueItem::decl(&cfg));
     declare(SyncLine::docs(), SyncLine::decl(&cfg));
     declare(PlayerStateName::docs(), PlayerStateName::decl(&cfg));
     declare(ReportedStateName::docs(), ReportedStateName::decl(&cfg));
@@ -752,6 +808,22 @@ pub fn typescript_definitions() -> String {
     declare(http::Ban::docs(), http::Ban::decl(&cfg));
     declare(http::BanResponse::docs(), http::BanResponse::decl(&cfg));
     declare(http::BanList::docs(), http::BanList::decl(&cfg));
+    declare(http::QueueList::docs(), http::QueueList::decl(&cfg));
+    declare(
+        http::AddItemRequest::docs(),
+        http::AddItemRequest::decl(&cfg),
+    );
+    declare(http::AddedItem::docs(), http::AddedItem::decl(&cfg));
+    declare(http::ItemResponse::docs(), http::ItemResponse::decl(&cfg));
+    declare(
+        http::MoveItemRequest::docs(),
+        http::MoveItemRequest::decl(&cfg),
+    );
+    declare(http::QueueVersion::docs(), http::QueueVersion::decl(&cfg));
+    declare(
+        http::AdvanceRequest::docs(),
+        http::AdvanceRequest::decl(&cfg),
+    );
     declare(http::AuditQuery::docs(), http::AuditQuery::decl(&cfg));
     declare(http::AuditEntry::docs(), http::AuditEntry::decl(&cfg));
     declare(http::AuditList::docs(), http::AuditList::decl(&cfg));

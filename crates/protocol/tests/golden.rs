@@ -31,6 +31,8 @@ fn room() -> Room {
         viewers_can_queue: true,
         queue_mode: "manual".into(),
         host_epoch: 0,
+        current_item: None,
+        queue_version: 0,
     }
 }
 
@@ -65,10 +67,11 @@ fn server_messages_match_the_contract() {
             version: 3,
             by: None,
             waiting: None,
+            item_id: None,
             resync: None,
         },
         json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 12.5, "server_time": t,
-               "rate": 1.0, "version": 3, "by": null, "waiting": null}),
+               "rate": 1.0, "version": 3, "by": null, "waiting": null, "item_id": null}),
     );
     let ana = PublicUser {
         id: 7,
@@ -87,13 +90,14 @@ fn server_messages_match_the_contract() {
                 reason: "seek".into(),
                 deadline: t + 10_000,
             }),
+            item_id: Some(41),
             resync: Some(true),
         },
         json!({"type": "PLAYBACK_STATE", "is_playing": false, "time": 60.0, "server_time": t,
                "rate": 1.0, "version": 4, "by": null,
                "waiting": {"for": [{"id": 7, "display_name": "ana"}], "reason": "seek",
                            "deadline": t + 10_000},
-               "resync": true}),
+               "item_id": 41, "resync": true}),
     );
     golden(
         ServerMessage::Waiting {
@@ -323,14 +327,49 @@ fn server_messages_match_the_contract() {
         json!({"type": "HOST_RECONNECTED"}),
     );
     golden(
-        ServerMessage::RoomUpdated { room: room() },
+        ServerMessage::RoomUpdated {
+            room: Box::new(room()),
+        },
         json!({"type": "ROOM_UPDATED", "room": {
             "code": "K7Q2M9XAPD", "name": "Friday film", "host": {"id": 7, "display_name": "ana"},
             "owner": {"id": 7, "display_name": "ana"},
             "is_private": false, "is_chat_enabled": true, "media_url": null,
             "status": "open", "viewer_count": 3, "created_at": "2026-11-23T20:00:00Z",
             "control": "host", "on_host_timeout": "close", "wait_policy": "start",
-            "viewers_can_queue": true, "queue_mode": "manual", "host_epoch": 0}}),
+            "viewers_can_queue": true, "queue_mode": "manual", "host_epoch": 0,
+            "current_item": null, "queue_version": 0}}),
+    );
+    let item = QueueItem {
+        id: 41,
+        media_url: "https://example.com/b.mp4".into(),
+        title: Some("Second".into()),
+        duration: Some(61.5),
+        added_by: ana.clone(),
+        added_at: "2026-11-23T20:00:00Z".into(),
+        votes: 2,
+        voted_by_me: None,
+    };
+    golden(
+        ServerMessage::QueueUpdated {
+            queue_version: 5,
+            op: "added".into(),
+            item: Some(item),
+            by: Some(ana.clone()),
+        },
+        json!({"type": "QUEUE_UPDATED", "queue_version": 5, "op": "added",
+               "item": {"id": 41, "media_url": "https://example.com/b.mp4", "title": "Second",
+                        "duration": 61.5, "added_by": {"id": 7, "display_name": "ana"},
+                        "added_at": "2026-11-23T20:00:00Z", "votes": 2},
+               "by": {"id": 7, "display_name": "ana"}}),
+    );
+    golden(
+        ServerMessage::QueueUpdated {
+            queue_version: 6,
+            op: "advanced".into(),
+            item: None,
+            by: None,
+        },
+        json!({"type": "QUEUE_UPDATED", "queue_version": 6, "op": "advanced", "by": null}),
     );
     golden(
         ServerMessage::RoomClosed {
@@ -439,6 +478,10 @@ fn client_messages_parse() {
             rtt_ms: 40.5,
             state: ReportedStateName::Playing
         })
+    );
+    assert_eq!(
+        parse_client_message(r#"{"type":"ENDED","item_id":41}"#),
+        Some(ClientMessage::Ended { item_id: 41 })
     );
 }
 

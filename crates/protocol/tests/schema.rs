@@ -52,7 +52,8 @@ fn every_message_type_is_in_the_schema() {
             "PING",
             "PLAYER_STATE",
             "SET_WAIT",
-            "SYNC_REPORT"
+            "SYNC_REPORT",
+            "ENDED"
         ]
     );
     let server = types("ServerMessage");
@@ -81,6 +82,7 @@ fn every_message_type_is_in_the_schema() {
         "WAIT_SKIPPED",
         "YOUR_SYNC",
         "SYNC_STATS",
+        "QUEUE_UPDATED",
     ] {
         assert!(server.iter().any(|t| t == expected), "{expected} missing");
     }

@@ -306,6 +306,7 @@ async fn the_projection_accepts_writes(live: &Live) {
         updated_at: watchparty_domain::Millis(1_700_000_000_001),
         rate: watchparty_domain::Rate::new(1.5).unwrap(),
         version: 4,
+        item: None,
     };
     cache.set_playback(&r, playback).await.unwrap();
     assert_eq!(cache.playback(&r).await.unwrap(), Some(playback));
@@ -942,6 +943,7 @@ mod redis_only {
                     updated_at: watchparty_domain::Millis(1_700_000_000_123),
                     rate: watchparty_domain::Rate::new(1.5).unwrap(),
                     version: 7,
+                    item: None,
                 },
             )
             .await
@@ -978,6 +980,7 @@ mod redis_only {
                     updated_at: watchparty_domain::Millis(5),
                     rate: watchparty_domain::Rate::NORMAL,
                     version: 0,
+                    item: None,
                 },
             )
             .await

@@ -51,6 +51,13 @@ pub enum ServiceError {
         /// When the kick or ban lapses, RFC 3339 UTC.
         until: Option<String>,
     },
+    /// The client acted on an older state of the queue (`if_version`,
+    /// `if_current`): nothing changed.
+    #[error("the queue changed meanwhile; fetch it again")]
+    StaleVersion,
+    /// The queue holds as many items as it may (in the room, or of this user).
+    #[error("{0}")]
+    QueueFull(String),
     /// The email is registered already.
     #[error("an account with this email already exists")]
     EmailTaken,

@@ -13,6 +13,7 @@ mod hub;
 mod metrics;
 mod operator;
 mod people;
+mod queue;
 mod rooms;
 mod slots;
 mod sockets;

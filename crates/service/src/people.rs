@@ -268,7 +268,7 @@ impl Service {
     ) -> Result<Room, ServiceError> {
         let origin = Origin::Person { user: caller.user };
         match self.inner.engine.execute(origin, code, command).await? {
-            Transition::Done(room) => Ok(room),
+            Transition::Done(room) => Ok(*room),
             Transition::Rejected(rejection) => Err(rejection_error(rejection)),
         }
     }

@@ -10,8 +10,8 @@ use crate::views::{message_view, playback_view, room_view, stored_participant_vi
 use crate::{Caller, Service};
 use std::collections::HashMap;
 use watchparty_domain::{
-    Command, Control, MediaUrl, OnHostTimeout, QueueMode, Room, RoomCode, RoomName, RoomSettings,
-    SettingsChange, WaitPolicy,
+    Command, Control, MediaUrl, OnHostTimeout, QueueItem, QueueMode, Room, RoomCode, RoomName,
+    RoomSettings, SettingsChange, WaitPolicy,
 };
 use watchparty_persistence::{MessagePage, NewRoom, PersistenceError};
 use watchparty_protocol as wire;
@@ -62,16 +62,27 @@ impl Service {
         // 50 random bits make a collision rare; a unique index makes it harmless.
         for _ in 0..5 {
             let code = RoomCode::from_entropy(os_random()?);
+            let now = self.now();
+            // The room's video is its first current item (§12).
+            let first_item = match &settings.media_url {
+                Some(url) => {
+                    let id = self.inner.db.reserve_item_id().await.classify()?;
+                    Some(QueueItem::video(id, url.clone(), host, now))
+                }
+                None => None,
+            };
             let new = NewRoom {
                 code,
                 host,
                 settings: settings.clone(),
-                now: self.now(),
+                now,
+                first_item,
             };
             match self.inner.db.create_room(new).await {
                 Ok(room) => {
                     let names = RoomNames {
                         owner: host_name.clone(),
+                        adder: host_name.clone(),
                         host: host_name,
                     };
                     return Ok(room_view(&room, &names, 0, self.now()));
@@ -162,16 +173,23 @@ impl Service {
         let queue_mode = setting("queue_mode", changes.queue_mode, |v| {
             QueueMode::parse(v).is_some()
         })?;
+        let media_url = changes.media_url.map(parse_media).transpose()?;
+        // A new video becomes a new current item, whose id is reserved first.
+        let new_item = match media_url {
+            Some(Some(_)) => Some(self.inner.db.reserve_item_id().await.classify()?),
+            _ => None,
+        };
         let change = SettingsChange {
             name: changes.name.as_deref().map(RoomName::parse).transpose()?,
             is_private: changes.is_private,
             is_chat_enabled: changes.is_chat_enabled,
-            media_url: changes.media_url.map(parse_media).transpose()?,
+            media_url,
             control: control.as_deref().and_then(Control::parse),
             on_host_timeout: on_host_timeout.as_deref().and_then(OnHostTimeout::parse),
             wait_policy: wait_policy.as_deref().and_then(WaitPolicy::parse),
             viewers_can_queue: changes.viewers_can_queue,
             queue_mode: queue_mode.as_deref().and_then(QueueMode::parse),
+            new_item,
         };
         let Visible { room, .. } = self.find_room(caller, code, Lookup::Peek).await?;
         let command = Command::UpdateSettings {

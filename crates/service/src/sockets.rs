@@ -183,7 +183,7 @@ impl Service {
                 .execute(Origin::Service, Command::HostConnected)
                 .await?
             {
-                Transition::Done(resumed) if !resumed.status.is_final() => resumed,
+                Transition::Done(resumed) if !resumed.status.is_final() => *resumed,
                 Transition::Done(_) => return Err(ServiceError::RoomClosed),
                 Transition::Rejected(rejection) => return Err(rejection_error(rejection)),
             };
@@ -441,6 +441,7 @@ impl Service {
                 rtt_ms,
                 state,
             } => self.sync_report(socket, (time, at, rtt_ms, state)).await,
+            ClientMessage::Ended { item_id } => self.ended(socket, item_id).await,
         }
     }
 

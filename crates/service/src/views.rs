@@ -2,7 +2,8 @@
 
 use crate::clock::rfc3339;
 use watchparty_domain::{
-    Ban, Capabilities, Expiry, Millis, Participant, PlaybackState, Role, Room, RoomStatus, UserId,
+    Ban, Capabilities, Expiry, Millis, Participant, PlaybackState, QueueItem, Role, Room,
+    RoomStatus, UserId,
 };
 use watchparty_persistence::{StoredAuditEntry, StoredBan, StoredMessage, StoredParticipant};
 use watchparty_protocol::{self as wire, http};
@@ -16,6 +17,26 @@ pub(crate) fn playback_view(playback: &PlaybackState, now: Millis) -> wire::Play
         rate: playback.rate.get(),
         version: playback.version,
         waiting: None,
+        item_id: playback.item.map(|item| item.0),
+    }
+}
+
+/// A queue item as the protocol shows it; `voted_by_me` for an HTTP
+/// answer to that user, `None` for `QUEUE_UPDATED` (§13 rule 19).
+pub(crate) fn queue_item_view(
+    item: &QueueItem,
+    adder_name: &str,
+    voted_by_me: Option<UserId>,
+) -> wire::QueueItem {
+    wire::QueueItem {
+        id: item.id.0,
+        media_url: item.media_url.as_str().to_owned(),
+        title: item.title.as_ref().map(|t| t.as_str().to_owned()),
+        duration: item.duration.map(|d| d.seconds()),
+        added_by: public_user(item.added_by, adder_name),
+        added_at: rfc3339(item.added_at),
+        votes: u64::try_from(item.vote_count()).unwrap_or(u64::MAX),
+        voted_by_me: voted_by_me.map(|user| item.voted_by(user)),
     }
 }
 
@@ -42,6 +63,8 @@ pub(crate) struct RoomNames {
     pub(crate) host: String,
     /// The owner's display name (the host's when they are the same user).
     pub(crate) owner: String,
+    /// The display name of whoever added the current item (empty without one).
+    pub(crate) adder: String,
 }
 
 /// A room as of `now`, with its live viewer count.
@@ -69,6 +92,11 @@ pub(crate) fn room_view(
         viewers_can_queue: settings.viewers_can_queue,
         queue_mode: settings.queue_mode.as_str().to_owned(),
         host_epoch: room.host_epoch,
+        current_item: room
+            .current_item
+            .as_ref()
+            .map(|item| queue_item_view(item, &names.adder, None)),
+        queue_version: room.queue_version,
     }
 }
 

@@ -219,18 +219,11 @@ impl Service {
                 }
                 if let (true, Some(playback)) = (resync, playback) {
                     inner.metrics.resyncs.fetch_add(1, Relaxed);
-                    let mut view = playback_view(&playback, now);
-                    view.waiting = None;
-                    let state = ServerMessage::PlaybackState {
-                        is_playing: view.is_playing,
-                        time: view.time,
-                        server_time: view.server_time,
-                        rate: view.rate,
-                        version: view.version,
-                        by: None,
-                        waiting: None,
-                        resync: Some(true),
-                    };
+                    let mut state =
+                        ServerMessage::playback_state(playback_view(&playback, now), None);
+                    if let ServerMessage::PlaybackState { resync, .. } = &mut state {
+                        *resync = Some(true);
+                    }
                     handled.replies.push(state);
                 }
                 handled

@@ -98,7 +98,11 @@ rtt_ms: number,
 /**
  * The player's state.
  */
-state: ReportedStateName, };
+state: ReportedStateName, } | { "type": "ENDED",
+/**
+ * The item that ended.
+ */
+item_id: number, };
 
 /**
  * Everything the server sends over the room socket.
@@ -132,6 +136,10 @@ by: PublicUser | null,
  * The group wait in progress, if any.
  */
 waiting: Waiting | null,
+/**
+ * The current queue item; null when none.
+ */
+item_id: number | null,
 /**
  * Present and true only when the server sends it because this
  * socket drifted too far (two sync reports beyond 1.5 s).
@@ -359,7 +367,24 @@ p50_abs_drift_ms: number,
 /**
  * The 95th percentile of the absolute drifts in ms.
  */
-p95_abs_drift_ms: number, } | { "type": "PARTICIPANT_REMOVED",
+p95_abs_drift_ms: number, } | { "type": "QUEUE_UPDATED",
+/**
+ * The queue's version afterwards.
+ */
+queue_version: number,
+/**
+ * `added`, `removed`, `moved`, `voted` or `advanced`.
+ */
+op: string,
+/**
+ * The item concerned (for `advanced`, the new current item); absent
+ * when there is none.
+ */
+item?: QueueItem,
+/**
+ * Who; null for the server's own automatic advance.
+ */
+by: PublicUser | null, } | { "type": "PARTICIPANT_REMOVED",
 /**
  * Who.
  */
@@ -472,7 +497,15 @@ queue_mode: string,
 /**
  * Grows by one whenever the host changes.
  */
-host_epoch: number, };
+host_epoch: number,
+/**
+ * The item being watched (its URL is `media_url`), or null.
+ */
+current_item: QueueItem | null,
+/**
+ * Grows by one with every change of the queue or of the current item.
+ */
+queue_version: number, };
 
 /**
  * Playback as of `server_time` (ms since the Unix epoch).
@@ -502,7 +535,11 @@ version: number,
  * The group wait in progress (playback is held meanwhile); null when
  * the room does not wait.
  */
-waiting: Waiting | null, };
+waiting: Waiting | null,
+/**
+ * The current queue item this playback is of; null when none.
+ */
+item_id: number | null, };
 
 /**
  * A group wait in progress: who the room waits for, why, and until when.
@@ -520,6 +557,44 @@ reason: string,
  * When the wait ends at the latest (ms since the Unix epoch).
  */
 deadline: number, };
+
+/**
+ * One video of a room's queue: waiting, or the current item.
+ */
+export type QueueItem = {
+/**
+ * Unique across rooms.
+ */
+id: number,
+/**
+ * An `http://` or `https://` URL.
+ */
+media_url: string,
+/**
+ * A title, if the adder gave one.
+ */
+title: string | null,
+/**
+ * Its length in seconds, if known: the server advances by itself at its end.
+ */
+duration: number | null,
+/**
+ * Who added it.
+ */
+added_by: PublicUser,
+/**
+ * RFC 3339 UTC.
+ */
+added_at: string,
+/**
+ * How many users voted for it.
+ */
+votes: number,
+/**
+ * Whether the requester voted for it: in HTTP answers only (absent in
+ * `QUEUE_UPDATED`, which every socket gets alike).
+ */
+voted_by_me?: boolean, };
 
 /**
  * One viewer's line in `SYNC_STATS`.
@@ -972,6 +1047,99 @@ export type BanList = {
  * Oldest first.
  */
 bans: Array<Ban>, };
+
+/**
+ * `GET /api/rooms/{code}/queue/`.
+ */
+export type QueueList = {
+/**
+ * The item being watched, or null.
+ */
+current: QueueItem | null,
+/**
+ * The waiting items in play order.
+ */
+items: Array<QueueItem>,
+/**
+ * The queue's version.
+ */
+queue_version: number, };
+
+/**
+ * `POST /api/rooms/{code}/queue/`.
+ */
+export type AddItemRequest = {
+/**
+ * An `http://` or `https://` URL of at most 2048 characters.
+ */
+media_url: string,
+/**
+ * At most 200 characters, no control characters.
+ */
+title?: string | null,
+/**
+ * Its length in seconds (positive), if known.
+ */
+duration?: number | null,
+/**
+ * `end` (the default) or `next`; ignored in `vote` mode.
+ */
+position?: string, };
+
+/**
+ * `POST /api/rooms/{code}/queue/`: the new item (current at once when
+ * nothing was).
+ */
+export type AddedItem = {
+/**
+ * The item.
+ */
+item: QueueItem,
+/**
+ * The queue's version afterwards.
+ */
+queue_version: number, };
+
+/**
+ * `PUT` / `DELETE /api/rooms/{code}/queue/{item_id}/vote/`.
+ */
+export type ItemResponse = {
+/**
+ * The item afterwards.
+ */
+item: QueueItem, };
+
+/**
+ * `POST /api/rooms/{code}/queue/{item_id}/move/`.
+ */
+export type MoveItemRequest = {
+/**
+ * The waiting item it goes after; null: to the front.
+ */
+after: number | null,
+/**
+ * Refused with `stale_version` unless the queue is still at this version.
+ */
+if_version?: number, };
+
+/**
+ * `POST /api/rooms/{code}/queue/{item_id}/move/`: the queue's version afterwards.
+ */
+export type QueueVersion = {
+/**
+ * The queue's version.
+ */
+queue_version: number, };
+
+/**
+ * `POST /api/rooms/{code}/queue/advance/`.
+ */
+export type AdvanceRequest = {
+/**
+ * Refused with `stale_version` unless this item is current (null:
+ * unless none is); absent: no check.
+ */
+if_current?: number | null, };
 
 /**
  * The query of `GET /api/rooms/{code}/audit/`.

@@ -4,7 +4,7 @@
 //! route cannot be served without being documented or documented without
 //! being served.
 
-use crate::{assets, routes, together, ws};
+use crate::{assets, queue, routes, together, ws};
 use actix_web::http::header::HeaderValue;
 use actix_web::{web, Route};
 
@@ -179,6 +179,38 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
         path: "/api/rooms/{code}/audit",
         audience: Audience::Api,
         methods: &[(Verb::Get, |r| r.to(together::audit))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/queue",
+        audience: Audience::Api,
+        methods: &[
+            (Verb::Get, |r| r.to(queue::list)),
+            (Verb::Post, |r| r.to(queue::add)),
+        ],
+    },
+    // Before `/queue/{item_id}`: "advance" is not an item.
+    Endpoint {
+        path: "/api/rooms/{code}/queue/advance",
+        audience: Audience::Api,
+        methods: &[(Verb::Post, |r| r.to(queue::advance))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/queue/{item_id}",
+        audience: Audience::Api,
+        methods: &[(Verb::Delete, |r| r.to(queue::remove))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/queue/{item_id}/move",
+        audience: Audience::Api,
+        methods: &[(Verb::Post, |r| r.to(queue::move_item))],
+    },
+    Endpoint {
+        path: "/api/rooms/{code}/queue/{item_id}/vote",
+        audience: Audience::Api,
+        methods: &[
+            (Verb::Put, |r| r.to(queue::vote)),
+            (Verb::Delete, |r| r.to(queue::unvote)),
+        ],
     },
     Endpoint {
         path: "/ws/rooms/{code}",

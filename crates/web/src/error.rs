@@ -61,6 +61,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::TargetOutranks => (StatusCode::FORBIDDEN, "target_outranks"),
             ServiceError::Banned { .. } => (StatusCode::FORBIDDEN, "banned"),
             ServiceError::EmailTaken => (StatusCode::CONFLICT, "email_taken"),
+            ServiceError::StaleVersion => (StatusCode::CONFLICT, "stale_version"),
+            ServiceError::QueueFull(_) => (StatusCode::CONFLICT, "queue_full"),
             ServiceError::RoomClosed => (StatusCode::GONE, "room_closed"),
             ServiceError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ServiceError::TooManySockets => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

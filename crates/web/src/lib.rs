@@ -16,6 +16,7 @@ mod frame_guard;
 mod hang_up;
 mod metrics_server;
 mod openapi;
+mod queue;
 mod request_log;
 mod routes;
 mod session_store;

@@ -10,7 +10,7 @@
 //! its codes (`x-error-codes`), read from the backquoted codes its
 //! description starts with.
 
-use crate::{routes, together, ws, SESSION_COOKIE};
+use crate::{queue, routes, together, ws, SESSION_COOKIE};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
@@ -56,6 +56,13 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         together::mute,
         together::unmute,
         together::audit,
+        queue::list,
+        queue::add,
+        queue::remove,
+        queue::move_item,
+        queue::vote,
+        queue::unvote,
+        queue::advance,
         ws::room_socket,
         routes::ws_schema,
         routes::openapi,
@@ -69,6 +76,7 @@ pub(crate) const SESSION_SCHEME: &str = "session";
         (name = "accounts", description = "Registration, login and WebSocket tokens"),
         (name = "rooms", description = "Rooms, membership and chat history"),
         (name = "together", description = "Roles, host changes and moderation"),
+        (name = "queue", description = "What to watch next, decided together"),
         (name = "realtime", description = "The room WebSocket"),
         (name = "operations", description = "Health, readiness, metrics and the machine-readable documents"),
     )

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::Expiration;
 use std::collections::HashMap;
-use watchparty_domain::{Millis, PlaybackState, Position, Rate, RoomCode};
+use watchparty_domain::{ItemId, Millis, PlaybackState, Position, Rate, RoomCode};
 
 // Cached room state outlives its last socket by this much, then expires.
 const ROOM_CACHE_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -27,7 +27,7 @@ impl Shared {
         playback: PlaybackState,
     ) -> Result<(), CacheError> {
         let key = self.keys.state(room);
-        let fields = vec![
+        let mut fields = vec![
             (
                 "is_playing",
                 if playback.is_playing {
@@ -42,6 +42,13 @@ impl Shared {
             ("version", playback.version.to_string()),
         ];
         let pipe = self.client.pipeline();
+        // No current item: no `item_id` field at all.
+        match playback.item {
+            Some(item) => fields.push(("item_id", item.0.to_string())),
+            None => {
+                let _: () = pipe.hdel(&key, "item_id").await.map_err(unavailable)?;
+            }
+        }
         let _: () = pipe.hset(&key, fields).await.map_err(unavailable)?;
         let _: () = pipe
             .pexpire(&key, ROOM_CACHE_TTL_MS, None)
@@ -72,6 +79,10 @@ fn read_playback(fields: &HashMap<String, String>) -> Option<PlaybackState> {
         updated_at: Millis(field("updated_at")?.parse().ok()?),
         rate: Rate::new(field("rate")?.parse().ok()?).ok()?,
         version: field("version")?.parse().ok()?,
+        item: match field("item_id") {
+            Some(id) => Some(ItemId(id.parse().ok()?)),
+            None => None,
+        },
     })
 }
 

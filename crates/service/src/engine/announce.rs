@@ -5,7 +5,8 @@ use super::{Origin, Redelivery, Stored};
 use crate::clock::rfc3339;
 use crate::error::{Classify, ServiceError};
 use crate::views::{
-    capabilities_message, participant_view, playback_view, public_user, room_view, RoomNames,
+    capabilities_message, participant_view, playback_view, public_user, queue_item_view, room_view,
+    RoomNames,
 };
 use bytes::Bytes;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ impl Announcer {
                 e,
                 Event::PlaybackChanged { .. }
                     | Event::RateChanged { .. }
+                    | Event::ItemChanged { .. }
+                    | Event::QueueChanged(_)
                     | Event::SettingsChanged {
                         playback_reset: true,
                         ..
@@ -152,6 +155,43 @@ impl Announcer {
                     self.publish(&room.code, &state, None, None).await?;
                 }
                 Event::Closed { reason } => self.closed(&room.code, *reason).await?,
+                Event::QueueChanged(change) => {
+                    // The server's own advance is signed by nobody.
+                    let by = change.by.and(by.clone());
+                    let item = match &change.item {
+                        Some(item) => {
+                            let adder = match &by {
+                                Some(who) if who.id == item.added_by.0 => who.display_name.clone(),
+                                _ => self.name_of(item.added_by).await?,
+                            };
+                            Some(queue_item_view(item, &adder, None))
+                        }
+                        None => None,
+                    };
+                    let updated = wire::ServerMessage::QueueUpdated {
+                        queue_version: change.version,
+                        op: change.op.as_str().to_owned(),
+                        item,
+                        by,
+                    };
+                    self.publish(&room.code, &updated, None, None).await?;
+                }
+                Event::ItemChanged { playback } => {
+                    let view = self.room_view_live(room, host_name, now).await?;
+                    let updated = wire::ServerMessage::RoomUpdated {
+                        room: Box::new(view),
+                    };
+                    self.publish(&room.code, &updated, None, None).await?;
+                    self.live
+                        .set_playback(&room.code, *playback)
+                        .await
+                        .classify()?;
+                    let state = wire::ServerMessage::playback_state(
+                        playback_view(playback, now),
+                        by.clone(),
+                    );
+                    self.publish(&room.code, &state, None, None).await?;
+                }
                 Event::SettingsChanged {
                     playback_reset,
                     fields,
@@ -159,7 +199,9 @@ impl Announcer {
                     let view = self.room_view_live(room, host_name, now).await?;
                     self.publish(
                         &room.code,
-                        &wire::ServerMessage::RoomUpdated { room: view },
+                        &wire::ServerMessage::RoomUpdated {
+                            room: Box::new(view),
+                        },
                         except,
                         None,
                     )
@@ -231,7 +273,9 @@ impl Announcer {
                     };
                     self.publish(&room.code, &changed, None, None).await?;
                     let view = self.room_view_live(room, host_name, now).await?;
-                    let updated = wire::ServerMessage::RoomUpdated { room: view };
+                    let updated = wire::ServerMessage::RoomUpdated {
+                        room: Box::new(view),
+                    };
                     self.publish(&room.code, &updated, None, None).await?;
                     self.capabilities_of(room, &[change.host, change.previous], now)
                         .await?;
@@ -467,9 +511,16 @@ impl Announcer {
         } else {
             self.name_of(room.owner).await?
         };
+        let adder = match &room.current_item {
+            None => String::new(),
+            Some(item) if item.added_by == room.host => host_name.to_owned(),
+            Some(item) if item.added_by == room.owner => owner.clone(),
+            Some(item) => self.name_of(item.added_by).await?,
+        };
         Ok(RoomNames {
             host: host_name.to_owned(),
             owner,
+            adder,
         })
     }
 

@@ -4,7 +4,7 @@
 
 use crate::clock::rfc3339;
 use serde_json::json;
-use watchparty_domain::{BanKind, Event, Millis, ParticipantChange, UserId};
+use watchparty_domain::{BanKind, Event, Millis, ParticipantChange, QueueChange, UserId};
 use watchparty_persistence::{AuditAction, AuditRecord};
 
 /// The audit entries for `events`, done by `actor` (`None`: by the server) at `at`.
@@ -77,6 +77,49 @@ pub(super) fn records(events: &[Event], actor: Option<UserId>, at: Millis) -> Ve
                 json!({ "kind": kind.as_str() }),
             )),
             _ => None,
+        })
+        .collect()
+}
+
+/// The audit entries of a queue operation (§13 rule 15): an item removed by
+/// someone other than its adder, a move, and an advance a person asked for
+/// (`advance_by_person`: `POST …/advance/` or `ENDED`).
+pub(super) fn queue_records(
+    events: &[Event],
+    advance_by_person: bool,
+    at: Millis,
+) -> Vec<AuditRecord> {
+    events
+        .iter()
+        .filter_map(|event| {
+            let Event::QueueChanged(change) = event else {
+                return None;
+            };
+            let by = change.by?;
+            let item = change.item.as_ref();
+            let detail = |item: &watchparty_domain::QueueItem| {
+                json!({ "item_id": item.id.0, "media_url": item.media_url.as_str() })
+            };
+            let (action, target, detail) = match change.op {
+                QueueChange::Removed => {
+                    let item = item.filter(|i| i.added_by != by)?;
+                    (AuditAction::QueueItemRemoved, Some(item.added_by), detail(item))
+                }
+                QueueChange::Moved => (AuditAction::QueueMoved, None, detail(item?)),
+                QueueChange::Advanced if advance_by_person => (
+                    AuditAction::QueueAdvanced,
+                    None,
+                    item.map(detail).unwrap_or_else(|| json!({ "item_id": null })),
+                ),
+                _ => return None,
+            };
+            Some(AuditRecord {
+                action,
+                actor: Some(by),
+                target,
+                detail: detail.to_string(),
+                at,
+            })
         })
         .collect()
 }

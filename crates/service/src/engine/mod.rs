@@ -9,11 +9,13 @@
 mod announce;
 mod audit;
 mod locks;
+mod queue;
 mod redelivery;
 mod waits;
 
 pub(crate) use announce::{removed_close, Announcer};
 pub(crate) use locks::RoomLocks;
+pub(crate) use queue::{QueueRequest, QueueTransition};
 pub(crate) use redelivery::Redelivery;
 
 use crate::clock::{rfc3339, Clock};
@@ -25,7 +27,8 @@ use tokio::sync::mpsc;
 use tokio::sync::MutexGuard;
 use watchparty_domain::{
     action_time, Command, ConnectionId, Event, HostGrace, Millis, OnHostTimeout, Outcome,
-    PeopleNeeded, PlaybackAction, Rejection, Room, RoomCode, RoomStatus, UserId,
+    PeopleNeeded, PlaybackAction, QueueLimit, QueueRefusal, Rejection, Room, RoomCode, RoomStatus,
+    UserId, MAX_QUEUE_ITEMS, MAX_QUEUE_ITEMS_PER_USER,
 };
 use watchparty_persistence::Database;
 use watchparty_realtime_cache::RealtimeCache;
@@ -82,7 +85,7 @@ impl Origin<'_> {
 #[derive(Debug)]
 pub(crate) enum Transition {
     /// Stored and announced (or nothing to do): the room afterwards.
-    Done(Room),
+    Done(Box<Room>),
     /// The rules refused it; nothing changed.
     Rejected(Rejection),
 }
@@ -287,7 +290,7 @@ impl RoomEngine {
                     playback: room.playback,
                 }],
             }),
-            _ => return Ok(Some(Transition::Done(outcome.room))),
+            _ => return Ok(Some(Transition::Done(Box::new(outcome.room)))),
         };
         let key = format!("room:{}", room.code);
         let token = self.lock_room(&key, origin).await?;
@@ -295,7 +298,7 @@ impl RoomEngine {
         let seen = resting.as_ref().unwrap_or(&outcome);
         let done = match self.playback_with_wait(origin, room, seen, now).await {
             Ok(Some(plan)) => self.store_plan(room, host_name, plan, now).await,
-            Ok(None) if resting.is_some() => Ok(Some(Transition::Done(outcome.room))),
+            Ok(None) if resting.is_some() => Ok(Some(Transition::Done(Box::new(outcome.room)))),
             Ok(None) => {
                 self.store_and_announce(origin, room, outcome, host_name, now)
                     .await
@@ -381,7 +384,7 @@ impl RoomEngine {
         self.announcer
             .announce(&outcome, &host_name, &stored, origin, now)
             .await?;
-        Ok(Some(Transition::Done(outcome.room)))
+        Ok(Some(Transition::Done(Box::new(outcome.room))))
     }
 
     /// Publishes again the messages whose first publish failed.
@@ -434,7 +437,7 @@ impl Locked<'_> {
             let (room, host_name) = self.load_with(&PeopleNeeded::All).await?;
             let now = self.engine.now();
             let Some(outcome) = room.lapse_due(now) else {
-                return Ok(());
+                return self.advance_if_due(&room, now).await;
             };
             let saved = self
                 .engine
@@ -445,6 +448,19 @@ impl Locked<'_> {
             }
         }
         Err(ServiceError::Busy)
+    }
+
+    /// The server's own advance once the current item's end is reached
+    /// while playing (§12): decided once across instances by the
+    /// conditional update on the queue; a timer armed for an older state
+    /// finds it not due, or the item no longer current, and does nothing.
+    async fn advance_if_due(&self, room: &Room, now: Millis) -> Result<(), ServiceError> {
+        if room.advance_due_at().is_none_or(|due| due > now) {
+            return Ok(());
+        }
+        self.execute_queue(Origin::Service, QueueRequest::AutoAdvance)
+            .await
+            .map(|_| ())
     }
 
     /// Loads what the command needs, then applies, stores and announces it.
@@ -500,5 +516,25 @@ pub(crate) fn rejection_error(rejection: Rejection) -> ServiceError {
         Rejection::Banned { until } => ServiceError::Banned {
             until: until.map(rfc3339),
         },
+        Rejection::Queue(refusal) => queue_refusal_error(refusal),
+    }
+}
+
+/// The HTTP answer to a refusal of the queue's rules (§12).
+fn queue_refusal_error(refusal: QueueRefusal) -> ServiceError {
+    match refusal {
+        QueueRefusal::Forbidden => ServiceError::Forbidden,
+        QueueRefusal::NotFound => ServiceError::NotFound,
+        QueueRefusal::AfterItself => {
+            ServiceError::Validation("an item cannot go after itself".into())
+        }
+        QueueRefusal::Conflict | QueueRefusal::NotDue => ServiceError::Conflict,
+        QueueRefusal::StaleVersion { .. } => ServiceError::StaleVersion,
+        QueueRefusal::QueueFull(QueueLimit::Room) => {
+            ServiceError::QueueFull(format!("the queue holds {MAX_QUEUE_ITEMS} items already"))
+        }
+        QueueRefusal::QueueFull(QueueLimit::User) => ServiceError::QueueFull(format!(
+            "you have {MAX_QUEUE_ITEMS_PER_USER} items waiting already"
+        )),
     }
 }

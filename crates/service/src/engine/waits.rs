@@ -177,6 +177,43 @@ impl RoomEngine {
         Ok(Some(plan))
     }
 
+    /// After an advance (stored and announced, `room` afterwards): a room
+    /// that plays, or was waiting, waits for everyone to load the new item
+    /// (§9 reason `advance`, §13 rule 3). With nobody to wait for, a room
+    /// that was waiting plays the new item at once.
+    pub(super) async fn wait_after_advance(
+        &self,
+        room: &Room,
+        host_name: &str,
+        now: Millis,
+    ) -> Result<(), ServiceError> {
+        let live = self.load_wait(&room.code, now).await?;
+        let waiting = live.wait.current().is_some();
+        if !room.playback.is_playing && !waiting {
+            return Ok(());
+        }
+        let mut plan = Plan::new(room, live, self.grace);
+        let policy = room.settings.wait_policy;
+        let events = plan.live.wait.start(WaitReason::Advance, policy, now);
+        let started = starts(&events);
+        if !started && !waiting {
+            return Ok(());
+        }
+        plan.follow(events, Position::ZERO, None, self, now);
+        if !started && !plan.room.playback.is_playing {
+            let start = plan.live.wait.resume_instant(now);
+            let resume = Command::ResumeAfterWait {
+                position: Position::ZERO,
+                start,
+            };
+            plan.change(resume, Origin::Service, now);
+        }
+        if self.store_plan(room, host_name, plan, now).await?.is_none() {
+            tracing::debug!(room = %room.code, "room changed before an advance's wait; left as it is");
+        }
+        Ok(())
+    }
+
     /// Runs one step of the room's wait that is not a controller's command
     /// (`PLAYER_STATE`, `SET_WAIT`, a socket gone, a deadline, a resume
     /// after grace) under the room's cross-instance lock. `decide` gets the
@@ -310,7 +347,7 @@ impl RoomEngine {
                 }
             }
         }
-        Ok(Some(Transition::Done(plan.room)))
+        Ok(Some(Transition::Done(Box::new(plan.room))))
     }
 
     /// `WAITING` as the protocol shows it.

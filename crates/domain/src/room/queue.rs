@@ -1,0 +1,112 @@
+//! The queue as part of the room (contract §12, §13 rules 16–19): a queue
+//! operation applied to the room changes its current item, its
+//! `queue_version` and, when the current item changes, its playback.
+
+use super::{Event, Outcome, Rejection, Room, RoomStatus};
+use crate::ids::{Millis, UserId};
+use crate::playback::PlaybackState;
+use crate::queue::{Actor, Queue, QueueItem, QueueOp, QueueOutcome};
+use crate::values::Position;
+
+/// An accepted queue operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueApplied {
+    /// The room afterwards and what to announce: [`Event::QueueChanged`],
+    /// then [`Event::ItemChanged`] when the current item changed. No events
+    /// when nothing changed.
+    pub outcome: Outcome,
+    /// The queue afterwards, with the item the answer shows.
+    pub queue: QueueOutcome,
+}
+
+impl Room {
+    /// The room's queue, given its waiting items (as stored).
+    pub fn queue(&self, waiting: Vec<QueueItem>) -> Queue {
+        Queue::loaded(
+            self.settings.queue_mode,
+            self.queue_version,
+            self.current_item.clone(),
+            waiting,
+        )
+    }
+
+    /// `user` as the queue sees them at `now`: with their capabilities.
+    pub fn queue_actor(&self, user: UserId, now: Millis) -> Actor {
+        Actor {
+            user,
+            capabilities: self.capabilities_of(user, now),
+        }
+    }
+
+    /// When the server advances by itself: the current item's end, while
+    /// playing (stored with the room, so that any instance's sweeper finds
+    /// it). `None` while paused, in grace, or for an item of unknown length.
+    pub fn advance_due_at(&self) -> Option<Millis> {
+        if self.status != RoomStatus::Open {
+            return None;
+        }
+        self.queue(Vec::new()).due_at(&self.playback)
+    }
+
+    /// Applies a queue operation at `now`, given the room's waiting items.
+    ///
+    /// A change of current item resets playback to the new item at 0,
+    /// playing if the room was, at the room's rate. While the host is away
+    /// (§13 rule 6) an advance is refused with [`Rejection::Conflict`], and
+    /// `ENDED` and the automatic advance with [`Rejection::HostAway`] (the
+    /// service ignores those). Voting and listing need only participation,
+    /// which the caller checks.
+    pub fn apply_queue(
+        &self,
+        op: QueueOp,
+        waiting: Vec<QueueItem>,
+        now: Millis,
+    ) -> Result<QueueApplied, Rejection> {
+        match self.status_at(now) {
+            RoomStatus::Deleted => return Err(Rejection::Deleted),
+            RoomStatus::Closed => return Err(Rejection::Closed),
+            RoomStatus::Grace { .. } => match op {
+                QueueOp::Advance { .. } => return Err(Rejection::Conflict),
+                QueueOp::Ended { .. } | QueueOp::AutoAdvance { .. } => {
+                    return Err(Rejection::HostAway)
+                }
+                _ => {}
+            },
+            RoomStatus::Open => {}
+        }
+        let queue = self
+            .queue(waiting)
+            .apply(op, now)
+            .map_err(Rejection::Queue)?;
+        let Some(event) = queue.event.clone() else {
+            return Ok(QueueApplied {
+                outcome: self.unchanged_with(Vec::new()),
+                queue,
+            });
+        };
+        let mut room = Room {
+            current_item: queue.queue.current.clone(),
+            queue_version: queue.queue.version,
+            ..self.clone()
+        };
+        let changes_current = event.changes_current();
+        let mut events = vec![Event::QueueChanged(event)];
+        if changes_current {
+            room.settings.media_url = room.current_item.as_ref().map(|i| i.media_url.clone());
+            room.playback = self.announced(PlaybackState {
+                is_playing: self.playback.is_playing && room.current_item.is_some(),
+                position: Position::ZERO,
+                updated_at: now,
+                item: room.current_item.as_ref().map(|i| i.id),
+                ..self.playback
+            });
+            events.push(Event::ItemChanged {
+                playback: room.playback,
+            });
+        }
+        Ok(QueueApplied {
+            outcome: Outcome { room, events },
+            queue,
+        })
+    }
+}
