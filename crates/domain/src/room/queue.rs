@@ -19,6 +19,20 @@ pub struct QueueApplied {
     pub queue: QueueOutcome,
 }
 
+impl QueueApplied {
+    /// The new item held paused at 0 instead of playing: the room is about
+    /// to wait for everyone to load it (§9, reason `advance`), so no client
+    /// starts it before the others.
+    pub fn hold_new_item(&mut self) {
+        self.outcome.room.playback.is_playing = false;
+        for event in &mut self.outcome.events {
+            if let Event::ItemChanged { playback } = event {
+                playback.is_playing = false;
+            }
+        }
+    }
+}
+
 impl Room {
     /// The room's queue, given its waiting items (as stored).
     pub fn queue(&self, waiting: Vec<QueueItem>) -> Queue {
@@ -100,6 +114,14 @@ impl Room {
                 item: room.current_item.as_ref().map(|i| i.id),
                 ..self.playback
             });
+            // In grace (a first item added), the host's return must not
+            // resume the new item as if it had been playing.
+            if let RoomStatus::Grace { deadline, .. } = room.status {
+                room.status = RoomStatus::Grace {
+                    deadline,
+                    was_playing: false,
+                };
+            }
             events.push(Event::ItemChanged {
                 playback: room.playback,
             });

@@ -156,13 +156,9 @@ impl RoomEngine {
         self.announcer
             .announce(&applied.outcome, host_name, &Stored::default(), origin, now)
             .await?;
-        let advanced = applied
-            .outcome
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::ItemChanged { .. }));
-        if advanced {
-            self.wait_after_advance(after, host_name, now).await?;
+        if let Some(playing) = playing_after_advance(applied, before) {
+            self.wait_after_advance(after, host_name, playing, now)
+                .await?;
         }
         Ok(Some(()))
     }
@@ -203,6 +199,11 @@ impl Locked<'_> {
             if applied.outcome.events.is_empty() {
                 return Ok(QueueTransition::Done(Box::new((room, applied.queue))));
             }
+            let mut applied = applied;
+            let advanced = &applied.outcome.room;
+            if advanced.playback.is_playing && engine.advance_would_wait(advanced, now).await? {
+                applied.hold_new_item();
+            }
             let key = format!("room:{}", room.code);
             let token = engine.lock_room(&key, origin).await?;
             let stored = engine
@@ -224,4 +225,15 @@ impl Locked<'_> {
         }
         Err(ServiceError::Busy)
     }
+}
+
+/// After an advance: whether the room was playing before it (so the new
+/// item plays, or is waited for); `None` when the current item did not change.
+fn playing_after_advance(applied: &QueueApplied, before: &Room) -> Option<bool> {
+    applied
+        .outcome
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ItemChanged { .. }))
+        .then_some(before.playback.is_playing)
 }

@@ -177,28 +177,48 @@ impl RoomEngine {
         Ok(Some(plan))
     }
 
-    /// After an advance (stored and announced, `room` afterwards): a room
-    /// that plays, or was waiting, waits for everyone to load the new item
-    /// (§9 reason `advance`, §13 rule 3). With nobody to wait for, a room
-    /// that was waiting plays the new item at once.
+    /// Whether an advance in `room` that leaves it playing would wait for
+    /// someone (§9 reason `advance`): then the new item is announced held.
+    pub(super) async fn advance_would_wait(
+        &self,
+        room: &Room,
+        now: Millis,
+    ) -> Result<bool, ServiceError> {
+        let mut wait = self.load_wait(&room.code, now).await?.wait;
+        let events = wait.start(WaitReason::Advance, room.settings.wait_policy, now);
+        Ok(starts(&events))
+    }
+
+    /// After an advance (stored and announced, `room` afterwards, which was
+    /// `playing` or about to): the room waits for everyone to load the new
+    /// item (§9 reason `advance`, §13 rule 3), a wait in progress starting
+    /// again. With nobody to wait for, a held room plays the new item at once.
     pub(super) async fn wait_after_advance(
         &self,
         room: &Room,
         host_name: &str,
+        playing: bool,
         now: Millis,
     ) -> Result<(), ServiceError> {
         let live = self.load_wait(&room.code, now).await?;
         let waiting = live.wait.current().is_some();
-        if !room.playback.is_playing && !waiting {
+        if !playing && !waiting {
             return Ok(());
         }
+        let before = live.clone();
         let mut plan = Plan::new(room, live, self.grace);
+        if room.current_item.is_none() {
+            // Nothing left to watch: nothing to wait for either.
+            let events = plan.live.wait.pause(now);
+            plan.follow(events, Position::ZERO, None, self, now);
+            return self
+                .store_plan(room, host_name, plan, now)
+                .await
+                .map(|_| ());
+        }
         let policy = room.settings.wait_policy;
         let events = plan.live.wait.start(WaitReason::Advance, policy, now);
         let started = starts(&events);
-        if !started && !waiting {
-            return Ok(());
-        }
         plan.follow(events, Position::ZERO, None, self, now);
         if !started && !plan.room.playback.is_playing {
             let start = plan.live.wait.resume_instant(now);
@@ -207,6 +227,9 @@ impl RoomEngine {
                 start,
             };
             plan.change(resume, Origin::Service, now);
+        }
+        if plan.live == before && plan.steps.is_empty() {
+            return Ok(());
         }
         if self.store_plan(room, host_name, plan, now).await?.is_none() {
             tracing::debug!(room = %room.code, "room changed before an advance's wait; left as it is");

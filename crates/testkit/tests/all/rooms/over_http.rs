@@ -181,6 +181,10 @@ async fn host_updates_the_room_and_sockets_hear_it() {
     assert_eq!(body["room"]["name"], "Saturday film");
     assert_eq!(body["room"]["viewer_count"], 2);
     for socket in [&mut host, &mut viewer] {
+        // The new video replaces the current item (§12): the queue says so first.
+        let advanced = socket.recv_type("QUEUE_UPDATED").await;
+        assert_eq!(advanced["op"], "advanced");
+        assert_eq!(advanced["item"]["media_url"], "https://example.com/v.mp4");
         let updated = socket.recv_type("ROOM_UPDATED").await;
         assert_eq!(updated["room"]["media_url"], "https://example.com/v.mp4");
         let playback = socket.recv_type("PLAYBACK_STATE").await;
@@ -201,8 +205,14 @@ async fn host_updates_the_room_and_sockets_hear_it() {
     assert_eq!(body["room"]["media_url"], serde_json::Value::Null);
     assert_eq!(body["room"]["name"], "Saturday film");
     for socket in [&mut host, &mut viewer] {
+        let advanced = socket.recv_type("QUEUE_UPDATED").await;
+        assert!(
+            advanced.get("item").is_none(),
+            "no item is current: {advanced}"
+        );
         socket.recv_type("ROOM_UPDATED").await;
-        socket.recv_type("PLAYBACK_STATE").await;
+        let playback = socket.recv_type("PLAYBACK_STATE").await;
+        assert_eq!(playback["item_id"], serde_json::Value::Null);
     }
 
     // A change that changes nothing answers 200 and announces nothing.

@@ -479,6 +479,10 @@ async fn the_new_settings_are_patched_by_edit_room_holders_alone() {
     for socket in sockets.iter_mut() {
         let updated = socket.recv_until("ROOM_UPDATED").await;
         assert_eq!(updated["room"]["on_host_timeout"], "promote");
+        // A new play order is one queue change, with no item (§13 rule 18).
+        let reordered = socket.recv_type("QUEUE_UPDATED").await;
+        assert_eq!(reordered["op"], "moved");
+        assert!(reordered.get("item").is_none(), "{reordered}");
     }
     let entries = audit(ana, &code, "").await;
     assert_eq!(entries[0]["action"], "room_updated", "{entries:?}");
