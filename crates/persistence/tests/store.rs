@@ -77,6 +77,7 @@ on_both_backends!(
     a_command_reads_only_the_people_it_needs,
     racing_playback_and_settings_changes_have_one_winner,
     rooms_from_before_roles_keep_working,
+    the_queue_round_trips_and_racing_changes_have_one_winner,
 );
 
 async fn room(db: &Database) -> (Room, UserId) {
@@ -1352,4 +1353,196 @@ async fn racing_playback_and_settings_changes_have_one_winner(backend: Backend) 
     );
     assert!(first.unwrap() ^ second.unwrap(), "one join stores the row");
     assert!(load(&db, &room).await.participants.contains_key(&cy));
+}
+
+/// The queue's storage: items in order, votes, a move touching one key, the
+/// current item following an advance, the timer column, and two changes
+/// from one `queue_version` of which only the first lands.
+async fn the_queue_round_trips_and_racing_changes_have_one_winner(backend: Backend) {
+    use watchparty_domain::{
+        AddPosition, Command, IfCurrent, ItemDuration, PlaybackAction, Position, QueueOp,
+    };
+    let (db, _dir) = database(backend).await;
+    let (room, host) = room(&db).await;
+    let reload = |db: &Database, code: RoomCode| {
+        let db = db.clone();
+        async move { db.room_by_code(&code).await.unwrap().unwrap().0 }
+    };
+    // Three adds: the first becomes current, the others wait.
+    let mut current = room.clone();
+    for n in 0..3 {
+        let id = db.reserve_item_id().await.unwrap();
+        let (_, waiting) = db.queue_of(current.id).await.unwrap();
+        let op = QueueOp::Add {
+            actor: current.queue_actor(host, Millis(10 + n)),
+            id,
+            media_url: watchparty_domain::MediaUrl::parse(&format!("https://v.example/{n}"))
+                .unwrap(),
+            title: None,
+            duration: Some(ItemDuration::from_secs(60.0).unwrap()),
+            position: AddPosition::End,
+        };
+        let applied = current
+            .apply_queue(op, waiting.clone(), Millis(10 + n))
+            .unwrap();
+        let after = applied.outcome.room.clone();
+        let saved = db
+            .save_queue(
+                &current,
+                &after,
+                (waiting, applied.queue.queue.items),
+                Millis(10 + n),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert!(saved);
+        current = reload(&db, room.code.clone()).await;
+        assert_eq!(current, after, "the room round-trips with its current item");
+    }
+    let (now_current, waiting) = db.queue_of(room.id).await.unwrap();
+    assert_eq!(now_current, current.current_item);
+    assert_eq!(waiting.len(), 2);
+    assert!(waiting[0].order < waiting[1].order);
+
+    // A vote on a waiting item, then a move of the last to the front.
+    let voted = current
+        .apply_queue(
+            QueueOp::Vote {
+                user: host,
+                item: waiting[1].id,
+            },
+            waiting.clone(),
+            Millis(20),
+        )
+        .unwrap();
+    assert!(db
+        .save_queue(
+            &current,
+            &voted.outcome.room,
+            (waiting.clone(), voted.queue.queue.items.clone()),
+            Millis(20),
+            Vec::new()
+        )
+        .await
+        .unwrap());
+    let current = reload(&db, room.code.clone()).await;
+    let (_, waiting) = db.queue_of(room.id).await.unwrap();
+    assert_eq!(waiting[1].votes.len(), 1);
+    let moved = current
+        .apply_queue(
+            QueueOp::Move {
+                actor: current.queue_actor(host, Millis(30)),
+                item: waiting[1].id,
+                after: None,
+                if_version: Some(current.queue_version),
+            },
+            waiting.clone(),
+            Millis(30),
+        )
+        .unwrap();
+    // A second change from the same version loses: nothing of it is written.
+    let removed = current
+        .apply_queue(
+            QueueOp::Remove {
+                actor: current.queue_actor(host, Millis(30)),
+                item: waiting[0].id,
+            },
+            waiting.clone(),
+            Millis(30),
+        )
+        .unwrap();
+    assert!(db
+        .save_queue(
+            &current,
+            &moved.outcome.room,
+            (waiting.clone(), moved.queue.queue.items.clone()),
+            Millis(30),
+            Vec::new()
+        )
+        .await
+        .unwrap());
+    assert!(!db
+        .save_queue(
+            &current,
+            &removed.outcome.room,
+            (waiting.clone(), removed.queue.queue.items.clone()),
+            Millis(30),
+            Vec::new()
+        )
+        .await
+        .unwrap());
+    let current = reload(&db, room.code.clone()).await;
+    let (_, after_move) = db.queue_of(room.id).await.unwrap();
+    assert_eq!(after_move.len(), 2, "the losing removal left the item");
+    assert_eq!(after_move[0].id, waiting[1].id, "moved to the front");
+    assert_eq!(after_move[0].votes.len(), 1, "with its vote");
+
+    // Playing, the room is due at the current item's end; an advance
+    // makes the front item current and deletes the played one.
+    let play = Command::Playback {
+        actor: host,
+        action: PlaybackAction::Play(Position::new(30.0).unwrap()),
+    };
+    let playing = current
+        .apply(
+            play,
+            Millis(1_000),
+            watchparty_domain::HostGrace::from_secs(600),
+        )
+        .unwrap()
+        .room;
+    assert!(db
+        .save_room(&current, &playing, Millis(1_000))
+        .await
+        .unwrap());
+    assert_eq!(
+        db.rooms_due(Millis(30_999)).await.unwrap(),
+        Vec::<RoomCode>::new()
+    );
+    assert_eq!(
+        db.rooms_due(Millis(31_000)).await.unwrap(),
+        vec![room.code.clone()]
+    );
+    let playing = reload(&db, room.code.clone()).await;
+    let advanced = playing
+        .apply_queue(
+            QueueOp::Advance {
+                actor: playing.queue_actor(host, Millis(2_000)),
+                if_current: IfCurrent::Unchecked,
+            },
+            after_move.clone(),
+            Millis(2_000),
+        )
+        .unwrap();
+    assert!(db
+        .save_queue(
+            &playing,
+            &advanced.outcome.room,
+            (after_move.clone(), advanced.queue.queue.items.clone()),
+            Millis(2_000),
+            Vec::new()
+        )
+        .await
+        .unwrap());
+    let last = reload(&db, room.code.clone()).await;
+    assert_eq!(
+        last.current_item.as_ref().map(|i| i.id),
+        Some(after_move[0].id)
+    );
+    assert_eq!(last.current_item.as_ref().map(|i| i.votes.len()), Some(1));
+    assert_eq!(last.playback.item, Some(after_move[0].id));
+    let (_, left) = db.queue_of(room.id).await.unwrap();
+    assert_eq!(
+        left.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![after_move[1].id]
+    );
+    assert_eq!(
+        db.rooms_due(Millis(61_999)).await.unwrap(),
+        Vec::<RoomCode>::new()
+    );
+    assert_eq!(
+        db.rooms_due(Millis(62_000)).await.unwrap(),
+        vec![room.code.clone()]
+    );
 }
