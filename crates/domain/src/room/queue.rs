@@ -23,11 +23,12 @@ impl QueueApplied {
     /// The new item held paused at 0 instead of playing: the room is about
     /// to wait for everyone to load it (§9, reason `advance`), so no client
     /// starts it before the others.
+    /// Nothing changes when the current item did not.
     pub fn hold_new_item(&mut self) {
-        self.outcome.room.playback.is_playing = false;
         for event in &mut self.outcome.events {
             if let Event::ItemChanged { playback } = event {
                 playback.is_playing = false;
+                self.outcome.room.playback.is_playing = false;
             }
         }
     }

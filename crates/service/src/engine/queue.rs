@@ -201,7 +201,9 @@ impl Locked<'_> {
             }
             let mut applied = applied;
             let advanced = &applied.outcome.room;
-            if advanced.playback.is_playing && engine.advance_would_wait(advanced, now).await? {
+            let new_item_plays = playing_after_advance(&applied, &room).is_some()
+                && advanced.playback.is_playing;
+            if new_item_plays && engine.advance_would_wait(advanced, now).await? {
                 applied.hold_new_item();
             }
             let key = format!("room:{}", room.code);
