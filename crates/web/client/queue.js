@@ -305,10 +305,9 @@ export class QueuePanel {
     try {
       await call();
     } catch (err) {
+      // A stale `if_version` / `if_current`: someone else was first.
       this.errorEl.textContent =
-        codeOf(err) === "stale_version" || codeOf(err) === "conflict"
-          ? "The queue changed meanwhile: have another look and try again."
-          : messageOf(err);
+        codeOf(err) === "stale_version" ? "The queue changed meanwhile: have another look and try again." : messageOf(err);
     } finally {
       button.disabled = false;
     }
