@@ -16,8 +16,8 @@
 # crate (crates/protocol/tests/typescript.rs keeps them current), and the
 # checked-in OpenAPI document (kept current by crates/web/src/openapi.rs's
 # tests) is validated against the OpenAPI schema. The browser tests of roles,
-# moderation and the group wait run twice: on SQLite, and in production mode
-# with two instances.
+# moderation, the group wait and the queue run twice: on SQLite, and in
+# production mode with two instances.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --setup-only    install what is missing, run nothing
@@ -109,4 +109,7 @@ echo "== the roles and moderation browser tests again in production mode (two in
 # The group wait holds people on both instances: its test again likewise.
 echo "== the group wait's browser tests again in production mode (two instances, PostgreSQL + Redis)"
 (cd browser-tests && WATCHPARTY_TEST_BACKEND=production npm run --silent test:waits) || status=1
+# The queue's advance reaches both pages across instances: its test again likewise.
+echo "== the queue's browser tests again in production mode (two instances, PostgreSQL + Redis)"
+(cd browser-tests && WATCHPARTY_TEST_BACKEND=production npm run --silent test:queue) || status=1
 exit $status

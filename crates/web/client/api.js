@@ -1,7 +1,7 @@
 // The HTTP half of the protocol (docs/protocol.md): JSON in and out, errors in one shape.
 
 /**
- * @import { BanRequest, BanResponse, CreateRoomRequest, ErrorBody, JoinResponse, KickRequest, MessageList, MessagesQuery, MuteRequest, ParticipantList, ParticipantResponse, RoomList, RoomResponse, RoomWithPlayback, TokenResponse, UpdateRoomRequest, UserResponse } from "./protocol"
+ * @import { AddedItem, AddItemRequest, BanRequest, BanResponse, CreateRoomRequest, ErrorBody, ItemResponse, JoinResponse, KickRequest, MessageList, MessagesQuery, MoveItemRequest, MuteRequest, ParticipantList, ParticipantResponse, QueueList, QueueVersion, RoomList, RoomResponse, RoomWithPlayback, TokenResponse, UpdateRoomRequest, UserResponse } from "./protocol"
  */
 
 /** An error answer from the server: `status` and the protocol's `code`. */
@@ -191,4 +191,49 @@ export const api = {
    * @returns {Promise<ParticipantResponse>}
    */
   unmute: (code, userId) => request("DELETE", `${room(code)}mutes/${userId}/`),
+
+  // ---- the queue (protocol.md, the queue) ----
+
+  /**
+   * @param {string} code
+   * @returns {Promise<QueueList>}
+   */
+  queue: (code) => request("GET", `${room(code)}queue/`),
+  /**
+   * @param {string} code
+   * @param {AddItemRequest} item
+   * @returns {Promise<AddedItem>}
+   */
+  addItem: (code, item) => request("POST", `${room(code)}queue/`, item),
+  /**
+   * @param {string} code
+   * @param {number} itemId
+   * @returns {Promise<null>}
+   */
+  removeItem: (code, itemId) => request("DELETE", `${room(code)}queue/${itemId}/`),
+  /**
+   * @param {string} code
+   * @param {number} itemId
+   * @param {MoveItemRequest} move `after`: the item it goes after (null: first)
+   * @returns {Promise<QueueVersion>}
+   */
+  moveItem: (code, itemId, move) => request("POST", `${room(code)}queue/${itemId}/move/`, move),
+  /**
+   * Casts (`true`) or takes back (`false`) the user's vote for an item.
+   *
+   * @param {string} code
+   * @param {number} itemId
+   * @param {boolean} vote
+   * @returns {Promise<ItemResponse>}
+   */
+  vote: (code, itemId, vote) => request(vote ? "PUT" : "DELETE", `${room(code)}queue/${itemId}/vote/`),
+  /**
+   * Moves on to the next waiting item, if `ifCurrent` (null: no item) is
+   * still the current one.
+   *
+   * @param {string} code
+   * @param {number | null} ifCurrent
+   * @returns {Promise<RoomResponse>}
+   */
+  advance: (code, ifCurrent) => request("POST", `${room(code)}queue/advance/`, { if_current: ifCurrent }),
 };

@@ -3,8 +3,9 @@
 // What the page offers follows the user's capabilities (the server's
 // CAPABILITIES message): playback controls and the speed menu with
 // control_playback, the settings with edit_room, a menu per person with
-// moderate or manage_roles. The server checks every request anyway; the page
-// only hides what it would refuse.
+// moderate or manage_roles, the queue's buttons with add_to_queue,
+// manage_queue and control_playback. The server checks every request anyway;
+// the page only hides what it would refuse.
 
 import { api, codeOf, messageOf, statusOf, untilOf } from "./api.js";
 import { ServerClock } from "./clock.js";
@@ -12,6 +13,7 @@ import { RoomConnection } from "./connection.js";
 import { h, replace, field, errorLine, clockTime } from "./dom.js";
 import { PeoplePanel, whenText } from "./people.js";
 import { MAX_RATE, MIN_RATE, PlaybackSync } from "./player.js";
+import { QueuePanel } from "./queue.js";
 import { ReadinessReporter, SyncReporter } from "./telemetry.js";
 
 /**
@@ -130,6 +132,7 @@ class RoomView {
   /** @type {HTMLDivElement} */ stageEl;
   /** @type {HTMLButtonElement} */ unmuteEl;
   /** @type {PeoplePanel} */ people;
+  /** @type {QueuePanel} */ queue;
   /** @type {HTMLSpanElement} */ hostLineEl;
   /** @type {HTMLDivElement} */ hostActionsEl;
   /** @type {HTMLParagraphElement} */ noticeEl;
@@ -152,6 +155,8 @@ class RoomView {
   /** @type {HTMLSelectElement} */ controlSelect;
   /** @type {HTMLSelectElement} */ timeoutSelect;
   /** @type {HTMLSelectElement} */ waitSelect;
+  /** @type {HTMLSelectElement} */ queueModeSelect;
+  /** @type {HTMLInputElement} */ viewersQueueInput;
   /** @type {HTMLParagraphElement} */ settingsError;
   /** @type {HTMLParagraphElement} */ settingsSaved;
   /** @type {HTMLFormElement | undefined} */ settingsForm;
@@ -186,6 +191,10 @@ class RoomView {
     this.skippedTimer = undefined;
     /** @type {number | undefined} */
     this.statsTimer = undefined;
+    // The queue item the last PLAYBACK_STATE was about (undefined: none
+    // heard, or a server without a queue).
+    /** @type {number | null | undefined} */
+    this.modelItem = undefined;
     this.left = false;
   }
 
@@ -215,8 +224,16 @@ class RoomView {
       notice: (text) => this.notice(text),
     });
     this.people.updated({ ...joined.participant, is_connected: false });
+    this.queue = new QueuePanel({
+      code: this.code,
+      me: this.me.id,
+      capabilities: () => this.caps,
+      room: () => this.room,
+    });
+    // What plays now is in the join answer; the list follows from GET …/queue/.
+    this.queue.roomChanged(this.room);
     this.render();
-    await Promise.all([this.fillGap(), this.loadPeople()]);
+    await Promise.all([this.fillGap(), this.loadPeople(), this.queue.refresh()]);
     if (this.left) return;
     this.connection = new RoomConnection(this.code, {
       onMessage: (msg) => this.onMessage(msg),
@@ -224,6 +241,8 @@ class RoomView {
       onOpen: () => {
         this.fillGap();
         this.loadPeople();
+        // The queue may have moved on while the socket was down.
+        this.queue.refresh();
         // A new socket: the server knows nothing of its player, nor (after
         // a reload) that this person asked not to be waited for.
         this.readiness.connected();
@@ -240,6 +259,7 @@ class RoomView {
     this.sync?.stop();
     this.readiness?.stop();
     this.syncReporter?.stop();
+    this.queue?.stop();
     clearInterval(this.graceTimer);
     clearInterval(this.waitTimer);
     clearTimeout(this.skippedTimer);
@@ -268,6 +288,7 @@ class RoomView {
     });
     this.mediaErrorEl = h("div", { class: "media-error", role: "alert", id: "media-error", hidden: true });
     this.video.addEventListener("error", () => this.mediaFailed());
+    this.video.addEventListener("ended", () => this.mediaEnded());
     const send = (/** @type {import("./protocol").ClientMessage} */ msg) => this.connection?.send(msg);
     this.readiness = new ReadinessReporter(this.video, send);
     this.syncReporter = new SyncReporter(() => this.sync, this.clock, send);
@@ -338,7 +359,7 @@ class RoomView {
         this.waitingEl,
         this.groupWaitEl,
         this.skippedEl,
-        h("div", { class: "room-body" }, h("div", { class: "main" }, this.stageEl, this.playbarEl, this.settingsHolder), side),
+        h("div", { class: "room-body" }, h("div", { class: "main" }, this.stageEl, this.playbarEl, this.queue.element, this.settingsHolder), side),
       ),
     );
     this.titleEl.setAttribute("tabindex", "-1");
@@ -380,6 +401,7 @@ class RoomView {
     this.renderSettingsArea();
     this.showHostActions();
     this.people.render();
+    this.queue.render();
   }
 
   // "You are the host" or "Hosted by …", with one's own role.
@@ -612,7 +634,11 @@ class RoomView {
         h(
           "div",
           { class: "no-video" },
-          this.caps.has("edit_room") ? "No video yet: add a video link in the room settings below." : "The host hasn't picked a video yet.",
+          this.caps.has("add_to_queue")
+            ? "No video yet: add one to the queue below."
+            : this.caps.has("edit_room")
+              ? "No video yet: add a video link in the room settings below."
+              : "The host hasn't picked a video yet.",
         ),
       );
       return;
@@ -694,7 +720,8 @@ class RoomView {
     switch (msg.type) {
       case "PLAYBACK_STATE":
         this.showWait(msg.waiting ?? null);
-        return this.setModel(
+        this.modelItem = msg.item_id;
+        this.setModel(
           {
             is_playing: msg.is_playing,
             time: msg.time,
@@ -704,6 +731,10 @@ class RoomView {
           },
           msg.resync === true,
         );
+        // Playback of an item this page has not loaded: the room moved on
+        // while the socket was down (a ROOM_UPDATED precedes it otherwise).
+        if (msg.item_id !== undefined && msg.item_id !== this.currentItemId()) this.reloadRoom();
+        return;
       case "PLAY":
       case "PAUSE":
       case "SEEK":
@@ -790,6 +821,8 @@ class RoomView {
         return this.hideGrace();
       case "ROOM_UPDATED":
         return this.roomUpdated(msg.room);
+      case "QUEUE_UPDATED":
+        return this.queue.updated(msg);
       case "ROOM_CLOSED":
         return this.end(msg.reason);
       default:
@@ -844,6 +877,7 @@ class RoomView {
     try {
       const { playback } = await api.room(this.code);
       if (this.left || playback.version < atLeast) return;
+      this.modelItem = playback.item_id;
       this.setModel({
         is_playing: playback.is_playing,
         time: playback.time,
@@ -885,9 +919,49 @@ class RoomView {
     this.notice(`${who} the host now${how}`);
   }
 
+  /** The current queue item's id; null when none (or no queue). */
+  currentItemId() {
+    return this.room.current_item ? this.room.current_item.id : null;
+  }
+
+  // The room and its playback afresh, when a PLAYBACK_STATE names an item
+  // the page has not heard of. An answer older than the page's room (by its
+  // queue_version) or playback (by version) is not used.
+  async reloadRoom() {
+    try {
+      const { room, playback } = await api.room(this.code);
+      if (this.left || room.queue_version < this.room.queue_version) return;
+      this.roomUpdated(room);
+      const model = this.currentModel();
+      if (!this.model || model.version === null || playback.version > model.version) {
+        this.modelItem = playback.item_id;
+        this.setModel({
+          is_playing: playback.is_playing,
+          time: playback.time,
+          server_time: playback.server_time,
+          rate: playback.rate,
+          version: playback.version,
+        });
+      }
+    } catch {
+      // The next server message brings the state anyway.
+    }
+  }
+
+  // The controller's video reached the end of the current item: the room
+  // moves on to the next (the server advances only if that item is still
+  // current, so several controllers saying so at once is harmless).
+  mediaEnded() {
+    const item = this.currentItemId();
+    if (item === null || !this.canControl()) return;
+    this.connection?.send({ type: "ENDED", item_id: item });
+  }
+
   /** @param {Room} room */
   roomUpdated(room) {
-    const mediaChanged = room.media_url !== this.room.media_url;
+    const newItem = room.current_item ? room.current_item.id : null;
+    // A new item is new media even when its link is the same as the last one's.
+    const mediaChanged = room.media_url !== this.room.media_url || newItem !== this.currentItemId();
     this.room = room;
     this.isHost = room.host.id === this.me.id;
     this.titleEl.textContent = room.name;
@@ -896,9 +970,12 @@ class RoomView {
     this.showHost();
     this.showHostActions();
     if (mediaChanged) {
-      this.model = null;
+      // The playback heard of so far belongs to the old media, unless it is
+      // already about the new item (a PLAYBACK_STATE that came first).
+      if (newItem === null || this.modelItem !== newItem) this.model = null;
       this.setMedia(room.media_url);
     }
+    this.queue.roomChanged(room);
     this.renderSettingsArea();
     if (this.settingsForm) this.fillSettings();
   }
@@ -1086,6 +1163,13 @@ class RoomView {
         h("option", { value: "always" }, "Also when someone buffers"),
         h("option", { value: "off" }, "Never"),
       );
+      this.queueModeSelect = h(
+        "select",
+        {},
+        h("option", { value: "manual" }, "As added (hosts and co-hosts can reorder)"),
+        h("option", { value: "vote" }, "Most votes first"),
+      );
+      this.viewersQueueInput = h("input", { type: "checkbox" });
       this.settingsForm = h(
         "form",
         { onsubmit: (/** @type {SubmitEvent} */ e) => this.saveSettings(e) },
@@ -1104,6 +1188,8 @@ class RoomView {
           this.waitSelect,
           "Hold playback (10 s at most; 5 s for someone buffering) until every player is ready.",
         ),
+        field("Queue order", this.queueModeSelect),
+        field("Viewers may add to the queue", this.viewersQueueInput),
         h("div", { class: "actions" }, h("button", { type: "submit" }, "Save changes")),
       );
       this.fillSettings();
@@ -1153,6 +1239,8 @@ class RoomView {
     this.controlSelect.value = this.room.control;
     this.timeoutSelect.value = this.room.on_host_timeout;
     this.waitSelect.value = this.room.wait_policy || "start";
+    this.queueModeSelect.value = this.room.queue_mode || "manual";
+    this.viewersQueueInput.checked = this.room.viewers_can_queue !== false;
   }
 
   /** @param {SubmitEvent} event */
@@ -1175,6 +1263,10 @@ class RoomView {
     const onTimeout = /** @type {Room["on_host_timeout"]} */ (this.timeoutSelect.value);
     if (onTimeout !== room.on_host_timeout) changes.on_host_timeout = onTimeout;
     if (room.wait_policy !== undefined && this.waitSelect.value !== room.wait_policy) changes.wait_policy = this.waitSelect.value;
+    if (room.queue_mode !== undefined && this.queueModeSelect.value !== room.queue_mode) changes.queue_mode = this.queueModeSelect.value;
+    if (room.viewers_can_queue !== undefined && this.viewersQueueInput.checked !== room.viewers_can_queue) {
+      changes.viewers_can_queue = this.viewersQueueInput.checked;
+    }
     if (Object.keys(changes).length === 0) {
       this.settingsSaved.textContent = "Nothing to save.";
       return;

@@ -33,6 +33,7 @@ const ASSETS: &[Asset] = &[
     asset!("connection.js", "text/javascript; charset=utf-8"),
     asset!("room.js", "text/javascript; charset=utf-8"),
     asset!("people.js", "text/javascript; charset=utf-8"),
+    asset!("queue.js", "text/javascript; charset=utf-8"),
     asset!("telemetry.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
 ];

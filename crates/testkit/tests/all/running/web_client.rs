@@ -24,6 +24,7 @@ async fn the_page_and_its_files_are_served_with_safe_headers() {
         ("app.js", "text/javascript; charset=utf-8"),
         ("room.js", "text/javascript; charset=utf-8"),
         ("people.js", "text/javascript; charset=utf-8"),
+        ("queue.js", "text/javascript; charset=utf-8"),
         ("telemetry.js", "text/javascript; charset=utf-8"),
         ("app.css", "text/css; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
