@@ -872,19 +872,27 @@ class RoomView {
   // (The other controller's command reached us already, but our own video
   // and model moved after it.) An answer older than the ERROR's version —
   // a lagging read — is not the state that refused us: ignore it.
+  /**
+   * Follows the playback of an HTTP answer (`GET` the room).
+   * @param {import("./protocol").Playback} playback
+   */
+  adoptPlayback(playback) {
+    this.modelItem = playback.item_id;
+    this.setModel({
+      is_playing: playback.is_playing,
+      time: playback.time,
+      server_time: playback.server_time,
+      rate: playback.rate,
+      version: playback.version,
+    });
+  }
+
   /** @param {number} atLeast the version the server had when it refused */
   async adoptServerState(atLeast) {
     try {
       const { playback } = await api.room(this.code);
       if (this.left || playback.version < atLeast) return;
-      this.modelItem = playback.item_id;
-      this.setModel({
-        is_playing: playback.is_playing,
-        time: playback.time,
-        server_time: playback.server_time,
-        rate: playback.rate,
-        version: playback.version,
-      });
+      this.adoptPlayback(playback);
     } catch {
       // The next server message brings the state anyway.
     }
@@ -934,14 +942,7 @@ class RoomView {
       this.roomUpdated(room);
       const model = this.currentModel();
       if (!this.model || model.version === null || playback.version > model.version) {
-        this.modelItem = playback.item_id;
-        this.setModel({
-          is_playing: playback.is_playing,
-          time: playback.time,
-          server_time: playback.server_time,
-          rate: playback.rate,
-          version: playback.version,
-        });
+        this.adoptPlayback(playback);
       }
     } catch {
       // The next server message brings the state anyway.
