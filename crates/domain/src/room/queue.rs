@@ -6,7 +6,6 @@ use super::{Event, Outcome, Rejection, Room, RoomStatus};
 use crate::ids::{Millis, UserId};
 use crate::playback::PlaybackState;
 use crate::queue::{Actor, Queue, QueueItem, QueueOp, QueueOutcome};
-use crate::values::Position;
 
 /// An accepted queue operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +64,8 @@ impl Room {
 
     /// Applies a queue operation at `now`, given the room's waiting items.
     ///
-    /// A change of current item resets playback to the new item at 0,
-    /// playing if the room was, at the room's rate. While the host is away
+    /// A change of current item resets playback to the new item at 0 at
+    /// normal speed, playing if the room was playing an item. While the host is away
     /// (§13 rule 6) an advance is refused with [`Rejection::Conflict`], and
     /// `ENDED` and the automatic advance with [`Rejection::HostAway`] (the
     /// service ignores those). Voting and listing need only participation,
@@ -108,12 +107,15 @@ impl Room {
         let mut events = vec![Event::QueueChanged(event)];
         if changes_current {
             room.settings.media_url = room.current_item.as_ref().map(|i| i.media_url.clone());
+            // The next item plays on if one was playing; a first item, or
+            // none, rests at 0. A new item starts at normal speed (§11).
+            let plays_on = self.playback.is_playing
+                && self.current_item.is_some()
+                && room.current_item.is_some();
             room.playback = self.announced(PlaybackState {
-                is_playing: self.playback.is_playing && room.current_item.is_some(),
-                position: Position::ZERO,
-                updated_at: now,
+                is_playing: plays_on,
                 item: room.current_item.as_ref().map(|i| i.id),
-                ..self.playback
+                ..PlaybackState::paused_at_start(now)
             });
             // In grace (a first item added), the host's return must not
             // resume the new item as if it had been playing.
