@@ -78,9 +78,7 @@ pub fn waiting(queue: &Value) -> Vec<i64> {
 
 /// The id of a queue's current item.
 pub fn current_of(queue: &Value) -> Option<i64> {
-    queue["current"]
-        .as_i64()
-        .or_else(|| queue["current"]["id"].as_i64())
+    queue["current"]["id"].as_i64()
 }
 
 /// Checks the shape of a §12 `QueueItem`. Over HTTP it carries the
@@ -309,6 +307,36 @@ async fn the_queue_answers_its_participants_only() {
     assert_eq!(current_of(&after), Some(id), "{after}");
     assert_eq!(after["current"]["votes"], 0, "{after}");
     assert_eq!(queue_version(&after), queue_version(&fresh) + 1, "{after}");
+
+    // The room's settings decide what a viewer holds: without
+    // viewers_can_queue Bob may not add; with control "everyone" he advances.
+    let settings = format!("/api/rooms/{open_code}/");
+    let (status, body) = ana
+        .patch(&settings, json!({"viewers_can_queue": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    refused(
+        "a viewer's add without viewers_can_queue",
+        &bob.enqueue(&open_code, json!({"media_url": media("b")}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    refused(
+        "a viewer's advance under control: host",
+        &bob.advance(&open_code, json!({})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let (status, body) = ana.patch(&settings, json!({"control": "everyone"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = bob.advance(&open_code, json!({"if_current": id})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"]["current_item"], Value::Null, "{body}");
+    assert_eq!(
+        queue_version(&queue_of(&ana, &open_code).await),
+        queue_version(&fresh) + 2
+    );
     server.stop().await;
 }
 
@@ -384,7 +412,15 @@ async fn items_wait_in_the_order_added_and_next_goes_first() {
         shown["room"]["current_item"]["id"], opening["id"],
         "{shown}"
     );
+    assert_eq!(shown["room"]["media_url"], media("opening"), "{shown}");
     assert_eq!(shown["playback"]["item_id"], opening["id"], "{shown}");
+    // A new socket's PLAYBACK_STATE names it too.
+    let (tab, [state, _, _]) = open(bob, &code).await;
+    assert_eq!(state["item_id"], opening["id"], "{state}");
+    tab.close().await;
+    for socket in pick(&mut sockets, &[0, 2]) {
+        gather(socket, QUIET).await;
+    }
     let start = queue_version(&queue);
 
     let a = add(bob, &code, "a").await;
