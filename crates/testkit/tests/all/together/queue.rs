@@ -1054,6 +1054,20 @@ async fn a_patch_of_media_url_replaces_the_current_item() {
     );
     let now = playback(bob, &code).await;
     assert_eq!(now["item_id"], current["id"], "{now}");
+
+    // Clearing the video leaves no item current: a change of current item too.
+    let (status, body) = ana
+        .patch(&format!("/api/rooms/{code}/"), json!({"media_url": null}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["room"]["current_item"], Value::Null, "{body}");
+    for socket in sockets.iter_mut() {
+        advanced(socket, start + 2, &public(ana), None).await;
+    }
+    all_quiet(&mut sockets).await;
+    let queue = queue_of(bob, &code).await;
+    assert_eq!(current_of(&queue), None, "{queue}");
+    assert_eq!(waiting(&queue), vec![a], "the waiting items stay");
     server.stop().await;
 }
 
@@ -1146,7 +1160,6 @@ async fn media_urls_other_than_http_or_https_are_refused_everywhere() {
         "ftp://media.example/a.mp4",
         "//media.example/a.mp4",
         "media.example/a.mp4",
-        "",
     ] {
         invalid(
             &format!("adding {url:?}"),
@@ -1163,6 +1176,15 @@ async fn media_urls_other_than_http_or_https_are_refused_everywhere() {
                 .await,
         );
     }
+    // An empty URL is no URL to queue (a PATCH may clear the video with it).
+    invalid(
+        "adding an empty URL",
+        &bob.enqueue(&code, json!({"media_url": ""})).await,
+    );
+    invalid(
+        "adding no URL",
+        &bob.enqueue(&code, json!({"title": "nothing"})).await,
+    );
     unchanged(ana, &code, &before, &mut sockets).await;
     assert_eq!(
         room(ana, &code).await["room"]["media_url"],
@@ -1334,7 +1356,7 @@ async fn a_flood_of_adds_from_one_account_stops_at_20_waiting_and_others_still_a
     let (ana, bob, cat) = (&people[0], &people[1], &people[2]);
     let start = queue_version(&queue_of(ana, &code).await);
 
-    let answers = flood_adds(bob, &code, 400, 50).await;
+    let answers = flood_adds(bob, &code, 400, 25).await;
     assert_eq!(tally(&answers), (20, 380), "20 waiting items of one user");
     let queue = queue_of(ana, &code).await;
     assert_eq!(waiting(&queue).len(), 20);
@@ -1382,6 +1404,26 @@ async fn a_flood_of_adds_from_one_account_stops_at_20_waiting_and_others_still_a
     let (status, body) = ana.advance(&code, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     add(bob, &code, "after-advance").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_adds_at_once_from_one_account_to_a_room_that_exists_are_never_throttled() {
+    // Only lookups of codes that do not exist are rate-limited (§4): one
+    // user's burst of requests to a room they belong to answers as the
+    // queue says, however many are in flight at once.
+    let _cpu = watchparty_testkit::cpu_heavy().await;
+    let server = TestServer::start().await;
+    let ana = server.user("ana").await;
+    let code = ana
+        .create_room_with(json!({"name": "burst", "media_url": media("opening")}))
+        .await;
+    let answers = flood_adds(&ana, &code, 80, 80).await;
+    assert_eq!(tally(&answers), (20, 60));
+    let reads = futures_util::future::join_all((0..80).map(|_| ana.queue(&code))).await;
+    for (status, body) in reads {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
     server.stop().await;
 }
 
