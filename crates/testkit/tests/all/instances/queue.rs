@@ -132,16 +132,37 @@ async fn queue_changes_on_one_instance_reach_sockets_on_the_other_within_a_secon
         )
         .await;
     }
-    // Bob's player on B reports the end; Ana's socket on A follows.
-    sockets[1]
-        .send(json!({"type": "ENDED", "item_id": item_id(&first)}))
-        .await;
+    // Ana's player on A and Bob's on B report the same end at once: one
+    // advance, by whichever came first, reaches every socket. (X has Cat's
+    // vote by now.)
+    let mut x = x;
+    x["votes"] = json!(1);
+    let ended = json!({"type": "ENDED", "item_id": item_id(&first)});
+    let [ana_a, bob_b, _] = &mut sockets;
+    tokio::join!(ana_a.send(ended.clone()), bob_b.send(ended.clone()));
+    let winner = by(a_second(), "the ENDED advance", async {
+        let update = sockets[2].recv_type("QUEUE_UPDATED").await;
+        assert_eq!(update["op"], "advanced", "{update}");
+        assert_eq!(queue_version(&update), start + 7, "{update}");
+        assert_eq!(update["item"]["id"], x["id"], "{update}");
+        update["by"].clone()
+    })
+    .await;
+    assert!(
+        winner == public(&ana) || winner == public(&bob),
+        "by one of the two: {winner}"
+    );
+    let [cat_b, ..] = &mut sockets[2..] else {
+        unreachable!()
+    };
+    cat_b.recv_type("ROOM_UPDATED").await;
+    cat_b.recv_type("PLAYBACK_STATE").await;
     let deadline = a_second();
-    for socket in sockets.iter_mut() {
+    for socket in sockets[..2].iter_mut() {
         by(
             deadline,
             "the ENDED advance",
-            advanced(socket, start + 7, &public(&bob), Some(&x)),
+            advanced(socket, start + 7, &winner, Some(&x)),
         )
         .await;
     }
@@ -223,6 +244,14 @@ async fn race(a: &TestServer, b: &TestServer, people: [&TestUser; 3], offset_ms:
             Value::Null
         }
     };
+    eprintln!(
+        "offset {offset_ms} ms: {}",
+        if winner.is_null() {
+            "the automatic advance won"
+        } else {
+            "the manual advance won"
+        }
+    );
     // Listen past the automatic advance's latest moment (2 s after the end).
     let listen = Duration::from_millis((due + 2600 - now_ms()).max(600) as u64);
     for (i, socket) in sockets.iter_mut().enumerate() {
@@ -263,13 +292,14 @@ async fn an_automatic_advance_racing_a_manual_one_on_the_other_instance_advances
     let bob = a.user("bob").await;
     let cat = a.user("cat").await;
     let people = [&ana, &bob, &cat];
-    // Four rooms at once, the manual advance a little before, at, and after
+    // Five rooms at once, the manual advance a little before, at, and after
     // the item's end.
     tokio::join!(
         race(&a, &b, people, -40),
         race(&a, &b, people, 0),
-        race(&a, &b, people, 40),
-        race(&a, &b, people, 150),
+        race(&a, &b, people, 60),
+        race(&a, &b, people, 120),
+        race(&a, &b, people, 180),
     );
     b.stop().await;
     a.stop().await;
