@@ -8,11 +8,14 @@
 //! Helpers here are shared with `instances::queue`, which runs the same
 //! rules across two instances.
 
-use super::waits::{assert_close, barrier, playback, version};
+use super::waits::{
+    assert_close, barrier, playback, report, tell, version, wait_ends_everywhere,
+    wait_starts_everywhere, who, DEADLINE,
+};
 use super::*;
 use futures_util::stream::{self, StreamExt};
 use std::time::Instant;
-use watchparty_testkit::TestServer;
+use watchparty_testkit::{TestServer, WAIT};
 
 /// A media URL of its own for `name`.
 pub fn media(name: &str) -> String {
@@ -994,6 +997,124 @@ async fn the_server_advances_by_itself_once_at_an_items_end_while_playing() {
         audited(ana, &code, "queue_advanced").await.is_empty(),
         "the automatic advance is not a person's"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_automatic_advance_follows_the_rate_and_a_seek() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = queue_room(&server, false).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    // 6 s at 4× end 1.5 s after a PLAY from 0 (at 1×: 6 s).
+    add_with(
+        ana,
+        &code,
+        json!({"media_url": media("fast"), "duration": 6}),
+    )
+    .await;
+    let long = add_with(
+        bob,
+        &code,
+        json!({"media_url": media("long"), "duration": 3600}),
+    )
+    .await["item"]
+        .clone();
+    let start = queue_version(&queue_of(ana, &code).await);
+    sockets[0].send(json!({"type": "RATE", "rate": 4.0})).await;
+    drain(&mut sockets).await;
+    let played = Instant::now();
+    sockets[0].send(json!({"type": "PLAY", "time": 0.0})).await;
+    let update = tokio::time::timeout(
+        Duration::from_secs(5),
+        sockets[1].recv_until("QUEUE_UPDATED"),
+    )
+    .await
+    .expect("the automatic advance");
+    let after = played.elapsed();
+    assert!(
+        after >= Duration::from_millis(1400) && after <= Duration::from_millis(3600),
+        "6 s at 4× end after 1.5 s; the advance came after {after:?}"
+    );
+    assert_eq!(update["item"]["id"], long["id"], "{update}");
+    assert_eq!(queue_version(&update), start + 1);
+    let state = sockets[1].recv_until("PLAYBACK_STATE").await;
+    assert_eq!(state["is_playing"], true, "{state}");
+
+    // A SEEK to near the end of the 3600 s item ends it soon after.
+    drain(&mut sockets).await;
+    let sought = Instant::now();
+    sockets[0]
+        .send(json!({"type": "SEEK", "time": 3599.5}))
+        .await;
+    let update = tokio::time::timeout(
+        Duration::from_secs(4),
+        sockets[1].recv_until("QUEUE_UPDATED"),
+    )
+    .await
+    .expect("the automatic advance after the SEEK");
+    assert!(
+        sought.elapsed() <= Duration::from_millis(2700),
+        "0.5 s left; the advance came after {:?}",
+        sought.elapsed()
+    );
+    assert_eq!(update["op"], "advanced", "{update}");
+    assert!(without_item(&update), "nothing waits: {update}");
+    assert_eq!(update["by"], Value::Null);
+    // The 3600 s item played at 1× (§11: a new media item resets the rate).
+    assert_eq!(
+        state["rate"], 1.0,
+        "a new item resets the rate to 1 (§11): {state}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advance_while_playing_waits_for_the_players_that_report() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = queue_room(&server, true).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let a = add(bob, &code, "a").await;
+    drain(&mut sockets).await;
+    // Bob's player reports; the room plays once he is ready.
+    report(&mut sockets[1], "ready").await;
+    sockets[0].send(json!({"type": "PLAY", "time": 5.0})).await;
+    wait_starts_everywhere(
+        sockets.iter_mut().collect(),
+        5.0,
+        &who(&[bob]),
+        "play",
+        DEADLINE,
+    )
+    .await;
+    tell(&mut sockets[1], "ready").await;
+    wait_ends_everywhere(sockets.iter_mut().collect(), 5.0, None, WAIT).await;
+
+    // The advance: the new item, then a wait for Bob (reason advance).
+    let (status, body) = ana.advance(&code, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for socket in sockets.iter_mut() {
+        let (waiting, before) = until(socket, "WAITING").await;
+        let kinds = types(&before);
+        assert_eq!(
+            kinds[..2],
+            ["QUEUE_UPDATED", "ROOM_UPDATED"],
+            "the change of item first: {before:?}"
+        );
+        assert_eq!(before[0]["op"], "advanced");
+        assert_eq!(before[0]["item"]["id"], a["id"]);
+        assert_eq!(waiting["reason"], "advance", "{waiting}");
+        assert_eq!(super::waits::ids(&waiting["for"]), who(&[bob]), "{waiting}");
+    }
+    let held = playback(ana, &code).await;
+    assert_eq!(held["item_id"], a["id"], "{held}");
+    assert_eq!(held["is_playing"], false, "held during the wait: {held}");
+    assert_eq!(held["waiting"]["reason"], "advance", "{held}");
+    // Bob's player is ready for the new item: everyone starts it at 0.
+    tell(&mut sockets[1], "ready").await;
+    wait_ends_everywhere(sockets.iter_mut().collect(), 0.0, None, WAIT).await;
+    let now = playback(ana, &code).await;
+    assert_eq!(now["item_id"], a["id"], "{now}");
+    assert_eq!(now["is_playing"], true, "{now}");
     server.stop().await;
 }
 
