@@ -634,6 +634,102 @@ async fn moving_belongs_to_manage_queue_and_a_stale_if_version_changes_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_moves_into_one_spot_keep_the_order_right() {
+    // Each move puts the last item second: always between the first item
+    // and the one after it, the spot where a store's order keys run out first.
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = queue_room(&server, true).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let mut order = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        order.push(item_id(&add(bob, &code, name).await));
+    }
+    let start = queue_version(&queue_of(ana, &code).await);
+    drain(&mut sockets).await;
+    for round in 0..40 {
+        let moved = order.pop().unwrap();
+        order.insert(1, moved);
+        let (status, body) = ana
+            .move_item(&code, moved, json!({"after": order[0]}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        assert_eq!(queue_version(&body), start + 1 + round);
+        let queue = queue_of(bob, &code).await;
+        assert_eq!(waiting(&queue), order, "round {round}");
+    }
+    // Every socket saw the forty moves in order.
+    for socket in sockets.iter_mut() {
+        for round in 0..40 {
+            queue_updated(socket, "moved", start + 1 + round, &public(ana)).await;
+        }
+    }
+    all_quiet(&mut sockets).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_moves_by_two_managers_lose_and_duplicate_nothing() {
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = queue_room(&server, true).await;
+    let (ana, bob, cat) = (&people[0], &people[1], &people[2]);
+    assert_eq!(
+        put_role(ana, &code, bob.id, "co_host").await.0,
+        StatusCode::OK
+    );
+    let mut items = Vec::new();
+    for n in 0..8 {
+        items.push(item_id(&add(cat, &code, &format!("i{n}")).await));
+    }
+    let start = queue_version(&queue_of(ana, &code).await);
+    drain(&mut sockets).await;
+    // 40 moves at once, each of item (7k mod 8) after item (3k mod 8) or to
+    // the front, half by Ana and half by Bob.
+    let moves = (0..40usize).map(|k| {
+        let (mover, moved) = (if k % 2 == 0 { ana } else { bob }, items[(7 * k) % 8]);
+        let after = match k % 5 {
+            0 => Value::Null,
+            _ => json!(items[(3 * k + 1) % 8]),
+        };
+        let code = code.clone();
+        async move {
+            let body = json!({"after": after});
+            let answer = mover.move_item(&code, moved, body.clone()).await;
+            (moved, body, answer)
+        }
+    });
+    let answers = futures_util::future::join_all(moves).await;
+    for (moved, body, (status, answer)) in &answers {
+        let after_itself = body["after"].as_i64() == Some(*moved);
+        if after_itself {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{moved} {body}: {answer}");
+        } else {
+            assert_eq!(*status, StatusCode::OK, "{moved} {body}: {answer}");
+        }
+    }
+    let queue = queue_of(cat, &code).await;
+    let mut now = waiting(&queue);
+    now.sort_unstable();
+    let mut expected = items.clone();
+    expected.sort_unstable();
+    assert_eq!(now, expected, "the same eight items, once each");
+    // One QUEUE_UPDATED per change, versions without a gap or a repeat.
+    let changes = queue_version(&queue) - start;
+    for (i, got) in drain(&mut sockets).await.iter().enumerate() {
+        let versions: Vec<i64> = got
+            .iter()
+            .inspect(|m| assert_eq!(m["op"], "moved", "socket {i}: {m}"))
+            .map(queue_version)
+            .collect();
+        assert_eq!(
+            versions,
+            (start + 1..=start + changes).collect::<Vec<_>>(),
+            "socket {i}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn votes_count_once_per_user_and_order_the_queue_only_in_vote_mode() {
     let server = TestServer::start().await;
     let (code, people, mut sockets) = queue_room(&server, true).await;
