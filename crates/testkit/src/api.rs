@@ -89,6 +89,19 @@ impl ApiClient {
         .await
     }
 
+    /// PUT with a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        answer(
+            self.http
+                .put(self.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// DELETE, with `Content-Type: application/json` as [`ApiClient::post_empty`].
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         let request = self
@@ -167,6 +180,49 @@ impl ApiClient {
             .iter()
             .map(|m| m["id"].as_i64().unwrap())
             .collect()
+    }
+
+    /// `GET /api/rooms/{code}/queue/`: `{"current", "items", "queue_version"}`.
+    pub async fn queue(&self, code: &str) -> (StatusCode, Value) {
+        self.get(&format!("/api/rooms/{code}/queue/")).await
+    }
+
+    /// `POST /api/rooms/{code}/queue/` with `{"media_url", "title"?, "duration"?, "position"?}`.
+    pub async fn enqueue(&self, code: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/rooms/{code}/queue/"), body).await
+    }
+
+    /// `DELETE /api/rooms/{code}/queue/{item}/`.
+    pub async fn unqueue(&self, code: &str, item: i64) -> (StatusCode, Value) {
+        self.delete(&format!("/api/rooms/{code}/queue/{item}/"))
+            .await
+    }
+
+    /// `POST /api/rooms/{code}/queue/{item}/move/` with `{"after", "if_version"?}`.
+    pub async fn move_item(&self, code: &str, item: i64, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/rooms/{code}/queue/{item}/move/"), body)
+            .await
+    }
+
+    /// `PUT /api/rooms/{code}/queue/{item}/vote/`.
+    pub async fn vote(&self, code: &str, item: i64) -> (StatusCode, Value) {
+        let request = self
+            .http
+            .put(self.url(&format!("/api/rooms/{code}/queue/{item}/vote/")))
+            .header("content-type", JSON);
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// `DELETE /api/rooms/{code}/queue/{item}/vote/`.
+    pub async fn unvote(&self, code: &str, item: i64) -> (StatusCode, Value) {
+        self.delete(&format!("/api/rooms/{code}/queue/{item}/vote/"))
+            .await
+    }
+
+    /// `POST /api/rooms/{code}/queue/advance/` with `{"if_current"?}`.
+    pub async fn advance(&self, code: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/rooms/{code}/queue/advance/"), body)
+            .await
     }
 
     /// A fresh WebSocket token for the logged-in user.

@@ -1,5 +1,6 @@
 mod cluster;
 mod engine_faults;
 mod faults;
+mod queue;
 mod sessions;
 mod together;

@@ -1,10 +1,10 @@
-//! Contract §7–§11 and the rules of §13 that settle them, black-box:
+//! Contract §7–§12 and the rules of §13 that settle them, black-box:
 //! roles and capabilities, host changes, moderation, the group wait, sync
-//! telemetry, playback rate, and the abuse the issues list. Written from the contract alone; the helpers here
+//! telemetry, playback rate, the queue, and the abuse the issues list. Written from the contract alone; the helpers here
 //! speak it as a client written from that text would.
 //!
 //! Every test here runs on the backend `WATCHPARTY_TEST_BACKEND` names; the
-//! two-instance tests are in `instances::together`.
+//! two-instance tests are in `instances::together` and `instances::queue`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,6 +16,7 @@ pub mod abuse;
 mod host_changes;
 mod legacy;
 mod moderation;
+pub mod queue;
 pub mod rate;
 mod roles;
 pub mod sync;
