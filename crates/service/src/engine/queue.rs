@@ -131,12 +131,13 @@ impl RoomEngine {
     }
 
     /// Stores an accepted queue operation if nobody changed the room or its
-    /// queue meanwhile, then announces it. `None`: changed meanwhile.
+    /// queue meanwhile, then announces it; a new item that plays (or a wait
+    /// in progress) then goes on as a group wait. `None`: changed meanwhile.
     async fn store_queue(
         &self,
         origin: Origin<'_>,
         (before, host_name): (&Room, &str),
-        applied: &QueueApplied,
+        (applied, new_item_plays): (&QueueApplied, Option<bool>),
         waiting_before: Vec<watchparty_domain::QueueItem>,
         request: &QueueRequest,
         now: Millis,
@@ -156,8 +157,8 @@ impl RoomEngine {
         self.announcer
             .announce(&applied.outcome, host_name, &Stored::default(), origin, now)
             .await?;
-        if let Some(playing) = playing_after_advance(applied, before) {
-            self.wait_after_advance(after, host_name, playing, now)
+        if let Some(plays) = new_item_plays {
+            self.wait_after_advance(after, host_name, plays, now)
                 .await?;
         }
         Ok(Some(()))
@@ -200,10 +201,12 @@ impl Locked<'_> {
                 return Ok(QueueTransition::Done(Box::new((room, applied.queue))));
             }
             let mut applied = applied;
-            let advanced = &applied.outcome.room;
-            let new_item_plays = playing_after_advance(&applied, &room).is_some()
-                && advanced.playback.is_playing;
-            if new_item_plays && engine.advance_would_wait(advanced, now).await? {
+            let new_item_plays = new_item_plays(&applied);
+            if new_item_plays == Some(true)
+                && engine
+                    .advance_would_wait(&applied.outcome.room, now)
+                    .await?
+            {
                 applied.hold_new_item();
             }
             let key = format!("room:{}", room.code);
@@ -212,7 +215,7 @@ impl Locked<'_> {
                 .store_queue(
                     origin,
                     (&room, &host_name),
-                    &applied,
+                    (&applied, new_item_plays),
                     waiting,
                     &request,
                     now,
@@ -229,13 +232,11 @@ impl Locked<'_> {
     }
 }
 
-/// After an advance: whether the room was playing before it (so the new
-/// item plays, or is waited for); `None` when the current item did not change.
-fn playing_after_advance(applied: &QueueApplied, before: &Room) -> Option<bool> {
-    applied
-        .outcome
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::ItemChanged { .. }))
-        .then_some(before.playback.is_playing)
+/// Whether the current item changed and the new one plays (before any
+/// hold for a wait); `None` when the current item did not change.
+fn new_item_plays(applied: &QueueApplied) -> Option<bool> {
+    applied.outcome.events.iter().find_map(|e| match e {
+        Event::ItemChanged { playback } => Some(playback.is_playing),
+        _ => None,
+    })
 }
