@@ -9,6 +9,7 @@ use watchparty_protocol::http::{
     AddItemRequest, AddedItem, AdvanceRequest, ItemResponse, MoveItemRequest, QueueList,
     QueueVersion, RoomResponse,
 };
+use watchparty_service::Caller;
 
 #[utoipa::path(
     get,
@@ -160,12 +161,7 @@ pub(crate) async fn vote(
     path: web::Path<(String, i64)>,
     LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let (code, item) = path.into_inner();
-    let voted = state
-        .service
-        .vote_in_queue(&caller, &code, item, true)
-        .await?;
-    Ok(HttpResponse::Ok().json(voted))
+    cast_vote(&state, path, &caller, true).await
 }
 
 #[utoipa::path(
@@ -192,10 +188,20 @@ pub(crate) async fn unvote(
     path: web::Path<(String, i64)>,
     LoggedIn(caller): LoggedIn,
 ) -> Result<HttpResponse, ApiError> {
+    cast_vote(&state, path, &caller, false).await
+}
+
+/// `PUT` (`cast`) or `DELETE` of a vote: the item afterwards.
+async fn cast_vote(
+    state: &AppState,
+    path: web::Path<(String, i64)>,
+    caller: &Caller,
+    cast: bool,
+) -> Result<HttpResponse, ApiError> {
     let (code, item) = path.into_inner();
     let voted = state
         .service
-        .vote_in_queue(&caller, &code, item, false)
+        .vote_in_queue(caller, &code, item, cast)
         .await?;
     Ok(HttpResponse::Ok().json(voted))
 }

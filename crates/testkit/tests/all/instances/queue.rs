@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+use crate::instances::together::Duel;
 use crate::together::queue::{
     add, add_with, advanced, current_of, item_id, media, queue_of, queue_updated, queue_version,
     waiting,
@@ -34,23 +35,19 @@ async fn by<T>(deadline: Instant, what: &str, future: impl std::future::Future<O
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_changes_on_one_instance_reach_sockets_on_the_other_within_a_second() {
-    let a = TestServer::production().start().await;
-    let b = a.sibling().start().await;
-    let ana = a.user("ana").await;
-    let bob = b.user("bob").await;
-    let cat = b.user("cat").await;
-    let code = ana.create_room("across").await;
-    bob.join(&code).await;
-    cat.join(&code).await;
-    assert_eq!(
-        put_role(&ana, &code, bob.id, "co_host").await.0,
-        StatusCode::OK
-    );
-    // Ana on A; Bob and Cat on B.
-    let (ana_a, _) = open(&ana, &code).await;
-    let (bob_b, _) = open(&bob, &code).await;
-    let (cat_b, _) = open(&cat, &code).await;
-    let mut sockets = [ana_a, bob_b, cat_b];
+    // Ana on A; Bob (co-host) and Cat on B.
+    let Duel {
+        a,
+        b,
+        ana,
+        bob,
+        cat,
+        code,
+        host,
+        co_host,
+        watcher,
+    } = Duel::start().await;
+    let mut sockets = [host, co_host, watcher];
     for socket in sockets.iter_mut() {
         gather(socket, Duration::from_millis(300)).await;
     }

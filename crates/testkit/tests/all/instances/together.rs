@@ -412,19 +412,20 @@ async fn racing_host_changes_on_two_instances_make_one_host() {
 
 /// Two instances; Ana hosts on A, Bob co-hosts on B and Cat watches on B,
 /// each with a socket open.
-struct Duel {
-    a: TestServer,
-    b: TestServer,
-    ana: TestUser,
-    cat: TestUser,
-    code: String,
-    host: WsClient,
-    co_host: WsClient,
-    watcher: WsClient,
+pub(super) struct Duel {
+    pub(super) a: TestServer,
+    pub(super) b: TestServer,
+    pub(super) ana: TestUser,
+    pub(super) bob: TestUser,
+    pub(super) cat: TestUser,
+    pub(super) code: String,
+    pub(super) host: WsClient,
+    pub(super) co_host: WsClient,
+    pub(super) watcher: WsClient,
 }
 
 impl Duel {
-    async fn start() -> Duel {
+    pub(super) async fn start() -> Duel {
         let a = TestServer::production().start().await;
         let b = a.sibling().start().await;
         let ana = a.user("ana").await;
@@ -444,6 +445,7 @@ impl Duel {
             a,
             b,
             ana,
+            bob,
             cat,
             code,
             host,
@@ -481,6 +483,7 @@ async fn simultaneous_commands_on_two_instances_get_distinct_versions() {
         mut host,
         mut co_host,
         mut watcher,
+        ..
     } = Duel::start().await;
     for round in 0..10 {
         let version = room(&ana, &code).await["playback"]["version"]
