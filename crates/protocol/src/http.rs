@@ -466,7 +466,10 @@ pub struct ItemResponse {
 /// `POST /api/rooms/{code}/queue/{item_id}/move/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, TS, ToSchema)]
 pub struct MoveItemRequest {
-    /// The waiting item it goes after; null: to the front.
+    /// The waiting item it goes after; null: to the front. Required.
+    #[serde(deserialize_with = "crate::given")]
+    #[schemars(required)]
+    #[schema(required = true)]
     pub after: Option<i64>,
     /// Refused with `stale_version` unless the queue is still at this version.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,6 +20,11 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A field that must be given, though it may be null: absent is refused.
+fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
 /// The largest playback position a client may send, in seconds.
 const MAX_TIME: f64 = 1_000_000.0;
 /// The slowest playback rate a client may ask for.

@@ -1114,7 +1114,7 @@ item: QueueItem, };
  */
 export type MoveItemRequest = {
 /**
- * The waiting item it goes after; null: to the front.
+ * The waiting item it goes after; null: to the front. Required.
  */
 after: number | null,
 /**

@@ -175,12 +175,32 @@ impl Locked<'_> {
         request: QueueRequest,
     ) -> Result<QueueTransition, ServiceError> {
         let engine = self.engine;
-        let user = origin.by();
         // A new item's id is taken once, whatever the retries.
         let id = match request {
             QueueRequest::Add { .. } => Some(engine.db.reserve_item_id().await.classify()?),
             _ => None,
         };
+        // The cross-instance lock is held from the load to the announcement:
+        // queue changes from several instances then wait their turn instead
+        // of losing their conditional update again and again (every change
+        // raises `queue_version`). Writers that take no lock (the server's
+        // own changes when live state is away) are still caught by the
+        // conditional update, and the operation is applied again.
+        let key = format!("room:{}", self.code);
+        let token = engine.lock_room(&key, origin).await?;
+        let done = self.apply_queue_locked(origin, &request, id).await;
+        engine.unlock_room(&key, token).await;
+        done
+    }
+
+    async fn apply_queue_locked(
+        &self,
+        origin: Origin<'_>,
+        request: &QueueRequest,
+        id: Option<ItemId>,
+    ) -> Result<QueueTransition, ServiceError> {
+        let engine = self.engine;
+        let user = origin.by();
         let people = PeopleNeeded::Only(user.into_iter().collect());
         for _ in 0..ATTEMPTS {
             let (room, host_name) = self.load_with(&people).await?;
@@ -209,20 +229,17 @@ impl Locked<'_> {
             {
                 applied.hold_new_item();
             }
-            let key = format!("room:{}", room.code);
-            let token = engine.lock_room(&key, origin).await?;
             let stored = engine
                 .store_queue(
                     origin,
                     (&room, &host_name),
                     (&applied, new_item_plays),
                     waiting,
-                    &request,
+                    request,
                     now,
                 )
-                .await;
-            engine.unlock_room(&key, token).await;
-            if stored?.is_some() {
+                .await?;
+            if stored.is_some() {
                 let room = applied.outcome.room;
                 return Ok(QueueTransition::Done(Box::new((room, applied.queue))));
             }

@@ -301,3 +301,53 @@ async fn an_automatic_advance_racing_a_manual_one_on_the_other_instance_advances
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_arriving_at_once_on_two_instances_all_land() {
+    // Queue changes on two instances wait their turn on the room's lock:
+    // none is refused as busy, and each lands once, in one version order.
+    let a = TestServer::production().start().await;
+    let b = a.sibling().start().await;
+    let host = a.user("host").await;
+    let code = host
+        .create_room_with(json!({"name": "rush", "media_url": media("opening")}))
+        .await;
+    let mut people = Vec::new();
+    for n in 0..8 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let user = server.user(&format!("p{n}")).await;
+        user.join(&code).await;
+        people.push(user);
+    }
+    let start = queue_version(&queue_of(&host, &code).await);
+    for round in 0..3 {
+        let adds = people.iter().map(|user| {
+            let code = code.clone();
+            async move {
+                user.enqueue(
+                    &code,
+                    json!({"media_url": media(&format!("{}-{round}", user.name))}),
+                )
+                .await
+            }
+        });
+        for (status, body) in futures_util::future::join_all(adds).await {
+            assert_eq!(status, StatusCode::CREATED, "round {round}: {body}");
+        }
+    }
+    let queue = queue_of(&host, &code).await;
+    assert_eq!(waiting(&queue).len(), 24);
+    assert_eq!(queue_version(&queue), start + 24, "one version per add");
+    let votes = people.iter().map(|user| {
+        let code = code.clone();
+        let item = waiting(&queue)[0];
+        async move { user.vote(&code, item).await }
+    });
+    for (status, body) in futures_util::future::join_all(votes).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let queue = queue_of(&host, &code).await;
+    assert_eq!(queue["items"][0]["votes"], 8, "{queue}");
+    b.stop().await;
+    a.stop().await;
+}

@@ -634,6 +634,37 @@ async fn moving_belongs_to_manage_queue_and_a_stale_if_version_changes_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_must_say_where_to() {
+    // `after` is required (null: to the front); a move without it is a
+    // client's mistake, answered 400, not a silent move to the front.
+    let server = TestServer::start().await;
+    let (code, people, mut sockets) = queue_room(&server, true).await;
+    let (ana, bob) = (&people[0], &people[1]);
+    let first = item_id(&add(bob, &code, "a").await);
+    let second = item_id(&add(bob, &code, "b").await);
+    let before = queue_of(ana, &code).await;
+    drain(&mut sockets).await;
+    for body in [
+        json!({}),
+        json!({"if_version": queue_version(&before)}),
+        json!({"after": "front"}),
+    ] {
+        refused(
+            "a move without a usable `after`",
+            &ana.move_item(&code, second, body).await,
+            StatusCode::BAD_REQUEST,
+            "validation_error",
+        );
+    }
+    assert_eq!(waiting(&queue_of(ana, &code).await), vec![first, second]);
+    all_quiet(&mut sockets).await;
+    let (status, body) = ana.move_item(&code, second, json!({"after": null})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(waiting(&queue_of(ana, &code).await), vec![second, first]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_moves_into_one_spot_keep_the_order_right() {
     // Each move puts the last item second: always between the first item
     // and the one after it, the spot where a store's order keys run out first.
