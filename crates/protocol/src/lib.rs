@@ -5,6 +5,7 @@
 //! protocol says to ignore. [`ServerMessage`] is everything the server sends.
 //! The HTTP bodies share the same shapes ([`Room`], [`PublicUser`], ...).
 
+pub mod frame;
 pub mod http;
 
 use schemars::JsonSchema;

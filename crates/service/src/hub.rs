@@ -1,7 +1,6 @@
 //! This instance's sockets, by room: where broadcasts end up.
 
 use crate::metrics::Metrics;
-use bytestring::ByteString;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
@@ -9,13 +8,14 @@ use std::time::Instant;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 use watchparty_domain::{ConnectionId, RoomCode, UserId};
+use watchparty_protocol::frame::Frame;
 use watchparty_realtime_cache::{Broadcast, BroadcastSink};
 
 /// What a socket's task writes to its client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    /// A JSON text frame, shared between recipients.
-    Text(ByteString),
+    /// A message's text frame, encoded once and shared between recipients.
+    Frame(Frame),
     /// Close the socket with this code.
     Close(u16),
 }
@@ -150,17 +150,18 @@ impl BroadcastSink for LocalHub {
         let Some(sockets) = rooms.get(room) else {
             return;
         };
-        // Checked as UTF-8 once per event; each recipient gets a cheap clone.
-        let Ok(text) = ByteString::try_from(broadcast.payload.clone()) else {
+        // Checked and framed once per event; each recipient gets a cheap clone.
+        let Ok(text) = std::str::from_utf8(&broadcast.payload) else {
             tracing::warn!(room = %room, "dropped a broadcast that is not UTF-8");
             return;
         };
+        let frame = Frame::text(text);
         let mut delivered = 0u64;
         for (id, socket) in sockets {
             if broadcast.except == Some(*id) || !broadcast.to.includes(socket.user) {
                 continue;
             }
-            if self.offer(socket, Outgoing::Text(text.clone())) {
+            if self.offer(socket, Outgoing::Frame(frame.clone())) {
                 delivered += 1;
             }
             if let Some(code) = broadcast.then_close {

@@ -18,6 +18,7 @@ use watchparty_domain::{
     ChatText, Command, ConnectionId, Millis, PeopleNeeded, PlaybackAction, Position, Rate,
     Rejection, Role, RoomCode, RoomStatus, UserId, ValidationError,
 };
+use watchparty_protocol::frame::Frame;
 use watchparty_protocol::{self as wire, ClientMessage, ServerMessage};
 use watchparty_realtime_cache::{HostStatus, Member};
 
@@ -269,7 +270,7 @@ impl Service {
             presence,
             capabilities,
         ] {
-            let _ = tx.try_send(Outgoing::Text(opening.to_json().into()));
+            let _ = tx.try_send(Outgoing::Frame(Frame::text(&opening.to_json())));
         }
         inner
             .hub

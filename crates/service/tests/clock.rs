@@ -53,8 +53,8 @@ async fn next_type(session: &mut SocketSession, wait: Duration) -> Option<String
         .await
         .ok()??;
     match frame {
-        Outgoing::Text(text) => {
-            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        Outgoing::Frame(frame) => {
+            let value: serde_json::Value = serde_json::from_slice(frame.payload()).unwrap();
             Some(value["type"].as_str().unwrap_or_default().to_owned())
         }
         Outgoing::Close(code) => Some(format!("close {code}")),

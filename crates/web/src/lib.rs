@@ -13,14 +13,15 @@ mod endpoints;
 mod error;
 mod extract;
 mod frame_guard;
-mod hang_up;
 mod metrics_server;
 mod openapi;
 mod queue;
 mod request_log;
 mod routes;
 mod session_store;
+mod socket;
 mod together;
+mod upgrade;
 mod ws;
 
 use actix_session::storage::RedisSessionStore;
@@ -31,16 +32,19 @@ pub use request_log::REQUEST_ID_HEADER;
 pub use session_store::{BoundedStore, MemorySessionStore, Reconnecting, SessionLimits};
 pub use ws::{AllowedOrigins, FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
 
+use actix_http::HttpService;
+use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::SessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::body::MessageBody;
 use actix_web::cookie::{time, Key, SameSite};
+use actix_web::dev::AppConfig;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::error::JsonPayloadError;
 use actix_web::http::header::{HeaderValue, SET_COOKIE};
 use actix_web::middleware::{from_fn, Next, NormalizePath, TrailingSlash};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -263,7 +267,9 @@ where
     let connections = edge::Budget::new(edge.max_connections_per_address);
     let proxies_for_accept = config.trusted_proxies.clone();
     let workers = config.workers.max(1);
-    let server = HttpServer::new(move || {
+    // Built twice per worker: once for ordinary requests, once for the
+    // upgrade service, which asks the same routes for its answers.
+    let new_app = move || {
         let session = SessionMiddleware::builder(sessions.clone(), key.clone())
             .cookie_name(SESSION_COOKIE.to_owned())
             .cookie_http_only(true)
@@ -300,20 +306,42 @@ where
             .wrap(from_fn(request_log::record))
             .configure(|app| endpoints::register(app, metrics_on_main))
             .default_service(web::to(routes::not_found))
-    })
-    .on_connect(edge::on_connect(connections, proxies_for_accept))
-    // Events are small and must leave at once: Nagle would hold a frame back
-    // until the previous one is acknowledged.
-    .tcp_nodelay(true)
-    .workers(workers)
-    .max_connections(edge::max_connections_per_worker(workers))
-    .keep_alive(edge.keep_alive)
-    .client_request_timeout(edge.request_head_timeout)
-    .client_disconnect_timeout(edge.disconnect_timeout)
-    .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
+    };
+    let on_connect = Arc::new(edge::on_connect(connections, proxies_for_accept));
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build();
+    // Idle keep-alive connections end as soon as a graceful stop begins.
+    let stopping = builder.graceful_shutdown_signal();
+    let server = builder
+        .workers(workers)
+        .max_concurrent_connections(edge::max_connections_per_worker(workers))
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen("watchparty", listener, move || {
+            let on_connect = Arc::clone(&on_connect);
+            let upgrade_app = new_app.clone();
+            let stopping = stopping.clone();
+            let app = new_app()
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(edge.keep_alive)
+                .client_request_timeout(edge.request_head_timeout)
+                .client_disconnect_timeout(edge.disconnect_timeout)
+                // Events are small and must leave at once: Nagle would hold
+                // a frame back until the previous one is acknowledged.
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                .on_connect_ext(move |io: &_, ext: _| on_connect(io as &dyn std::any::Any, ext))
+                .upgrade(upgrade::service(move || upgrade_app().into_factory()))
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?
+        .run();
     let shutdown = Shutdown {
         handle: server.handle(),
         metrics,
