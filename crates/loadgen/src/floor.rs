@@ -131,7 +131,8 @@ pub struct Beside {
     /// columns empty.
     #[arg(long, default_value_t = 3.0)]
     pub floor_secs: f64,
-    /// Loopback sockets of that floor.
+    /// Loopback sockets of that floor: fixed rather than the room's size, so
+    /// that "× floor" means the same in every scenario and run.
     #[arg(long, default_value_t = 1000)]
     pub floor_sockets: usize,
     /// Frame bytes of that floor.
