@@ -11,9 +11,13 @@
 #   scripts/bench.sh cluster           6. two instances + PostgreSQL + Redis
 #   scripts/bench.sh soak              an hour of sockets coming and going
 #                                      (docs/reliability.md; SQLite)
+#   scripts/bench.sh floor             the floor alone: one thread writing to
+#                                      1 000 loopback sockets, CPU per frame
 #   scripts/bench.sh smoke             every scenario for seconds (CI)
 #
-# Extra arguments go to the generator (e.g. --viewers 1000 --rates 10).
+# Extra arguments go to the generator (e.g. --viewers 1000 --rates 10;
+# for floor, --sockets --frame-bytes --frames-per-write --secs). Fan-out,
+# chat and cluster measure the floor for 3 s first (--floor-secs 0 skips it).
 # Release builds are used, except for smoke, which checks that the
 # generator works rather than measuring. The JSON results land in
 # target/bench/.
@@ -21,8 +25,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenario=${1:-}
-[ -n "$scenario" ] || { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ -n "$scenario" ] || { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 shift
+
+if [ "$scenario" = floor ]; then
+    # No server and no services: the generator alone.
+    cargo build --quiet --release -p watchparty-loadgen --bins
+    # Two files per loopback pair.
+    ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    mkdir -p target/bench
+    exec target/release/watchparty-loadgen floor "$@" \
+        --json "target/bench/floor-$(date +%Y%m%d-%H%M%S).json"
+fi
 
 scripts/test.sh --setup-only
 if [ "$scenario" = smoke ]; then
@@ -108,15 +122,18 @@ smoke)
     start_redis
     start_server "$sqlite"
     loadgen smoke-idle --strict idle --connections 60 --rooms 6 --idle-secs 1
-    loadgen smoke-fanout --strict fanout --viewers 30 --rates 20 --secs 1
+    # The floor is measured briefly where it is shown, and skipped once.
+    loadgen smoke-fanout --strict fanout --viewers 30 --rates 20 --secs 1 --floor-secs 0.5
     loadgen smoke-join-storm --strict join-storm --joins 40 --rates 100 --rooms 1,4
-    loadgen smoke-chat --strict chat --rooms 4 --viewers 3 --rate 20 --secs 1 --control-every 1
+    loadgen smoke-chat --strict chat --rooms 4 --viewers 3 --rate 20 --secs 1 --control-every 1 \
+        --floor-secs 0
     loadgen smoke-slow --strict slow-consumers --viewers 40 --baseline-secs 1 --secs 2
     loadgen smoke-soak --strict soak --connections 40 --rooms 4 --secs 3 --sample-secs 1
     servers=()
     start_server "$postgres_url" "$redis_url"
     start_server "$postgres_url" "$redis_url"
-    loadgen smoke-cluster --strict --redis-pid "$redis_pid" cluster --viewers 20 --rate 10 --secs 1
+    loadgen smoke-cluster --strict --redis-pid "$redis_pid" cluster --viewers 20 --rate 10 --secs 1 \
+        --floor-secs 0.5
     ;;
 *) echo "unknown scenario: $scenario (run scripts/bench.sh without arguments for the list)" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@
 //! `--json`, are written to a file.
 
 mod clients;
+mod floor;
 mod measure;
 mod net;
 mod report;
@@ -70,6 +71,18 @@ enum Scenario {
     /// Soak (docs/reliability.md): sockets held for an hour while users come
     /// and go; memory, open files and threads must stay flat.
     Soak(scenarios::soak::Options),
+    /// The floor alone (no server): the writer CPU per frame of one thread
+    /// writing to N loopback sockets.
+    ///
+    /// One writer thread writes a frame (or several gathered into one buffer)
+    /// to each of N loopback TCP sockets in turn, nonblocking, with
+    /// TCP_NODELAY, while a reader thread drains the other ends; it prints
+    /// frames per second and the writer thread's CPU per frame, the least CPU
+    /// a delivery made by one write() can cost on this machine. Fan-out, chat
+    /// and cluster measure it first (--floor-secs, --floor-sockets,
+    /// --floor-frame-bytes) and give every server µs/delivery also as
+    /// "× floor".
+    Floor(floor::Options),
 }
 
 fn main() -> Result<()> {
@@ -96,6 +109,7 @@ fn main() -> Result<()> {
             Scenario::SlowConsumers(o) => scenarios::slow::run(&run, o).await?,
             Scenario::Cluster(o) => scenarios::cluster::run(&run, o).await?,
             Scenario::Soak(o) => scenarios::soak::run(&run, o).await?,
+            Scenario::Floor(o) => scenarios::floor(o).await?,
         };
         println!("{}", report.markdown());
         if let Some(path) = cli.json {

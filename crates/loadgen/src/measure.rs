@@ -163,21 +163,7 @@ impl Process {
     pub fn cpu(&self) -> Result<Duration> {
         let path = format!("/proc/{}/stat", self.pid);
         let stat = std::fs::read_to_string(&path).with_context(|| path.clone())?;
-        // The command name may hold spaces; fields are counted after its ')'.
-        let rest = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .ok_or_else(|| anyhow!("{path}: unexpected format"))?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| -> Result<u32> {
-            fields
-                .get(i)
-                .ok_or_else(|| anyhow!("{path}: short"))?
-                .parse::<u32>()
-                .map_err(|e| anyhow!("{path}: {e}"))
-        };
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after ')'.
-        Ok(TICK * (field(11)? + field(12)?))
+        stat_cpu(&stat).ok_or_else(|| anyhow!("{path}: unexpected format"))
     }
 
     /// Resident memory, KiB.
@@ -207,6 +193,19 @@ impl Process {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .ok_or_else(|| anyhow!("{path}: no {name}"))
     }
+}
+
+/// User + system CPU time in a `/proc/.../stat` line (a process's or a
+/// thread's), at the tick's resolution.
+pub fn stat_cpu(stat: &str) -> Option<Duration> {
+    // The command name may hold spaces and parentheses; fields are counted
+    // after its last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after ')'.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(TICK * u32::try_from(utime + stime).ok()?)
 }
 
 /// CPU used by a process between two points.
@@ -259,6 +258,15 @@ mod tests {
         assert!(all.p50 >= 50.0, "{all:?}");
         // Taking the deliveries starts a new phase.
         assert_eq!(Latency::of(&book.take_deliveries()).count, 0);
+    }
+
+    #[test]
+    fn stat_lines_give_user_plus_system_ticks() {
+        // A command name with a space and a ')' of its own.
+        let line = "42 (a b) c) S 1 42 42 0 -1 4194304 101 0 0 0 27 5 0 0 20 0 1 0 9 0 0\n";
+        assert_eq!(stat_cpu(line), Some(TICK * 32));
+        assert_eq!(stat_cpu("42 (x) S 1 2 3"), None);
+        assert_eq!(stat_cpu("no parenthesis"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Results: rows of named cells, printed as markdown tables and as JSON.
 
+use crate::floor::Floor;
 use crate::measure::Latency;
 use serde_json::{json, Map, Value};
 
@@ -20,6 +21,8 @@ impl Cell {
     fn markdown(&self) -> String {
         match self {
             Cell::Int(n) => n.to_string(),
+            // Not measured (no pid, no floor): a dash, and null in JSON.
+            Cell::Num(x, _) if !x.is_finite() => "–".to_owned(),
             Cell::Num(x, decimals) => format!("{x:.decimals$}"),
             Cell::Text(s) => s.clone(),
             Cell::Latency(l) if l.count == 0 => "–".to_owned(),
@@ -71,11 +74,23 @@ impl Row {
         self.with(column, Cell::Text(s.into()))
     }
 
+    /// Adds server CPU per delivery in µs and, beside it, that figure as a
+    /// multiple of the floor's CPU per frame ("× floor"; empty when the floor
+    /// was not measured). One such pair per row: the second column's name is
+    /// fixed.
+    pub fn us_per_delivery(self, column: &str, us: f64, floor: Option<&Floor>) -> Self {
+        let times = floor.map_or(f64::NAN, |f| us / f.writer_cpu_us_per_frame);
+        self.num(column, us, 2).num(TIMES_FLOOR, times, 2)
+    }
+
     /// Adds latency percentiles; the column name should say "ms".
     pub fn latency(self, column: &str, l: Latency) -> Self {
         self.with(column, Cell::Latency(l))
     }
 }
+
+/// The column beside each µs/delivery: how many floors it is.
+pub const TIMES_FLOOR: &str = "× floor";
 
 /// A titled table.
 #[derive(Debug, Clone)]
@@ -140,6 +155,8 @@ impl Table {
 #[derive(Debug, Clone)]
 pub struct Report {
     scenario: &'static str,
+    floor: Option<Floor>,
+    floor_skipped: bool,
     tables: Vec<Table>,
     notes: Vec<String>,
     problems: Vec<String>,
@@ -150,6 +167,8 @@ impl Report {
     pub fn new(scenario: &'static str) -> Self {
         Report {
             scenario,
+            floor: None,
+            floor_skipped: false,
             tables: Vec::new(),
             notes: Vec::new(),
             problems: Vec::new(),
@@ -169,6 +188,13 @@ impl Report {
         &self.problems
     }
 
+    /// The floor measured for this run; `None` when it was skipped. Reports
+    /// that never call this print no floor.
+    pub fn floor(&mut self, floor: Option<Floor>) {
+        self.floor_skipped = floor.is_none();
+        self.floor = floor;
+    }
+
     /// Adds a table.
     pub fn table(&mut self, table: Table) {
         self.tables.push(table);
@@ -182,6 +208,11 @@ impl Report {
     /// The tables as markdown; latencies read `p50 / p90 / p99 / p99.9 / max`.
     pub fn markdown(&self) -> String {
         let mut out = format!("## {}\n\n", self.scenario);
+        if let Some(floor) = &self.floor {
+            out.push_str(&format!("Floor: {}\n\n", floor.describe()));
+        } else if self.floor_skipped {
+            out.push_str("Floor: not measured (--floor-secs 0)\n\n");
+        }
         for table in &self.tables {
             out.push_str(&table.markdown());
             out.push('\n');
@@ -199,6 +230,7 @@ impl Report {
     pub fn json(&self) -> Value {
         json!({
             "scenario": self.scenario,
+            "floor": self.floor,
             "tables": self.tables.iter().map(Table::json).collect::<Vec<_>>(),
             "notes": self.notes,
             "problems": self.problems,
@@ -229,5 +261,51 @@ mod tests {
         let json = report.json();
         assert_eq!(json["tables"][0]["rows"][0]["x"], 1.234);
         assert_eq!(json["problems"][0], "2 lost");
+        assert!(json["floor"].is_null());
+        assert!(!md.contains("Floor"), "{md}");
+    }
+
+    #[test]
+    fn cpu_per_delivery_is_also_given_in_floors() {
+        let floor = Floor {
+            sockets: 10,
+            frame_bytes: 100,
+            frames_per_write: 1,
+            secs: 1.0,
+            frames: 1000,
+            frames_per_sec: 1000.0,
+            writer_cpu_us_per_frame: 4.0,
+            would_block: 0,
+            bytes_written: 100_000,
+            bytes_read: 90_000,
+            cpu_clock: crate::floor::CpuClock::Schedstat,
+        };
+        let mut table = Table::new("t");
+        table.push(Row::new().us_per_delivery("server µs/delivery", 10.0, Some(&floor)));
+        table.push(Row::new().us_per_delivery("server µs/delivery", f64::NAN, Some(&floor)));
+        let mut report = Report::new("s");
+        report.floor(Some(floor));
+        report.table(table);
+        let md = report.markdown();
+        assert!(md.contains("| server µs/delivery | × floor |"), "{md}");
+        assert!(md.contains("| 10.00 | 2.50 |"), "{md}");
+        assert!(md.contains("| – | – |"), "{md}");
+        assert!(md.contains("4.00 µs of writer CPU per frame"), "{md}");
+        let json = report.json();
+        assert_eq!(json["tables"][0]["rows"][0]["× floor"], 2.5);
+        assert!(json["tables"][0]["rows"][1]["× floor"].is_null());
+        assert_eq!(json["floor"]["writer_cpu_us_per_frame"], 4.0);
+        assert_eq!(json["floor"]["cpu_clock"], "schedstat");
+
+        // Skipped: said so, the ratio left empty.
+        let mut table = Table::new("t");
+        table.push(Row::new().us_per_delivery("server µs/delivery", 10.0, None));
+        let mut report = Report::new("s");
+        report.floor(None);
+        report.table(table);
+        let md = report.markdown();
+        assert!(md.contains("Floor: not measured"), "{md}");
+        assert!(md.contains("| 10.00 | – |"), "{md}");
+        assert!(report.json()["floor"].is_null());
     }
 }

@@ -32,10 +32,13 @@ pub struct Options {
     /// What the table calls this run (the database behind the server).
     #[arg(long, default_value = "server")]
     pub label: String,
+    #[command(flatten)]
+    pub floor: crate::floor::Beside,
 }
 
 /// Runs the chat scenario.
 pub async fn run(run: &Run, o: Options) -> Result<Report> {
+    let floor = o.floor.measure().await?;
     let rooms = o.rooms.max(1);
     let viewers = o.viewers.max(1);
     let tabs = run.tabs(10);
@@ -98,14 +101,15 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
             .int("chat errors", shared.counters.errors.load(Relaxed))
             .int("disconnects", shared.counters.disconnects.load(Relaxed))
             .num("server cores", step.used.server_cores(), 2)
-            .num(
+            .us_per_delivery(
                 "server µs/delivery",
                 step.used.server_us_per(step.received),
-                2,
+                floor.as_ref(),
             )
             .num("loadgen cores", step.used.my_cores(), 2),
     );
     let mut report = Report::new("Many rooms with chat");
+    report.floor(floor);
     report.table(table);
     let (errors, disconnects) = (
         shared.counters.errors.load(Relaxed),

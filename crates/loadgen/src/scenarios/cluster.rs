@@ -4,6 +4,7 @@
 
 use super::{drive, drive_sides, shared, Driven};
 use crate::clients::Timed;
+use crate::floor::Floor;
 use crate::report::{Report, Row, Table};
 use crate::run::Run;
 use anyhow::{bail, Result};
@@ -24,6 +25,8 @@ pub struct Options {
     /// Seconds per phase.
     #[arg(long, default_value_t = 20.0)]
     pub secs: f64,
+    #[command(flatten)]
+    pub floor: crate::floor::Beside,
 }
 
 /// Runs the two-instance scenario.
@@ -31,11 +34,13 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     if run.server_count() < 2 {
         bail!("cluster needs two --server URLs (host on the first)");
     }
+    let floor = o.floor.measure().await?;
     let tabs = run.tabs(10);
     let events = (o.rate * o.secs).ceil() as u64;
     let host = run.host("cluster").await?;
     let accounts = run.accounts("cluster", o.viewers, tabs).await?;
     let mut report = Report::new("Two instances and Redis");
+    report.floor(floor);
     let mut table = Table::new("latency in ms: p50 / p90 / p99 / p99.9 / max");
 
     eprintln!("baseline: everyone on the first instance");
@@ -57,6 +62,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
             &step,
             shared.counters.disconnects.load(Relaxed),
             step.received,
+            floor.as_ref(),
         ));
         step.deliveries
     };
@@ -96,7 +102,14 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     .zip(&split)
     {
         let disconnects = side.counters.disconnects.load(Relaxed);
-        table.push(row(name, count, step, disconnects, received));
+        table.push(row(
+            name,
+            count,
+            step,
+            disconnects,
+            received,
+            floor.as_ref(),
+        ));
         report.expect(
             step.lost == 0 && disconnects == 0,
             format!("{name}: {} lost, {disconnects} disconnects", step.lost),
@@ -122,7 +135,14 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
 
 /// A row for `viewers` sockets placed as `placement`; the server's CPU is
 /// divided over `all_received`, every delivery of the phase.
-fn row(placement: &str, viewers: usize, step: &Driven, disconnects: u64, all_received: u64) -> Row {
+fn row(
+    placement: &str,
+    viewers: usize,
+    step: &Driven,
+    disconnects: u64,
+    all_received: u64,
+    floor: Option<&Floor>,
+) -> Row {
     Row::new()
         .text("placement", placement)
         .int("viewers", viewers as u64)
@@ -131,10 +151,10 @@ fn row(placement: &str, viewers: usize, step: &Driven, disconnects: u64, all_rec
         .int("lost", step.lost)
         .int("disconnects", disconnects)
         .num("servers' cores", step.used.server_cores(), 2)
-        .num(
+        .us_per_delivery(
             "server µs/delivery",
             step.used.server_us_per(all_received),
-            2,
+            floor,
         )
         .num("redis cores", step.used.redis_cores(), 3)
         .num("loadgen cores", step.used.my_cores(), 2)

@@ -2,6 +2,7 @@
 
 use super::{drive, shared, Driven};
 use crate::clients::Timed;
+use crate::floor::Floor;
 use crate::report::{Report, Row, Table};
 use crate::run::Run;
 use anyhow::Result;
@@ -25,11 +26,15 @@ pub struct Options {
     /// times the first step's: the server no longer keeps up with the rate.
     #[arg(long, default_value_t = 1.5)]
     pub knee_factor: f64,
+    #[command(flatten)]
+    pub floor: crate::floor::Beside,
 }
 
 /// Runs the ladder.
 pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let mut report = Report::new("Fan-out ladder: one room, the host SEEKs");
+    let floor = o.floor.measure().await?;
+    report.floor(floor);
     let mut table =
         Table::new("per size and rate (latencies in ms: p50 / p90 / p99 / p99.9 / max)");
     let tabs = run.tabs(10);
@@ -51,7 +56,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
                     step.received, step.lost
                 ),
             );
-            table.push(row(viewers, *rate, step, *disconnects));
+            table.push(row(viewers, *rate, step, *disconnects, floor.as_ref()));
         }
         report.note(match knee {
             Some(rate) => format!(
@@ -70,7 +75,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
 }
 
 /// One row of a ladder step.
-fn row(viewers: usize, rate: f64, step: &Driven, disconnects: u64) -> Row {
+fn row(viewers: usize, rate: f64, step: &Driven, disconnects: u64, floor: Option<&Floor>) -> Row {
     Row::new()
         .int("viewers", viewers as u64)
         .num("SEEK/s", rate, 0)
@@ -80,10 +85,10 @@ fn row(viewers: usize, rate: f64, step: &Driven, disconnects: u64) -> Row {
         .int("lost", step.lost)
         .int("disconnects", disconnects)
         .num("server cores", step.used.server_cores(), 2)
-        .num(
+        .us_per_delivery(
             "server µs/delivery",
             step.used.server_us_per(step.received),
-            2,
+            floor,
         )
         .num("loadgen cores", step.used.my_cores(), 2)
 }

@@ -10,6 +10,7 @@ pub mod storm;
 
 use crate::clients::{open_loop, Client, Counters, Shared, Timed};
 use crate::measure::{Book, CpuWindow, Latency, Process};
+use crate::report::Report;
 use crate::run::{wait_until, Run};
 use anyhow::{Context, Result};
 use std::sync::Arc;
@@ -198,6 +199,26 @@ pub async fn drive_sides(
             per_second: received as f64 / send_window.as_secs_f64().max(1e-9),
         })
         .collect())
+}
+
+/// The floor alone: what the `floor` subcommand prints.
+pub async fn floor(o: crate::floor::Options) -> Result<Report> {
+    let setup = o.setup();
+    let floor = tokio::task::spawn_blocking(move || crate::floor::measure(setup))
+        .await
+        .context("the floor's measurement stopped")??;
+    let mut report = Report::new("Floor: one writer thread, loopback TCP");
+    report.floor(Some(floor));
+    report.note(format!(
+        "{} frames written, {} bytes read; writer CPU from /proc/thread-self/{}",
+        floor.frames,
+        floor.bytes_read,
+        match floor.cpu_clock {
+            crate::floor::CpuClock::Schedstat => "schedstat",
+            crate::floor::CpuClock::StatTicks => "stat (ticks)",
+        }
+    ));
+    Ok(report)
 }
 
 /// Samples a process's resident memory every `every` until `stop`.
