@@ -9,7 +9,7 @@
 //! file descriptor each; at the process's file limit (often 1 024) `accept`
 //! fails for everybody and the database cannot open files either. The cap has
 //! to act at accept time, before a connection costs more than its descriptor.
-//! actix-web's `on_connect` hook runs in the worker right after `accept`, with
+//! actix-http's `on_connect` hook runs in the worker right after `accept`, with
 //! the `TcpStream` in hand and before the HTTP dispatcher reads a byte. We
 //! count the connection there (a slot in the connection's extensions, given
 //! back when the dispatcher drops them, whatever ends the connection) or, over
@@ -17,9 +17,10 @@
 //! the dispatcher's first read sees end-of-stream and drops the connection at
 //! once, so a refused connection costs a descriptor for microseconds. The
 //! alternatives were worse: a custom accept loop would duplicate actix-server's
-//! back-off on `EMFILE` and its graceful shutdown, and a filtering
-//! `actix_server` pipeline in front of `HttpService` would give up
-//! `HttpServer`'s configuration, which the rest of the crate relies on.
+//! back-off on `EMFILE` and its graceful shutdown, and a filtering service
+//! in front of `HttpService` would run after the dispatcher has allocated its
+//! buffers. An upgraded room socket keeps its slot too: the upgrade service
+//! holds the connection's extensions until the socket ends.
 //!
 //! A reverse proxy carries many clients over few connections, so trusted
 //! proxies are exempt; behind one, the same budget applies to the requests in

@@ -123,8 +123,12 @@ struct Fragments {
 /// One open room socket.
 struct Connection {
     io: TcpStream,
-    /// Received bytes not yet parsed: the start of a frame still arriving.
+    /// Received bytes not yet parsed.
     inbox: BytesMut,
+    /// Whether the inbox may hold a whole frame. Frames are taken one per
+    /// turn of the loop, behind the outbox: a client gone while its frames
+    /// wait is noticed at the next write, as it would be between reads.
+    pending: bool,
     fragments: Option<Fragments>,
     service: Service,
     handle: SocketHandle,
@@ -164,6 +168,7 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
     let now = Instant::now();
     let mut connection = Connection {
         io,
+        pending: !unread.is_empty(),
         inbox: unread,
         fragments: None,
         service,
@@ -188,12 +193,6 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
 
 impl Connection {
     async fn run(&mut self, outbox: &mut mpsc::Receiver<Outgoing>, heartbeat: Heartbeat) -> End {
-        // A client may have sent frames right behind its request.
-        if !self.inbox.is_empty() {
-            if let Some(end) = self.take_frames().await {
-                return end;
-            }
-        }
         // A zero period would make tokio panic; a millisecond is the floor.
         let period = heartbeat.interval.max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval(period);
@@ -208,8 +207,9 @@ impl Connection {
                     Some(Outgoing::Close(code)) => Some(End::Close(code)),
                     None => Some(End::Gone),
                 },
-                ready = self.io.readable() => match ready {
-                    Ok(()) => self.read().await,
+                () = std::future::ready(()), if self.pending => self.next_frame().await,
+                ready = self.io.readable(), if !self.pending => match ready {
+                    Ok(()) => self.read(),
                     Err(_) => Some(End::Gone),
                 },
                 _ = ticks.tick() => {
@@ -274,11 +274,14 @@ impl Connection {
         None
     }
 
-    /// Takes in what the client sent and acts on every whole frame.
-    async fn read(&mut self) -> Option<End> {
+    /// Takes in what the client sent.
+    fn read(&mut self) -> Option<End> {
         match read_some(&self.io, &mut self.inbox) {
             Ok(0) => Some(End::Gone),
-            Ok(_) => self.take_frames().await,
+            Ok(_) => {
+                self.pending = true;
+                None
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -291,32 +294,30 @@ impl Connection {
         }
     }
 
-    /// Parses and handles every whole frame in the inbox.
-    async fn take_frames(&mut self) -> Option<End> {
-        loop {
-            // Refused from its header: the payload is never waited for.
-            if announced_length(&self.inbox).is_some_and(|len| len > MAX_MESSAGE_BYTES as u64) {
-                return Some(End::Close(1009));
+    /// Parses and handles the next whole frame in the inbox, if there is one.
+    async fn next_frame(&mut self) -> Option<End> {
+        // Refused from its header: the payload is never waited for.
+        if announced_length(&self.inbox).is_some_and(|len| len > MAX_MESSAGE_BYTES as u64) {
+            return Some(End::Close(1009));
+        }
+        match Parser::parse(&mut self.inbox, true, MAX_MESSAGE_BYTES) {
+            Ok(Some((fin, opcode, payload))) => {
+                // Whole frames count as signs of life, bytes do not: a
+                // client trickling a frame is as silent as one sending nothing.
+                self.last_heard = Instant::now();
+                self.on_frame(fin, opcode, payload.unwrap_or_default())
+                    .await
             }
-            match Parser::parse(&mut self.inbox, true, MAX_MESSAGE_BYTES) {
-                Ok(Some((fin, opcode, payload))) => {
-                    // Whole frames count as signs of life, bytes do not: a
-                    // client trickling a frame is as silent as one sending nothing.
-                    self.last_heard = Instant::now();
-                    let payload = payload.unwrap_or_default();
-                    if let Some(end) = self.on_frame(fin, opcode, payload).await {
-                        return Some(end);
-                    }
+            Ok(None) => {
+                self.pending = false;
+                // An idle socket keeps no read buffer.
+                if self.inbox.is_empty() {
+                    self.inbox = BytesMut::new();
                 }
-                Ok(None) => break,
-                Err(e) => return Some(End::Close(close_code_for(&e))),
+                None
             }
+            Err(e) => Some(End::Close(close_code_for(&e))),
         }
-        // An idle socket keeps no read buffer.
-        if self.inbox.is_empty() {
-            self.inbox = BytesMut::new();
-        }
-        None
     }
 
     async fn on_frame(&mut self, fin: bool, opcode: OpCode, payload: BytesMut) -> Option<End> {

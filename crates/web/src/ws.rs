@@ -87,6 +87,11 @@ pub(crate) async fn room_socket(
     if !is_upgrade {
         return Err(ApiError::validation("this endpoint speaks WebSocket only"));
     }
+    // A chunked body keeps the request away from the upgrade service
+    // (actix-http reads it as HTTP): no socket could be served.
+    if req.headers().contains_key(header::TRANSFER_ENCODING) {
+        return Err(ApiError::validation("a WebSocket request has no body"));
+    }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         if !state.allowed_origins.allows(origin, &req) {
