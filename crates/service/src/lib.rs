@@ -257,7 +257,9 @@ impl Service {
 
     /// The counters behind `/metrics`, as Prometheus text.
     pub fn render_metrics(&self) -> String {
-        self.inner.metrics.render(self.inner.hub.room_count())
+        self.inner
+            .metrics
+            .render(self.inner.hub.room_count(), self.inner.db.counts())
     }
 
     /// Room sockets open on this instance.
