@@ -88,6 +88,7 @@ impl Service {
             }
         };
         for code in closed {
+            engine.rows().changed(&code).await;
             let announcer = engine.announcer();
             if let Err(e) = announcer.closed(&code, CloseReason::HostTimeout).await {
                 let cause = e.cause_chain().unwrap_or_default();
