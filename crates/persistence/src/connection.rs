@@ -87,11 +87,20 @@ impl Work {
             Work::Background => "background",
         }
     }
+}
 
-    fn index(self) -> usize {
-        match self {
-            Work::Requests => 0,
-            Work::Background => 1,
+/// One count for each [`Work`].
+#[derive(Debug, Default)]
+struct PerWork {
+    requests: AtomicU64,
+    background: AtomicU64,
+}
+
+impl PerWork {
+    fn of(&self, work: Work) -> &AtomicU64 {
+        match work {
+            Work::Requests => &self.requests,
+            Work::Background => &self.background,
         }
     }
 }
@@ -136,23 +145,23 @@ impl Drop for Doing {
 ///   SQLite, one call into the library.
 #[derive(Debug, Default)]
 pub struct QueryCounts {
-    round_trips: [AtomicU64; 2],
-    statements: [AtomicU64; 2],
+    round_trips: PerWork,
+    statements: PerWork,
 }
 
 impl QueryCounts {
     /// Round trips so far for `work` (see the type's documentation).
     pub fn round_trips(&self, work: Work) -> u64 {
-        self.round_trips[work.index()].load(Relaxed)
+        self.round_trips.of(work).load(Relaxed)
     }
 
     /// Statements so far for `work` (see the type's documentation).
     pub fn statements(&self, work: Work) -> u64 {
-        self.statements[work.index()].load(Relaxed)
+        self.statements.of(work).load(Relaxed)
     }
 
     pub(crate) fn count_round_trip(&self, work: Work) {
-        self.round_trips[work.index()].fetch_add(1, Relaxed);
+        self.round_trips.of(work).fetch_add(1, Relaxed);
     }
 }
 
@@ -163,7 +172,7 @@ impl Instrumentation for StatementCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::StartQuery { .. } = event {
             let work = DOING.with(|d| d.get()).unwrap_or(Work::Background);
-            self.0.statements[work.index()].fetch_add(1, Relaxed);
+            self.0.statements.of(work).fetch_add(1, Relaxed);
         }
     }
 }

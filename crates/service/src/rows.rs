@@ -302,12 +302,6 @@ impl RoomRows {
             tracing::warn!(room = %code, error = %e, "room stamp not bumped; other instances' copies of the room expire by age");
         }
     }
-
-    /// How many rooms have a copy (for tests).
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.copies().by_room.len()
-    }
 }
 
 fn stored(p: &watchparty_domain::Participant, display_name: String) -> StoredParticipant {
@@ -318,5 +312,76 @@ fn stored(p: &watchparty_domain::Participant, display_name: String) -> StoredPar
         joined_at: p.joined_at,
         became_co_host_at: p.became_co_host_at,
         muted: p.muted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use watchparty_domain::{Millis, RoomId, RoomName, RoomSettings};
+
+    fn copy_of(n: u32, stamp: u64) -> (RoomCode, Copy) {
+        // Five bits of `n` per character.
+        let mut entropy = [0u8; 10];
+        for (i, byte) in entropy.iter_mut().enumerate() {
+            *byte = u8::try_from((n >> (5 * i).min(31)) & 31).unwrap();
+        }
+        let code = RoomCode::from_entropy(entropy);
+        let settings = RoomSettings::named(RoomName::parse("room").unwrap());
+        let head = Room::new(
+            RoomId(i64::from(n)),
+            code.clone(),
+            UserId(1),
+            settings,
+            Millis(0),
+        );
+        let copy = Copy {
+            stamp,
+            loaded: Instant::now(),
+            head,
+            host_name: "ana".into(),
+            members: HashMap::new(),
+            co_hosts: None,
+            generation: 0,
+        };
+        (code, copy)
+    }
+
+    #[test]
+    fn copies_are_bounded_and_the_oldest_goes_first() {
+        let mut copies = Copies::default();
+        let total = u32::try_from(CAPACITY).unwrap() + 10;
+        for n in 0..total {
+            let (code, copy) = copy_of(n, 1);
+            copies.insert(code, copy);
+            // Made again: it keeps its place, and takes none more.
+            if n % 7 == 0 {
+                let (code, copy) = copy_of(n, 2);
+                copies.insert(code, copy);
+            }
+        }
+        assert_eq!(copies.by_room.len(), CAPACITY);
+        assert!(copies.order.len() <= 2 * CAPACITY);
+        for n in 0..10 {
+            assert!(
+                copies.fresh(&copy_of(n, 1).0, 1).is_none(),
+                "room {n} evicted"
+            );
+        }
+        assert!(copies.fresh(&copy_of(total - 1, 1).0, 1).is_some());
+        assert!(copies.fresh(&copy_of(10, 1).0, 1).is_some());
+    }
+
+    #[test]
+    fn a_copy_serves_only_at_its_stamp_and_age() {
+        let mut copies = Copies::default();
+        let (code, copy) = copy_of(1, 5);
+        copies.insert(code.clone(), copy);
+        assert!(copies.fresh(&code, 5).is_some());
+        assert!(copies.fresh(&code, 6).is_none(), "the room changed since");
+        let old = Instant::now().checked_sub(MAX_AGE).unwrap();
+        copies.by_room.get_mut(&code).unwrap().loaded = old;
+        assert!(copies.fresh(&code, 5).is_none(), "too old");
     }
 }
