@@ -2,8 +2,11 @@
 
 use crate::error::PersistenceError;
 use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// A connection to whichever backend `DATABASE_URL` names. Queries are
 /// written once against this type and run on both.
@@ -65,17 +68,127 @@ impl DatabaseUrl {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
+/// Whose work a database call is, as counted by [`QueryCounts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// What a request, a socket or a room command asked for.
+    Requests,
+    /// Polling that runs whatever the traffic (the sweeper's and the
+    /// reconciler's periodic queries), and connections the pool opens by
+    /// itself.
+    Background,
+}
+
+impl Work {
+    /// The label `/metrics` gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Work::Requests => "requests",
+            Work::Background => "background",
+        }
+    }
+}
+
+/// One count for each [`Work`].
+#[derive(Debug, Default)]
+struct PerWork {
+    requests: AtomicU64,
+    background: AtomicU64,
+}
+
+impl PerWork {
+    fn of(&self, work: Work) -> &AtomicU64 {
+        match work {
+            Work::Requests => &self.requests,
+            Work::Background => &self.background,
+        }
+    }
+}
+
+thread_local! {
+    // The work the blocking thread is doing a call for; `None` on the
+    // pool's own threads (connections opened in advance).
+    static DOING: std::cell::Cell<Option<Work>> = const { std::cell::Cell::new(None) };
+}
+
+/// Marks the current (blocking) thread as doing `work` until dropped.
+pub(crate) struct Doing;
+
+impl Doing {
+    pub(crate) fn start(work: Work) -> Self {
+        DOING.with(|d| d.set(Some(work)));
+        Doing
+    }
+}
+
+impl Drop for Doing {
+    fn drop(&mut self) {
+        DOING.with(|d| d.set(None));
+    }
+}
+
+/// How much one process asks of its database, counted where it happens,
+/// separately for [`Work::Requests`] and [`Work::Background`].
+///
+/// - A **round trip** is one call into the database as the service sees it:
+///   one [`crate::Database::run`] (or `write`) that got a connection from the
+///   pool and ran its closure on the blocking pool. Everything that closure
+///   sends — one statement, or a transaction of several — is one round trip:
+///   one hop to the blocking pool and one wait for a connection. A call
+///   refused before it reached a connection (no free slot within 5 s, the
+///   pool could not connect) is not counted: it never reached the database.
+/// - A **statement** is one piece of SQL handed to the backend: a query or
+///   a batch (`BEGIN`, `COMMIT`, a savepoint, the pool's `SELECT 1` check
+///   when it hands out a connection, SQLite's pragmas when connecting). It is
+///   counted by diesel's instrumentation on every connection of the pool, so
+///   nothing sent escapes it. On PostgreSQL each is one network exchange; on
+///   SQLite, one call into the library.
+#[derive(Debug, Default)]
+pub struct QueryCounts {
+    round_trips: PerWork,
+    statements: PerWork,
+}
+
+impl QueryCounts {
+    /// Round trips so far for `work` (see the type's documentation).
+    pub fn round_trips(&self, work: Work) -> u64 {
+        self.round_trips.of(work).load(Relaxed)
+    }
+
+    /// Statements so far for `work` (see the type's documentation).
+    pub fn statements(&self, work: Work) -> u64 {
+        self.statements.of(work).load(Relaxed)
+    }
+
+    pub(crate) fn count_round_trip(&self, work: Work) {
+        self.round_trips.of(work).fetch_add(1, Relaxed);
+    }
+}
+
+/// Counts the statements one connection sends, for the work its thread does.
+struct StatementCounter(Arc<QueryCounts>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            let work = DOING.with(|d| d.get()).unwrap_or(Work::Background);
+            self.0.statements.of(work).fetch_add(1, Relaxed);
+        }
+    }
+}
+
 /// Opens connections for the pool, dispatching on the URL so that a refused
 /// connection reports the backend's real error.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    counts: Arc<QueryCounts>,
 }
 
 impl ConnectionManager {
-    /// A manager for `url`.
-    pub fn new(url: DatabaseUrl) -> Self {
-        ConnectionManager { url }
+    /// A manager for `url` that counts into `counts`.
+    pub fn new(url: DatabaseUrl, counts: Arc<QueryCounts>) -> Self {
+        ConnectionManager { url, counts }
     }
 }
 
@@ -88,12 +201,16 @@ impl ManageConnection for ConnectionManager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| PersistenceError::Connect(e.to_string()))?;
+                conn.set_instrumentation(StatementCounter(Arc::clone(&self.counts)));
                 conn.batch_execute(SQLITE_PRAGMAS)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(|e| PersistenceError::Connect(e.to_string())),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)
+                    .map_err(|e| PersistenceError::Connect(e.to_string()))?;
+                conn.set_instrumentation(StatementCounter(Arc::clone(&self.counts)));
+                Ok(DbConnection::Postgresql(conn))
+            }
         }
     }
 

@@ -14,7 +14,7 @@ mod schema;
 #[cfg(feature = "testing")]
 pub mod scratch;
 
-pub use connection::{DatabaseUrl, DbConnection};
+pub use connection::{DatabaseUrl, DbConnection, QueryCounts, Work};
 pub use error::PersistenceError;
 pub use people::{AuditAction, AuditRecord, Named, StoredAuditEntry, StoredBan, StoredParticipant};
 pub use queries::{MessagePage, NewRoom, RoomWithHost, StoredMessage, StoredUser};
@@ -53,6 +53,10 @@ pub struct Database {
     // in steps of milliseconds; writers queue here instead, so a burst of
     // writes never becomes a burst of sleeps. PostgreSQL needs no gate.
     writer: Option<Arc<std::sync::Mutex<()>>>,
+    // What this pool asked of the database (see `QueryCounts`), and whose
+    // work this handle's calls are.
+    counts: Arc<QueryCounts>,
+    work: Work,
 }
 
 impl std::fmt::Debug for Database {
@@ -72,7 +76,8 @@ impl Database {
         let url = DatabaseUrl::parse(url)?.with_connect_timeout(connect_timeout);
         let is_sqlite = url.is_sqlite();
         let size = if is_sqlite { 8 } else { 16 };
-        let manager = ConnectionManager::new(url);
+        let counts = Arc::new(QueryCounts::default());
+        let manager = ConnectionManager::new(url, Arc::clone(&counts));
         let build = tokio::task::spawn_blocking(move || {
             // One test connection first, so a bad URL reports its own error.
             manager.connect_once()?;
@@ -103,6 +108,8 @@ impl Database {
             pool,
             permits: Arc::new(Semaphore::new(size as usize)),
             writer: is_sqlite.then(|| Arc::new(std::sync::Mutex::new(()))),
+            counts,
+            work: Work::Requests,
         })
     }
 
@@ -136,14 +143,33 @@ impl Database {
             .map_err(|_| PersistenceError::Busy)?
             .map_err(|e| PersistenceError::Task(e.to_string()))?;
         let pool = self.pool.clone();
+        let counts = Arc::clone(&self.counts);
+        let work = self.work;
         tokio::task::spawn_blocking(move || {
+            let _doing = connection::Doing::start(work);
             let mut conn = pool.get()?;
+            counts.count_round_trip(work);
             f(&mut conn)
         })
         .await
         // A panic inside a query is a bug; it becomes an error here rather
         // than taking an HTTP worker down with it.
         .map_err(|e| PersistenceError::Task(e.to_string()))?
+    }
+
+    /// The same pool, its calls counted as [`Work::Background`]: for the
+    /// polling that runs whatever the traffic.
+    pub fn background(&self) -> Database {
+        Database {
+            work: Work::Background,
+            ..self.clone()
+        }
+    }
+
+    /// The round trips and statements this pool sent so far (for `/metrics`
+    /// and for tests that hold a path to a number of round trips).
+    pub fn counts(&self) -> &QueryCounts {
+        &self.counts
     }
 
     /// Applies the pending migrations of this backend and says what it did.

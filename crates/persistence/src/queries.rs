@@ -486,6 +486,37 @@ fn whole_room(
     .transpose()
 }
 
+/// One room's load, its statement written for both backends.
+struct RoomLoad {
+    code: String,
+    complete: bool,
+    sqlite: String,
+    postgres: String,
+}
+
+impl RoomLoad {
+    fn new(code: &RoomCode, people: &PeopleNeeded) -> Self {
+        RoomLoad {
+            code: code.as_str().to_owned(),
+            complete: *people == PeopleNeeded::All,
+            sqlite: room_by_code_sql("?", people, "group_concat(v.user_id, ',')"),
+            postgres: room_by_code_sql("$1", people, "string_agg(CAST(v.user_id AS TEXT), ',')"),
+        }
+    }
+
+    fn run(&self, conn: &mut DbConnection) -> Result<Option<RoomWithHost>, PersistenceError> {
+        let rows = match conn {
+            DbConnection::Sqlite(c) => diesel::sql_query(&self.sqlite)
+                .bind::<diesel::sql_types::Text, _>(&self.code)
+                .load::<WholeRoomRow>(c)?,
+            DbConnection::Postgresql(c) => diesel::sql_query(&self.postgres)
+                .bind::<diesel::sql_types::Text, _>(&self.code)
+                .load::<WholeRoomRow>(c)?,
+        };
+        whole_room(rows, self.complete)
+    }
+}
+
 /// Rows of rooms with their hosts' names, completed with their
 /// participants and bans: one query per table for all of them.
 fn rooms_with_hosts(
@@ -670,22 +701,34 @@ impl Database {
         code: &RoomCode,
         people: &PeopleNeeded,
     ) -> Result<Option<RoomWithHost>, PersistenceError> {
-        let code = code.as_str().to_owned();
-        let complete = *people == PeopleNeeded::All;
-        let (sqlite, postgres) = (
-            room_by_code_sql("?", people, "group_concat(v.user_id, ',')"),
-            room_by_code_sql("$1", people, "string_agg(CAST(v.user_id AS TEXT), ',')"),
-        );
+        let load = RoomLoad::new(code, people);
+        self.run(move |conn| load.run(conn)).await
+    }
+
+    /// The room with this code as [`Database::room_with`] loads it for
+    /// `PeopleNeeded::Only(vec![user])`, and, when `user` is one of its
+    /// participants, their display name: one round trip (a second statement
+    /// reads the name, only for a participant).
+    pub async fn room_with_member(
+        &self,
+        code: &RoomCode,
+        user: UserId,
+    ) -> Result<Option<(RoomWithHost, Option<String>)>, PersistenceError> {
+        let load = RoomLoad::new(code, &PeopleNeeded::Only(vec![user]));
         self.run(move |conn| {
-            let rows = match conn {
-                DbConnection::Sqlite(c) => diesel::sql_query(&sqlite)
-                    .bind::<diesel::sql_types::Text, _>(&code)
-                    .load::<WholeRoomRow>(c)?,
-                DbConnection::Postgresql(c) => diesel::sql_query(&postgres)
-                    .bind::<diesel::sql_types::Text, _>(&code)
-                    .load::<WholeRoomRow>(c)?,
+            let Some((room, host_name)) = load.run(conn)? else {
+                return Ok(None);
             };
-            whole_room(rows, complete)
+            let name = if room.participants.contains_key(&user) {
+                users::table
+                    .filter(users::id.eq(user.0))
+                    .select(users::display_name)
+                    .first::<String>(conn)
+                    .optional()?
+            } else {
+                None
+            };
+            Ok(Some(((room, host_name), name)))
         })
         .await
     }

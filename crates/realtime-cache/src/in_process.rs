@@ -36,6 +36,8 @@ struct Inner {
     playback: HashMap<RoomCode, PlaybackState>,
     waits: HashMap<RoomCode, LiveWait>,
     sync: HashMap<RoomCode, BTreeMap<UserId, SyncEntry>>,
+    // One number per room ever changed by this process: as many as rooms.
+    stamps: HashMap<RoomCode, u64>,
 }
 
 // Expired claims, counters and locks are swept when a map grows past this,
@@ -360,6 +362,20 @@ impl Limiter for InProcess {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::Stamps for InProcess {
+    async fn bump_stamp(&self, room: &RoomCode) -> Result<u64, CacheError> {
+        let mut inner = self.inner();
+        let stamp = inner.stamps.entry(room.clone()).or_default();
+        *stamp += 1;
+        Ok(*stamp)
+    }
+
+    async fn stamp(&self, room: &RoomCode) -> Result<u64, CacheError> {
+        Ok(self.inner().stamps.get(room).copied().unwrap_or(0))
     }
 }
 

@@ -14,6 +14,8 @@
 //! - `P:room:{CODE}:counts` — hash user → live sockets
 //! - `P:room:{CODE}:names` — hash user → display name
 //! - `P:room:{CODE}:events` — the room's pub/sub channel
+//! - `P:room:{CODE}:stamp` — grows with every stored change of the room's rows
+//!   (copies of them are checked against it); expires a day after its last change
 //! - `P:room:{CODE}:waitstate` — the whole group wait (sockets, users, wait), one string
 //! - `P:waits:due` — sorted set of room codes by their wait's deadline (ms)
 //! - `P:instance:{ID}` — an instance's lease, renewed while it lives
@@ -100,6 +102,11 @@ impl Keys {
     /// Room codes by their wait's deadline.
     pub fn waits_due(&self) -> String {
         format!("{}:waits:due", self.prefix)
+    }
+
+    /// The room's stamp (`Stamps`).
+    pub fn stamp(&self, code: &RoomCode) -> String {
+        self.room(code, "stamp")
     }
 
     /// The room's pub/sub channel.

@@ -14,7 +14,9 @@
 //! - [`Limiter`]: rate-limit counters and all-or-nothing reservations;
 //! - [`Claims`]: single-use claims (a WebSocket token is spent once);
 //! - [`Locks`]: short exclusive locks across instances;
-//! - [`Waits`]: the group wait and sync telemetry (contract §9, §10).
+//! - [`Waits`]: the group wait and sync telemetry (contract §9, §10);
+//! - [`Stamps`]: a counter per room that every stored change of its rows
+//!   bumps, so that copies of those rows can be checked for freshness.
 //!
 //! Two implementations keep the same contract, which
 //! `tests/conformance.rs` checks against both: [`InProcess`] for a single
@@ -31,6 +33,7 @@ mod locks;
 mod presence;
 mod projection;
 mod redis;
+mod stamps;
 mod waits;
 
 pub use bus::{Audience, Broadcast, BroadcastSink, Bus};
@@ -42,6 +45,7 @@ pub use locks::{LockToken, Locks};
 pub use presence::{Departed, Member, Presence};
 pub use projection::{HostStatus, Projection};
 pub use redis::{RedisCache, RedisSettings};
+pub use stamps::{Stamps, STAMP_LIFETIME};
 pub use waits::{LiveWait, SyncEntry, Waits};
 
 use async_trait::async_trait;
@@ -69,7 +73,7 @@ pub enum CacheError {
 /// Everything live, as the one object the service holds.
 #[async_trait]
 pub trait RealtimeCache:
-    Presence + Projection + Bus + Limiter + Claims + Locks + Waits + 'static
+    Presence + Projection + Bus + Limiter + Claims + Locks + Waits + Stamps + 'static
 {
     /// Whether the backing store answers (for readiness).
     async fn ping(&self) -> Result<(), CacheError>;

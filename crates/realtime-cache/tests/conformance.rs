@@ -211,7 +211,27 @@ conformance!(
     a_stale_token_cannot_release_a_new_holder,
     locks_on_different_keys_are_independent,
     ping_answers,
+    a_stamp_grows_with_each_bump_and_per_room,
 );
+
+async fn a_stamp_grows_with_each_bump_and_per_room(live: &Live) {
+    let cache = live.cache();
+    let (a, b) = (room(61), room(62));
+    assert_eq!(cache.stamp(&a).await.unwrap(), 0, "never bumped");
+    assert_eq!(cache.bump_stamp(&a).await.unwrap(), 1);
+    assert_eq!(cache.stamp(&a).await.unwrap(), 1);
+    // Racing bumps each get a stamp of their own.
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (live, a) = (Arc::clone(&live.cache), a.clone());
+        racing.spawn(async move { live.bump_stamp(&a).await.unwrap() });
+    }
+    let mut seen: Vec<u64> = racing.join_all().await;
+    seen.sort_unstable();
+    assert_eq!(seen, (2..=21).collect::<Vec<u64>>());
+    assert_eq!(cache.stamp(&a).await.unwrap(), 21);
+    assert_eq!(cache.stamp(&b).await.unwrap(), 0, "rooms apart");
+}
 
 async fn presence_counts_users_not_sockets(live: &Live) {
     let cache = live.cache();

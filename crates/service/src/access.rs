@@ -1,9 +1,9 @@
 //! Which rooms a user may see, within a budget against probing for codes.
 
-use crate::error::{Classify, ServiceError};
+use crate::error::ServiceError;
 use crate::throttle::{network, Limit};
 use crate::{Caller, Service};
-use watchparty_domain::{PeopleNeeded, Room, RoomCode, RoomStatus};
+use watchparty_domain::{Room, RoomCode, RoomStatus};
 use watchparty_persistence::StoredParticipant;
 
 /// Why a room is looked up: to look at it, or to join it (the code is the
@@ -17,11 +17,14 @@ pub(crate) enum Lookup {
 }
 
 /// A room a caller may see, settled, with its host's name and the caller's
-/// membership.
+/// membership (for a join, `None` may also mean "not known": the join
+/// itself decides).
 pub(crate) struct Visible {
     pub(crate) room: Room,
     pub(crate) host_name: String,
     pub(crate) participant: Option<StoredParticipant>,
+    /// The room's stamp read before `room` was (see `rows.rs`).
+    pub(crate) stamp: u64,
 }
 
 impl Service {
@@ -74,29 +77,33 @@ impl Service {
         code: &str,
         why: Lookup,
     ) -> Result<Visible, ServiceError> {
-        let db = &self.inner.db;
-        // The caller's own participation and ban are all a lookup reads.
-        let people = PeopleNeeded::Only(vec![caller.user]);
-        let found = match RoomCode::parse(code) {
-            Ok(code) => db.room_with(&code, &people).await.classify()?,
-            Err(_) => None,
+        // The caller's own participation and ban are all a lookup reads, and
+        // a join only the room's row: from this instance's copy of them when
+        // it is provably fresh (rows.rs), otherwise in one round trip.
+        let rows = self.inner.engine.rows();
+        let found = match (RoomCode::parse(code), why) {
+            (Ok(code), Lookup::Peek) => rows.member(&code, caller.user).await?,
+            (Ok(code), Lookup::Join) => rows.for_join(&code, caller.user).await?,
+            (Err(_), _) => None,
         };
-        let Some((room, host_name)) = found.filter(|(room, _)| room.status != RoomStatus::Deleted)
-        else {
+        let Some(seen) = found.filter(|seen| seen.room.status != RoomStatus::Deleted) else {
             return Err(ServiceError::NotFound);
         };
-        let participant = db.participant(room.id, caller.user).await.classify()?;
+        let (room, participant) = (seen.room, seen.member);
         let private = room.settings.is_private;
-        // A private room is, to someone it keeps out, an unknown code.
+        // A private room is, to someone it keeps out, an unknown code. (A
+        // copy holds no bans, but it only ever answers for a member, or for
+        // a join, which checks bans itself.)
         let banned = room.ban_on(caller.user, self.now()).is_some();
         if private && (banned || (participant.is_none() && why == Lookup::Peek)) {
             return Err(ServiceError::NotFound);
         }
-        let (room, host_name) = self.inner.engine.settle(room, host_name).await?;
+        let (room, host_name) = self.inner.engine.settle(room, seen.host_name).await?;
         Ok(Visible {
             room,
             host_name,
             participant,
+            stamp: seen.stamp,
         })
     }
 }

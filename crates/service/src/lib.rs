@@ -15,6 +15,7 @@ mod operator;
 mod people;
 mod queue;
 mod rooms;
+mod rows;
 mod slots;
 mod sockets;
 mod sweeper;
@@ -32,7 +33,7 @@ pub use metrics::Metrics;
 pub use operator::{Account, Operator, ACCOUNT_DISABLED_CLOSE, RECONCILE_EVERY};
 pub use sockets::{Handled, SocketHandle, SocketSession, SocketTicket};
 pub use throttle::{ChatLimit, Limits};
-pub use users::IssuedToken;
+pub use users::{ActiveAccount, IssuedToken};
 
 use engine::RoomEngine;
 use hub::LocalHub;
@@ -257,7 +258,9 @@ impl Service {
 
     /// The counters behind `/metrics`, as Prometheus text.
     pub fn render_metrics(&self) -> String {
-        self.inner.metrics.render(self.inner.hub.room_count())
+        self.inner
+            .metrics
+            .render(self.inner.hub.room_count(), self.inner.db.counts())
     }
 
     /// Room sockets open on this instance.

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use watchparty_domain::WaitOutcome;
+use watchparty_persistence::{QueryCounts, Work};
 
 // Upper bounds of the fan-out latency buckets, in microseconds.
 const FANOUT_US: [u64; 10] = [
@@ -131,8 +132,9 @@ impl Metrics {
         self.wait_length.observe_secs(length_ms as f64 / 1000.0);
     }
 
-    /// The Prometheus text exposition, with the number of live rooms on this instance.
-    pub fn render(&self, live_rooms: usize) -> String {
+    /// The Prometheus text exposition, with the number of live rooms on this
+    /// instance and what it asked of the database.
+    pub(crate) fn render(&self, live_rooms: usize, db: &QueryCounts) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(
@@ -182,6 +184,24 @@ impl Metrics {
             "PLAYBACK_STATE resyncs sent to sockets that drifted beyond 1.5 s twice in a row.",
             self.resyncs.load(Relaxed).to_string(),
         );
+        for (name, help, count) in [
+            (
+                "watchparty_db_round_trips_total",
+                "Calls into the database (one connection from the pool, whatever it sent), by whose work they were.",
+                QueryCounts::round_trips as fn(&QueryCounts, Work) -> u64,
+            ),
+            (
+                "watchparty_db_statements_total",
+                "SQL statements and batches sent to the database, by whose work they were.",
+                QueryCounts::statements,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for work in [Work::Requests, Work::Background] {
+                let label = work.as_str();
+                let _ = writeln!(out, "{name}{{work=\"{label}\"}} {}", count(db, work));
+            }
+        }
         let name = "watchparty_group_waits_total";
         let _ = writeln!(out, "# HELP {name} Group waits ended by readiness, deadline or a forcing PLAY.\n# TYPE {name} counter");
         for (outcome, counter) in WAIT_OUTCOMES.iter().zip(&self.waits) {

@@ -10,8 +10,8 @@ use crate::views::{message_view, playback_view, room_view, stored_participant_vi
 use crate::{Caller, Service};
 use std::collections::HashMap;
 use watchparty_domain::{
-    Command, Control, MediaUrl, OnHostTimeout, QueueItem, QueueMode, Room, RoomCode, RoomName,
-    RoomSettings, SettingsChange, WaitPolicy,
+    Command, Control, MediaUrl, OnHostTimeout, QueueItem, QueueMode, Rejection, Room, RoomCode,
+    RoomName, RoomSettings, SettingsChange, WaitPolicy,
 };
 use watchparty_persistence::{MessagePage, NewRoom, PersistenceError};
 use watchparty_protocol as wire;
@@ -121,6 +121,7 @@ impl Service {
             room,
             host_name,
             participant,
+            stamp,
         } = self.find_room(caller, code, Lookup::Join).await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
@@ -128,17 +129,29 @@ impl Service {
         let participant = match participant {
             Some(p) => p,
             None => {
-                let command = Command::Join { user: caller.user };
-                let origin = Origin::Person { user: caller.user };
-                let engine = &self.inner.engine;
-                if let Transition::Rejected(rejection) =
-                    engine.execute(origin, &room.code, command).await?
-                {
-                    return Err(rejection_error(rejection));
-                }
+                // The rules of a join (a kick or ban in force keeps the user
+                // out; a member stays as they are; anyone else becomes a
+                // viewer), decided in the transaction that stores it, so that
+                // no copy of the room's rows is trusted for them. A join
+                // announces nothing and changes no other row, so it does not
+                // bump the room's stamp: this instance's copy learns of it,
+                // and the others ask the database about a member they do not
+                // know.
                 let db = &self.inner.db;
-                let joined = db.participant(room.id, caller.user).await.classify()?;
-                joined.ok_or_else(|| ServiceError::internal("a join was not stored"))?
+                match db.join(room.id, caller.user, self.now()).await {
+                    Ok(joined) => {
+                        self.inner.engine.rows().joined(&room.code, stamp, &joined);
+                        joined
+                    }
+                    // Like any other refusal of a private room: unknown.
+                    Err(PersistenceError::Banned(_)) if room.settings.is_private => {
+                        return Err(ServiceError::NotFound)
+                    }
+                    Err(PersistenceError::Banned(until)) => {
+                        return Err(rejection_error(Rejection::Banned { until }))
+                    }
+                    Err(e) => return Err(e).classify(),
+                }
             }
         };
         let now = self.now();

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use watchparty_domain::{
     ChatText, Command, ConnectionId, Millis, PeopleNeeded, PlaybackAction, Position, Rate,
-    Rejection, Role, RoomCode, RoomStatus, UserId, ValidationError,
+    Rejection, Role, Room, RoomCode, RoomStatus, UserId, ValidationError,
 };
 use watchparty_protocol::frame::Frame;
 use watchparty_protocol::{self as wire, ClientMessage, ServerMessage};
@@ -36,6 +36,11 @@ pub struct SocketTicket {
     display_name: String,
     room: RoomCode,
     slot: Arc<SocketSlot>,
+    // The room as the check saw it (with the user's membership), and the
+    // room's stamp read before: the opening uses it again while the stamp
+    // still reads the same, instead of loading the room a second time.
+    seen: Box<(Room, String)>,
+    stamp: u64,
 }
 
 /// Who a live socket is; what the service needs on each intent.
@@ -124,6 +129,7 @@ impl Service {
         };
         let visible = self.find_room(&caller, code, Lookup::Peek).await?;
         let (room, participant) = (visible.room, visible.participant);
+        let (host_name, stamp) = (visible.host_name, visible.stamp);
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
@@ -141,8 +147,10 @@ impl Service {
         Ok(SocketTicket {
             user: verified.user,
             display_name: participant.display_name,
-            room: room.code,
+            room: room.code.clone(),
             slot: Arc::new(slot),
+            seen: Box::new((room, host_name)),
+            stamp,
         })
     }
 
@@ -152,8 +160,19 @@ impl Service {
     pub async fn open_socket(&self, ticket: SocketTicket) -> Result<SocketSession, ServiceError> {
         let inner = &self.inner;
         let locked = inner.engine.lock(&ticket.room).await;
-        let me = PeopleNeeded::Only(vec![ticket.user]);
-        let (mut room, _) = locked.load_with(&me).await?;
+        // The room as the upgrade check saw it, if no change of it was
+        // stored since on any instance (the stamp reads the same: rows.rs);
+        // otherwise as stored now. Either way as fresh as the database, so
+        // that a user removed meanwhile is refused here.
+        let rows = inner.engine.rows();
+        let stamp = rows.stamp(&ticket.room).await?;
+        let (mut room, _) = if stamp == ticket.stamp {
+            let (room, host_name) = (*ticket.seen).clone();
+            inner.engine.settle(room, host_name).await?
+        } else {
+            let me = PeopleNeeded::Only(vec![ticket.user]);
+            locked.load_with(&me).await?
+        };
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
@@ -214,7 +233,7 @@ impl Service {
         // PRESENCE shows, read without loading every viewer's row.
         let present = async {
             let members = inner.live.members(&room.code).await.classify()?;
-            let co_hosts = inner.db.co_hosts(room.id).await.classify()?;
+            let co_hosts = rows.co_hosts(&room, stamp).await?;
             Ok::<_, ServiceError>((members, co_hosts))
         };
         let (members, co_hosts) = match present.await {

@@ -78,7 +78,9 @@ impl Service {
     /// must not delay it), announced by the instance whose update closed it.
     pub(crate) async fn close_expired_graces(&self) {
         let engine = &self.inner.engine;
-        let closed = match self.inner.db.close_expired_graces(engine.now()).await {
+        // Polled whatever the traffic: counted apart from requests.
+        let db = self.inner.db.background();
+        let closed = match db.close_expired_graces(engine.now()).await {
             Ok(closed) => closed,
             Err(e) => {
                 tracing::warn!(error = %e, "grace sweeper cannot reach the database");
@@ -86,6 +88,7 @@ impl Service {
             }
         };
         for code in closed {
+            engine.rows().changed(&code).await;
             let announcer = engine.announcer();
             if let Err(e) = announcer.closed(&code, CloseReason::HostTimeout).await {
                 let cause = e.cause_chain().unwrap_or_default();
@@ -99,7 +102,7 @@ impl Service {
     /// instances, the conditional update decides who announces.
     async fn settle_due_rooms(&self) {
         let engine = &self.inner.engine;
-        let due = match self.inner.db.rooms_due(engine.now()).await {
+        let due = match self.inner.db.background().rooms_due(engine.now()).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "sweeper cannot reach the database");

@@ -207,9 +207,16 @@ impl Service {
     /// Whether a session's user may still act: the account exists and no
     /// operator disabled it. Asked on every request that carries a session.
     pub async fn is_active(&self, user: i64) -> Result<bool, ServiceError> {
+        Ok(self.active_account(user).await?.is_some())
+    }
+
+    /// The account of a session's user if it may still act (it exists and
+    /// no operator disabled it), as proof for the rest of the same request;
+    /// `None` otherwise. One round trip.
+    pub async fn active_account(&self, user: i64) -> Result<Option<ActiveAccount>, ServiceError> {
         match self.me(user).await {
-            Ok(_) => Ok(true),
-            Err(ServiceError::NotAuthenticated) => Ok(false),
+            Ok(_) => Ok(Some(ActiveAccount { user: UserId(user) })),
+            Err(ServiceError::NotAuthenticated) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -221,12 +228,40 @@ impl Service {
         user: i64,
         session: Option<&str>,
     ) -> Result<IssuedToken, ServiceError> {
-        self.me(user).await?;
-        let token = self.inner.tokens.issue(UserId(user), session, self.now())?;
+        let account = self
+            .active_account(user)
+            .await?
+            .ok_or(ServiceError::NotAuthenticated)?;
+        self.issue_ws_token_to(&account, session)
+    }
+
+    /// [`Service::issue_ws_token`] for an account this request already
+    /// found active: no second look at the database.
+    pub fn issue_ws_token_to(
+        &self,
+        account: &ActiveAccount,
+        session: Option<&str>,
+    ) -> Result<IssuedToken, ServiceError> {
+        let token = self.inner.tokens.issue(account.user, session, self.now())?;
         Ok(IssuedToken {
             token,
             expires_in: self.inner.tokens.ttl.as_secs(),
         })
+    }
+}
+
+/// An account found active (existing, not disabled) by the check a request
+/// starts with; only [`Service::active_account`] makes one, and it is good
+/// for that request alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveAccount {
+    user: UserId,
+}
+
+impl ActiveAccount {
+    /// The account's user id.
+    pub fn user_id(&self) -> i64 {
+        self.user.0
     }
 }
 

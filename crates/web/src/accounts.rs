@@ -8,10 +8,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
+use actix_web::HttpMessage;
 
 /// Signs the session out before the handler runs when its account is gone
 /// or disabled, so the handler answers 401 as for anyone signed out. Only
-/// API requests ask: the page and its files need no account.
+/// API requests ask: the page and its files need no account. An account
+/// found active is left in the request's extensions ([`watchparty_service::ActiveAccount`]), so
+/// that a handler need not ask again.
 pub(crate) async fn end_disabled_sessions(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -20,13 +23,16 @@ pub(crate) async fn end_disabled_sessions(
         let session = req.get_session();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         if let (Ok(Some(user)), Some(state)) = (session.get::<i64>(USER_KEY), state) {
-            if !state
+            match state
                 .service
-                .is_active(user)
+                .active_account(user)
                 .await
                 .map_err(ApiError::from)?
             {
-                session.purge();
+                Some(account) => {
+                    req.extensions_mut().insert(account);
+                }
+                None => session.purge(),
             }
         }
     }

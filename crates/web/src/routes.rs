@@ -159,11 +159,20 @@ pub(crate) async fn token(
     state: web::Data<AppState>,
     session: Session,
     LoggedIn(caller): LoggedIn,
+    checked: Option<web::ReqData<watchparty_service::ActiveAccount>>,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = state
-        .service
-        .issue_ws_token(caller.user_id(), Some(&session_id(&state, &session)?))
-        .await?;
+    let session = session_id(&state, &session)?;
+    // The account check this request started with (accounts.rs) is the
+    // one a token needs; asked again only if it did not run.
+    let issued = match checked.filter(|a| a.user_id() == caller.user_id()) {
+        Some(account) => state.service.issue_ws_token_to(&account, Some(&session))?,
+        None => {
+            state
+                .service
+                .issue_ws_token(caller.user_id(), Some(&session))
+                .await?
+        }
+    };
     Ok(HttpResponse::Ok().json(TokenResponse {
         token: issued.token,
         expires_in: issued.expires_in,

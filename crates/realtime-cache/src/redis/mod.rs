@@ -18,6 +18,7 @@ mod locks;
 mod mirror;
 mod presence;
 mod projection;
+mod stamps;
 mod wait_text;
 mod waits;
 mod wire;
@@ -68,6 +69,7 @@ struct Shared {
     reserve: Script,
     release: Script,
     unlock: Script,
+    bump: Script,
     next_token: AtomicU64,
 }
 
@@ -163,6 +165,7 @@ impl RedisCache {
             reserve: Script::from_lua(include_str!("scripts/reserve.lua")),
             release: Script::from_lua(include_str!("scripts/release.lua")),
             unlock: Script::from_lua(include_str!("scripts/unlock.lua")),
+            bump: Script::from_lua(include_str!("scripts/bump.lua")),
             next_token: AtomicU64::new(1),
         });
         shared.renew_lease().await?;

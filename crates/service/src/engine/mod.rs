@@ -18,6 +18,8 @@ pub(crate) use locks::RoomLocks;
 pub(crate) use queue::{QueueRequest, QueueTransition};
 pub(crate) use redelivery::Redelivery;
 
+use crate::rows::RoomRows;
+
 use crate::clock::{rfc3339, Clock};
 use crate::error::{Classify, ServiceError};
 use crate::metrics::Metrics;
@@ -114,6 +116,8 @@ pub(crate) struct RoomEngine {
     clock: Arc<dyn Clock>,
     announcer: Announcer,
     metrics: Arc<Metrics>,
+    // This instance's copies of room rows, retired by every stored change.
+    rows: RoomRows,
     // Wait deadlines for this instance's sweeper to wake at.
     deadlines: mpsc::UnboundedSender<(RoomCode, Millis)>,
 }
@@ -130,6 +134,7 @@ impl RoomEngine {
         let (deadlines, armed) = mpsc::unbounded_channel();
         let engine = RoomEngine {
             announcer: Announcer::new(db.clone(), Arc::clone(&live), grace),
+            rows: RoomRows::new(db.clone(), Arc::clone(&live)),
             db,
             live,
             locks: RoomLocks::new(),
@@ -149,6 +154,11 @@ impl RoomEngine {
     /// Now, by the service's clock.
     pub(crate) fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// This instance's copies of room rows.
+    pub(crate) fn rows(&self) -> &RoomRows {
+        &self.rows
     }
 
     /// Takes the room's lock on this instance.
@@ -223,6 +233,7 @@ impl RoomEngine {
             .classify();
         let announced = match saved {
             Ok(true) => {
+                self.rows.changed(&room.code).await;
                 let announce = async {
                     let host_name = self.announcer.name_of(outcome.room.host).await?;
                     let stored = Stored::default();
@@ -363,6 +374,9 @@ impl RoomEngine {
             // Another instance or the sweeper got there first.
             tracing::debug!(room = %before.code, "room changed concurrently; applying again");
             return Ok(None);
+        }
+        if outcome.room != *before {
+            self.rows.changed(&before.code).await;
         }
         let mut stored = Stored::default();
         for event in &outcome.events {

@@ -154,6 +154,7 @@ impl RoomEngine {
         if !saved {
             return Ok(None);
         }
+        self.rows.changed(&before.code).await;
         self.announcer
             .announce(&applied.outcome, host_name, &Stored::default(), origin, now)
             .await?;

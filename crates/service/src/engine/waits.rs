@@ -336,6 +336,7 @@ impl RoomEngine {
             if !saved {
                 return Ok(None);
             }
+            self.rows.changed(&before.code).await;
         }
         // The wait is stored before anything is announced: an instance that
         // dies from here on leaves a wait the others end at its deadline,

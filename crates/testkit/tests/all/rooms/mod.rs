@@ -1,2 +1,3 @@
 mod http_abuse;
+pub(crate) mod joins;
 mod over_http;
