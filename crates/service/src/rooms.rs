@@ -120,39 +120,33 @@ impl Service {
         let Visible {
             room,
             host_name,
-            participant,
+            participant: _,
             stamp,
         } = self.find_room(caller, code, Lookup::Join).await?;
         if room.status.is_final() {
             return Err(ServiceError::RoomClosed);
         }
-        let participant = match participant {
-            Some(p) => p,
-            None => {
-                // The rules of a join (a kick or ban in force keeps the user
-                // out; a member stays as they are; anyone else becomes a
-                // viewer), decided in the transaction that stores it, so that
-                // no copy of the room's rows is trusted for them. A join
-                // announces nothing and changes no other row, so it does not
-                // bump the room's stamp: this instance's copy learns of it,
-                // and the others ask the database about a member they do not
-                // know.
-                let db = &self.inner.db;
-                match db.join(room.id, caller.user, self.now()).await {
-                    Ok(joined) => {
-                        self.inner.engine.rows().joined(&room.code, stamp, &joined);
-                        joined
-                    }
-                    // Like any other refusal of a private room: unknown.
-                    Err(PersistenceError::Banned(_)) if room.settings.is_private => {
-                        return Err(ServiceError::NotFound)
-                    }
-                    Err(PersistenceError::Banned(until)) => {
-                        return Err(rejection_error(Rejection::Banned { until }))
-                    }
-                    Err(e) => return Err(e).classify(),
-                }
+        // The rules of a join (a kick or ban in force keeps the user out; a
+        // member stays as they are; anyone else becomes a viewer) are decided
+        // in the transaction that stores it, for members too: a copy of the
+        // room's rows that missed a kick must never let its user back in. A
+        // join announces nothing and changes no other row, so it does not
+        // bump the room's stamp: this instance's copy learns of it, and the
+        // others ask the database about a member they do not know.
+        let db = &self.inner.db;
+        let participant = match db.join(room.id, caller.user, self.now()).await {
+            Ok(joined) => {
+                self.inner.engine.rows().joined(&room.code, stamp, &joined);
+                joined
             }
+            // Like any other refusal of a private room: unknown.
+            Err(PersistenceError::Banned(_)) if room.settings.is_private => {
+                return Err(ServiceError::NotFound)
+            }
+            Err(PersistenceError::Banned(until)) => {
+                return Err(rejection_error(Rejection::Banned { until }))
+            }
+            Err(e) => return Err(e).classify(),
         };
         let now = self.now();
         let announcer = self.inner.engine.announcer();
