@@ -4,7 +4,7 @@
 //! bytes for every recipient: the server encodes it once and hands each
 //! socket a reference-counted copy to write as it is.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::Arc;
 
 /// The opcodes a server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,9 +19,10 @@ pub enum Opcode {
     Pong = 0xA,
 }
 
-/// One complete, unmasked frame, ready to write.
+/// One complete, unmasked frame, ready to write. One pointer wide (with
+/// its length), so that every socket's queue of frames stays small.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(Bytes);
+pub struct Frame(Arc<[u8]>);
 
 impl Frame {
     /// A final frame of `opcode` carrying `payload`.
@@ -33,19 +34,19 @@ impl Frame {
     /// ```
     pub fn new(opcode: Opcode, payload: &[u8]) -> Self {
         let len = payload.len();
-        let mut out = BytesMut::with_capacity(len + 10);
-        out.put_u8(0x80 | opcode as u8);
+        let mut out = Vec::with_capacity(len + 10);
+        out.push(0x80 | opcode as u8);
         if len < 126 {
-            out.put_u8(len as u8);
+            out.push(len as u8);
         } else if let Ok(short) = u16::try_from(len) {
-            out.put_u8(126);
-            out.put_u16(short);
+            out.push(126);
+            out.extend_from_slice(&short.to_be_bytes());
         } else {
-            out.put_u8(127);
-            out.put_u64(len as u64);
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
         }
-        out.put_slice(payload);
-        Frame(out.freeze())
+        out.extend_from_slice(payload);
+        Frame(out.into())
     }
 
     /// A text frame carrying `text`.
@@ -93,6 +94,14 @@ mod tests {
             assert_eq!(frame.as_bytes().len(), header.len() + len);
             assert_eq!(frame.payload(), &payload[..]);
         }
+    }
+
+    #[test]
+    fn a_frame_is_two_words() {
+        assert_eq!(
+            std::mem::size_of::<Frame>(),
+            2 * std::mem::size_of::<usize>()
+        );
     }
 
     #[test]

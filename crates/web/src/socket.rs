@@ -147,7 +147,9 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
         frame_limit,
         shutdown,
     } = upgraded;
-    let opened = match service.open_socket(ticket).await {
+    // The service's futures are boxed: held inline, the largest of them
+    // would be part of every idle socket's memory.
+    let opened = match Box::pin(service.open_socket(ticket)).await {
         Ok(opened) => opened,
         Err(e) => {
             let code = match e {
@@ -185,7 +187,7 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
     let end = connection.run(&mut outbox, heartbeat).await;
     // The room hears of the departure first: the closing handshake may
     // wait (up to its bound) on a client that does not read.
-    if let Err(e) = connection.service.close_socket(&connection.handle).await {
+    if let Err(e) = Box::pin(connection.service.close_socket(&connection.handle)).await {
         log_failure("socket cleanup incomplete", &e);
     }
     finish(connection.io, end).await;
@@ -381,7 +383,7 @@ impl Connection {
         self.service.count_frame_in();
         // Anything that is not a protocol message is ignored.
         let message = parse_client_message(text)?;
-        let handled = self.service.handle(&self.handle, message).await;
+        let handled = Box::pin(self.service.handle(&self.handle, message)).await;
         if let Some(failure) = &handled.failure {
             log_failure("a client message failed", failure);
         }

@@ -79,7 +79,9 @@ where
 {
     // Held while the connection lives: its place under the per-address cap.
     let _connection = request.take_conn_data();
-    let response: Response<_> = match app.call(request).await {
+    // Boxed: held inline, the application's future would stay part of the
+    // socket's memory for as long as it lives.
+    let response: Response<_> = match Box::pin(app.call(request)).await {
         Ok(response) => response.map_into_boxed_body().into(),
         Err(e) => e.error_response().into(),
     };
