@@ -41,17 +41,26 @@ struct Tally {
     clients: Mutex<Vec<Client>>,
 }
 
+/// Rooms one host account keeps, with a socket in each: under the server's
+/// cap of 20 sockets per user.
+const ROOMS_PER_HOST: usize = 10;
+
 /// Runs the storms.
 pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(1);
     let accounts = Arc::new(run.accounts("storm", o.joins, tabs).await?);
-    let host = run.host("storm").await?;
+    // The server lets one user hold 20 sockets per instance: each host
+    // account keeps 10 rooms and watches each with one socket.
+    let most_rooms = o.rooms.iter().copied().max().unwrap_or(1).max(1);
+    let hosts = run
+        .accounts("storm-host", most_rooms.div_ceil(ROOMS_PER_HOST), 1)
+        .await?;
     let mut report = Report::new("Join storm");
     let mut table = Table::new("joins (latency in ms: p50 / p90 / p99 / p99.9 / max)");
     for &rooms in &o.rooms {
         for &rate in &o.rates {
             eprintln!("storm: {} joins at {rate}/s into {rooms} rooms", o.joins);
-            let (row, failed) = storm(run, &o, &accounts, &host, rooms.max(1), rate).await?;
+            let (row, failed) = storm(run, &o, &accounts, &hosts, rooms.max(1), rate).await?;
             report.expect(
                 failed == 0,
                 format!(
@@ -76,19 +85,24 @@ async fn storm(
     run: &Run,
     o: &Options,
     accounts: &Arc<Vec<Account>>,
-    host: &Account,
+    hosts: &[Account],
     rooms: usize,
     rate: f64,
 ) -> Result<(Row, u64)> {
+    let host_of = |r: usize| {
+        hosts
+            .get(r / ROOMS_PER_HOST)
+            .context("a host for every room")
+    };
     let mut codes = Vec::with_capacity(rooms);
     for r in 0..rooms {
-        codes.push(run.room(host, &format!("storm {r}"), &[]).await?);
+        codes.push(run.room(host_of(r)?, &format!("storm {r}"), &[]).await?);
     }
     // The hosts' sockets watch what an already-present viewer receives.
     let observers = shared(1, Timed::Seek);
     let mut watching = Vec::with_capacity(rooms);
     for (i, code) in codes.iter().enumerate() {
-        watching.push(run.open(0, code, host, i, &observers, false).await?);
+        watching.push(run.open(0, code, host_of(i)?, i, &observers, false).await?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let joiners = shared(1, Timed::Seek);
