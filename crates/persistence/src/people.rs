@@ -33,6 +33,18 @@ pub struct StoredParticipant {
 }
 
 impl StoredParticipant {
+    /// The membership `p` of the user called `display_name`.
+    pub fn of(p: &Participant, display_name: String) -> Self {
+        StoredParticipant {
+            user: p.user,
+            display_name,
+            role: p.role,
+            joined_at: p.joined_at,
+            became_co_host_at: p.became_co_host_at,
+            muted: p.muted,
+        }
+    }
+
     /// Whether they host the room.
     pub fn is_host(&self) -> bool {
         self.role == Role::Host
@@ -435,15 +447,10 @@ pub(crate) fn insert_participant(
 fn stored_participant(
     (row, display_name): (ParticipantRow, String),
 ) -> Result<StoredParticipant, PersistenceError> {
-    let p = row.into_participant()?;
-    Ok(StoredParticipant {
-        user: p.user,
+    Ok(StoredParticipant::of(
+        &row.into_participant()?,
         display_name,
-        role: p.role,
-        joined_at: p.joined_at,
-        became_co_host_at: p.became_co_host_at,
-        muted: p.muted,
-    })
+    ))
 }
 
 pub(crate) fn find_participant(

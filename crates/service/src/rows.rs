@@ -165,16 +165,13 @@ impl RoomRows {
     /// Like [`RoomRows::member`], for a join: the room's own row is enough
     /// (the join decides membership and bans in the database); the copy is
     /// used for it whether or not it knows the user. `member` is the user's
-    /// membership when the copy or the database told it.
+    /// membership when the database told it.
     pub(crate) async fn for_join(
         &self,
         code: &RoomCode,
         user: UserId,
     ) -> Result<Option<Seen>, ServiceError> {
         let stamp = self.stamp(code).await?;
-        if let Some(seen) = self.copied(code, user, stamp) {
-            return Ok(Some(seen));
-        }
         let head = {
             let mut copies = self.copies();
             copies
@@ -221,7 +218,7 @@ impl RoomRows {
             return Ok(None);
         };
         let member = match (room.participants.get(&user), name) {
-            (Some(p), Some(display_name)) => Some(stored(p, display_name)),
+            (Some(p), Some(display_name)) => Some(StoredParticipant::of(p, display_name)),
             _ => None,
         };
         let mut head = room.clone();
@@ -301,17 +298,6 @@ impl RoomRows {
             // Other instances' copies then last until their age runs out.
             tracing::warn!(room = %code, error = %e, "room stamp not bumped; other instances' copies of the room expire by age");
         }
-    }
-}
-
-fn stored(p: &watchparty_domain::Participant, display_name: String) -> StoredParticipant {
-    StoredParticipant {
-        user: p.user,
-        display_name,
-        role: p.role,
-        joined_at: p.joined_at,
-        became_co_host_at: p.became_co_host_at,
-        muted: p.muted,
     }
 }
 

@@ -28,6 +28,33 @@ async fn join_and_socket(
     (join, socket)
 }
 
+/// A moderator's `action` (`kicks` or `bans`) on `who` posted through the
+/// other instance (`by`); this instance then refuses `who`'s join and socket
+/// at once.
+async fn kept_out_at_once(by: &TestUser, action: &str, who: &TestUser, code: &str) {
+    let since = Instant::now();
+    let (status, body) = by
+        .post(
+            &format!("/api/rooms/{code}/{action}/"),
+            json!({"user_id": who.id}),
+        )
+        .await;
+    assert!(status.is_success(), "{action}: {status} {body}");
+    let (join, socket) = join_and_socket(who, code).await;
+    refused(
+        &format!("a join on A after {action}"),
+        &join,
+        StatusCode::FORBIDDEN,
+        "banned",
+    );
+    assert_eq!(
+        socket,
+        Some(StatusCode::FORBIDDEN),
+        "a socket on A after {action}"
+    );
+    within_a_second(since, action);
+}
+
 /// `since` was less than a second ago.
 fn within_a_second(since: Instant, what: &str) {
     let took = since.elapsed();
@@ -66,54 +93,12 @@ async fn a_change_through_one_instance_is_what_the_other_answers_joins_with() {
     assert_eq!(after.0 - before.0, 3, "served from A's copy");
 
     // A kick through B: A refuses Dan's join and socket at once.
-    let since = Instant::now();
-    let kicked = ana
-        .on(&b)
-        .post(
-            &format!("/api/rooms/{code}/kicks/"),
-            json!({"user_id": dan.id}),
-        )
-        .await;
-    assert_eq!(kicked.0, StatusCode::NO_CONTENT, "{}", kicked.1);
-    let (join, socket) = join_and_socket(&dan, &code).await;
-    refused(
-        "a kicked user's join on A",
-        &join,
-        StatusCode::FORBIDDEN,
-        "banned",
-    );
-    assert_eq!(
-        socket,
-        Some(StatusCode::FORBIDDEN),
-        "a kicked user's socket on A"
-    );
-    within_a_second(since, "the kick seen on A");
+    kept_out_at_once(&ana.on(&b), "kicks", &dan, &code).await;
     let (seen, _) = dan_socket.drain_until_closed().await;
     assert!(seen.iter().any(|m| m["type"] == "REMOVED"), "{seen:?}");
 
     // A ban through B: the same for Eve.
-    let since = Instant::now();
-    let banned = ana
-        .on(&b)
-        .post(
-            &format!("/api/rooms/{code}/bans/"),
-            json!({"user_id": eve.id}),
-        )
-        .await;
-    assert_eq!(banned.0, StatusCode::CREATED, "{}", banned.1);
-    let (join, socket) = join_and_socket(&eve, &code).await;
-    refused(
-        "a banned user's join on A",
-        &join,
-        StatusCode::FORBIDDEN,
-        "banned",
-    );
-    assert_eq!(
-        socket,
-        Some(StatusCode::FORBIDDEN),
-        "a banned user's socket on A"
-    );
-    within_a_second(since, "the ban seen on A");
+    kept_out_at_once(&ana.on(&b), "bans", &eve, &code).await;
 
     // New settings through B: A tells them.
     let since = Instant::now();
