@@ -1,12 +1,11 @@
 //! This instance's sockets, by room: where broadcasts end up.
 
+use crate::lane::{Lane, Offer};
 use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio_util::sync::CancellationToken;
 use watchparty_domain::{ConnectionId, RoomCode, UserId};
 use watchparty_protocol::frame::Frame;
 use watchparty_realtime_cache::{Broadcast, BroadcastSink};
@@ -22,9 +21,7 @@ pub enum Outgoing {
 
 struct LocalSocket {
     user: UserId,
-    outbox: mpsc::Sender<Outgoing>,
-    // Cancelled when the outbox overflows: the socket's task closes it.
-    too_slow: CancellationToken,
+    lane: Arc<Lane>,
 }
 
 pub(crate) struct LocalHub {
@@ -40,23 +37,12 @@ impl LocalHub {
         }
     }
 
-    pub(crate) fn add(
-        &self,
-        room: &RoomCode,
-        id: ConnectionId,
-        user: UserId,
-        outbox: mpsc::Sender<Outgoing>,
-        too_slow: CancellationToken,
-    ) {
+    pub(crate) fn add(&self, room: &RoomCode, id: ConnectionId, user: UserId, lane: Arc<Lane>) {
         let mut rooms = self.rooms.write().unwrap_or_else(|p| p.into_inner());
-        rooms.entry(room.clone()).or_default().insert(
-            id,
-            LocalSocket {
-                user,
-                outbox,
-                too_slow,
-            },
-        );
+        rooms
+            .entry(room.clone())
+            .or_default()
+            .insert(id, LocalSocket { user, lane });
     }
 
     /// The rooms with a socket on this instance.
@@ -97,7 +83,7 @@ impl LocalHub {
         let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
         for socket in rooms.values().flat_map(|sockets| sockets.values()) {
             if socket.user == user {
-                self.offer(socket, Outgoing::Close(code));
+                self.counted(socket.lane.offer(Outgoing::Close(code)));
             }
         }
     }
@@ -127,18 +113,15 @@ impl LocalHub {
         self.rooms.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    fn offer(&self, socket: &LocalSocket, message: Outgoing) -> bool {
-        match socket.outbox.try_send(message) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                // A client that stops reading is closed, not buffered for.
-                if !socket.too_slow.is_cancelled() {
-                    self.metrics.slow_consumers_closed.fetch_add(1, Relaxed);
-                    socket.too_slow.cancel();
-                }
+    /// Whether an offer delivered; a shed socket is counted.
+    fn counted(&self, offer: Offer) -> bool {
+        match offer {
+            Offer::Delivered => true,
+            Offer::Shed => {
+                self.metrics.slow_consumers_closed.fetch_add(1, Relaxed);
                 false
             }
-            Err(TrySendError::Closed(_)) => false,
+            Offer::Dropped => false,
         }
     }
 }
@@ -146,29 +129,39 @@ impl LocalHub {
 impl BroadcastSink for LocalHub {
     fn deliver(&self, room: &RoomCode, broadcast: &Broadcast) {
         let started = Instant::now();
-        let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
-        let Some(sockets) = rooms.get(room) else {
-            return;
+        // The recipients, taken under the read lock and written to after
+        // it: a registration never waits for a thousand writes.
+        let lanes: Vec<Arc<Lane>> = {
+            let rooms = self.rooms.read().unwrap_or_else(|p| p.into_inner());
+            let Some(sockets) = rooms.get(room) else {
+                return;
+            };
+            let mut lanes = Vec::with_capacity(sockets.len());
+            lanes.extend(
+                sockets
+                    .iter()
+                    .filter(|(id, socket)| {
+                        broadcast.except != Some(**id) && broadcast.to.includes(socket.user)
+                    })
+                    .map(|(_, socket)| Arc::clone(&socket.lane)),
+            );
+            lanes
         };
-        // Checked and framed once per event; each recipient gets a cheap clone.
+        // Checked and framed once per event: the same bytes for everyone.
         let Ok(text) = std::str::from_utf8(&broadcast.payload) else {
             tracing::warn!(room = %room, "dropped a broadcast that is not UTF-8");
             return;
         };
         let frame = Frame::text(text);
         let mut delivered = 0u64;
-        for (id, socket) in sockets {
-            if broadcast.except == Some(*id) || !broadcast.to.includes(socket.user) {
-                continue;
-            }
-            if self.offer(socket, Outgoing::Frame(frame.clone())) {
+        for lane in &lanes {
+            if self.counted(lane.offer_frame(&frame)) {
                 delivered += 1;
             }
             if let Some(code) = broadcast.then_close {
-                self.offer(socket, Outgoing::Close(code));
+                self.counted(lane.offer(Outgoing::Close(code)));
             }
         }
-        drop(rooms);
         self.metrics.messages_out.fetch_add(delivered, Relaxed);
         self.metrics.observe_fanout(started.elapsed());
     }

@@ -6,6 +6,7 @@ use crate::clock::rfc3339;
 use crate::engine::{rejection_error, Origin, Transition};
 use crate::error::{Classify, ServiceError};
 use crate::hub::Outgoing;
+use crate::lane::{DirectWrite, Lane};
 use crate::slots::SocketSlot;
 use crate::throttle::Limit;
 use crate::views::{capabilities_message, playback_view};
@@ -55,14 +56,18 @@ pub struct SocketHandle {
     _slot: Arc<SocketSlot>,
 }
 
-/// An accepted room socket: its queue of frames to write, and a signal
-/// raised when the client read too slowly and must be closed.
+/// An accepted room socket: its queue of frames to write, the lane the
+/// hub shares with its task, and a signal raised when the client read too
+/// slowly and must be closed.
 #[derive(Debug)]
 pub struct SocketSession {
     /// Who the socket is.
     pub handle: SocketHandle,
     /// Frames to write, in order; `PLAYBACK_STATE` and `PRESENCE` come first.
+    /// With a direct writer, only what could not be written at once.
     pub outbox: mpsc::Receiver<Outgoing>,
+    /// Under whose lock every write to the socket happens.
+    pub lane: Arc<Lane>,
     /// Cancelled when the outbox overflowed.
     pub too_slow: CancellationToken,
 }
@@ -157,7 +162,14 @@ impl Service {
     /// Registers an upgraded socket: it gets `PLAYBACK_STATE` then
     /// `PRESENCE`, the others `USER_JOINED` if this is the user's first
     /// socket, and a returning host ends the room's grace.
-    pub async fn open_socket(&self, ticket: SocketTicket) -> Result<SocketSession, ServiceError> {
+    ///
+    /// With `direct`, frames for an idle socket are written at once by the
+    /// delivering thread; without it, every frame goes through the outbox.
+    pub async fn open_socket(
+        &self,
+        ticket: SocketTicket,
+        direct: Option<Arc<dyn DirectWrite>>,
+    ) -> Result<SocketSession, ServiceError> {
         let inner = &self.inner;
         let locked = inner.engine.lock(&ticket.room).await;
         // The room as the upgrade check saw it, if no change of it was
@@ -283,17 +295,19 @@ impl Service {
         // Room for the three opening frames, so queueing them cannot fail.
         let (tx, outbox) = mpsc::channel(inner.config.outbox_capacity.max(4));
         let too_slow = CancellationToken::new();
-        // Queued before the socket joins the hub, so nothing can come first.
+        let lane = Arc::new(Lane::new(tx, too_slow.clone(), direct));
+        // Through the lane before the socket joins the hub, so nothing can
+        // come first: written, or queued and counted.
         for opening in [
             ServerMessage::playback_state(playback, None),
             presence,
             capabilities,
         ] {
-            let _ = tx.try_send(Outgoing::Frame(Frame::text(&opening.to_json())));
+            let _ = lane.offer(Outgoing::Frame(Frame::text(&opening.to_json())));
         }
         inner
             .hub
-            .add(&room.code, id, ticket.user, tx, too_slow.clone());
+            .add(&room.code, id, ticket.user, Arc::clone(&lane));
         inner.metrics.live_sockets.fetch_add(1, Relaxed);
         if first {
             let announcer = inner.engine.announcer();
@@ -321,6 +335,7 @@ impl Service {
         Ok(SocketSession {
             handle,
             outbox,
+            lane,
             too_slow,
         })
     }

@@ -44,7 +44,7 @@ async fn enter(service: &Service, caller: &Caller, code: &str) -> SocketSession 
         .authorize_socket(Some(&token), code, caller.address())
         .await
         .unwrap();
-    service.open_socket(ticket).await.unwrap()
+    service.open_socket(ticket, None).await.unwrap()
 }
 
 /// The `type` of the next text frame within `wait` real seconds.

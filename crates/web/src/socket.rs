@@ -2,10 +2,11 @@
 //!
 //! The upgrade service ([`crate::upgrade`]) hands over the bare TCP stream,
 //! so an idle socket keeps no HTTP buffers: a read lands in a stack buffer,
-//! and only the part of a frame still to come is kept. Writes go from the
-//! socket's outbox straight to the kernel: a broadcast's frame is the same
-//! shared bytes for every recipient, and every frame already queued for a
-//! socket leaves in one `writev`.
+//! and only the part of a frame still to come is kept. A broadcast's frame
+//! is the same shared bytes for every recipient: the delivering thread
+//! writes it to an idle socket itself (the service's lane); what the kernel
+//! did not take whole, and what came behind it, waits in the outbox, and
+//! every frame queued there leaves in one `writev` from this task.
 
 use crate::frame_guard::announced_length;
 use crate::ws::{FrameLimit, Heartbeat, MAX_MESSAGE_BYTES};
@@ -14,13 +15,15 @@ use actix_web::rt::net::TcpStream;
 use bytes::{BufMut, BytesMut};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use watchparty_protocol::frame::{Frame, Opcode};
 use watchparty_protocol::parse_client_message;
-use watchparty_service::{Outgoing, Service, ServiceError, SocketHandle, SocketTicket};
+use watchparty_service::{
+    DirectWrite, Lane, Outgoing, Service, ServiceError, SocketHandle, SocketTicket,
+};
 
 /// What the room socket's handler leaves in its 101 response for the
 /// upgrade service: who may open the socket, and how it is kept.
@@ -114,6 +117,15 @@ struct Stops {
     too_slow: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
+/// The socket's stream, shared with the hub, which writes to it directly.
+struct Stream(TcpStream);
+
+impl DirectWrite for Stream {
+    fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.try_write(bytes)
+    }
+}
+
 /// A text or binary message arriving in fragments.
 struct Fragments {
     text: bool,
@@ -122,7 +134,14 @@ struct Fragments {
 
 /// One open room socket.
 struct Connection {
-    io: TcpStream,
+    io: Arc<Stream>,
+    /// What the hub queued that this task has not taken yet.
+    outbox: mpsc::Receiver<Outgoing>,
+    /// Under whose lock every write happens (the hub's too).
+    lane: Arc<Lane>,
+    /// A frame cut off by the connection's end, and how much of it was
+    /// written: finished before the close frame.
+    unfinished: Option<(Frame, usize)>,
     /// Received bytes not yet parsed.
     inbox: BytesMut,
     /// Whether the inbox may hold a whole frame. Frames are taken one per
@@ -140,6 +159,7 @@ struct Connection {
 /// Serves an upgraded room socket on `io` until it closes; `unread` holds
 /// what the client sent after its request, if anything.
 pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
+    let io = Arc::new(Stream(io));
     let Upgraded {
         ticket,
         service,
@@ -149,7 +169,8 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
     } = upgraded;
     // The service's futures are boxed: held inline, the largest of them
     // would be part of every idle socket's memory.
-    let opened = match Box::pin(service.open_socket(ticket)).await {
+    let direct: Arc<dyn DirectWrite> = io.clone();
+    let opened = match Box::pin(service.open_socket(ticket, Some(direct))).await {
         Ok(opened) => opened,
         Err(e) => {
             let code = match e {
@@ -158,18 +179,22 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
                 _ => 1011,
             };
             log_failure("the socket could not open", &e);
-            finish(io, End::Close(code)).await;
+            finish(&io.0, None, None, End::Close(code)).await;
             return;
         }
     };
     let watchparty_service::SocketSession {
         handle,
-        mut outbox,
+        outbox,
+        lane,
         too_slow,
     } = opened;
     let now = Instant::now();
     let mut connection = Connection {
         io,
+        outbox,
+        lane,
+        unfinished: None,
         pending: !unread.is_empty(),
         inbox: unread,
         fragments: None,
@@ -184,17 +209,24 @@ pub(crate) async fn serve(io: TcpStream, unread: BytesMut, upgraded: Upgraded) {
             too_slow: Box::pin(too_slow.cancelled_owned()),
         },
     };
-    let end = connection.run(&mut outbox, heartbeat).await;
+    let end = connection.run(heartbeat).await;
+    connection.close_lane();
     // The room hears of the departure first: the closing handshake may
     // wait (up to its bound) on a client that does not read.
     if let Err(e) = Box::pin(connection.service.close_socket(&connection.handle)).await {
         log_failure("socket cleanup incomplete", &e);
     }
-    finish(connection.io, end).await;
+    let Connection {
+        io,
+        lane,
+        unfinished,
+        ..
+    } = connection;
+    finish(&io.0, Some(&lane), unfinished, end).await;
 }
 
 impl Connection {
-    async fn run(&mut self, outbox: &mut mpsc::Receiver<Outgoing>, heartbeat: Heartbeat) -> End {
+    async fn run(&mut self, heartbeat: Heartbeat) -> End {
         // A zero period would make tokio panic; a millisecond is the floor.
         let period = heartbeat.interval.max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval(period);
@@ -204,13 +236,12 @@ impl Connection {
                 biased;
                 _ = &mut self.stops.shutdown => Some(End::Close(1012)),
                 _ = &mut self.stops.too_slow => Some(End::Close(1013)),
-                out = outbox.recv() => match out {
-                    Some(Outgoing::Frame(first)) => self.send_queued(first, outbox).await,
-                    Some(Outgoing::Close(code)) => Some(End::Close(code)),
+                out = self.outbox.recv() => match out {
+                    Some(first) => self.flush(Some(first), Vec::new()).await,
                     None => Some(End::Gone),
                 },
                 () = std::future::ready(()), if self.pending => self.next_frame().await,
-                ready = self.io.readable(), if !self.pending => match ready {
+                ready = self.io.0.readable(), if !self.pending => match ready {
                     Ok(()) => self.read(),
                     Err(_) => Some(End::Gone),
                 },
@@ -218,7 +249,7 @@ impl Connection {
                     if self.last_heard.elapsed() > heartbeat.timeout {
                         Some(End::Close(1001))
                     } else {
-                        self.write(&[Frame::new(Opcode::Ping, b"")]).await
+                        self.flush(None, vec![Frame::new(Opcode::Ping, b"")]).await
                     }
                 }
             };
@@ -228,57 +259,104 @@ impl Connection {
         }
     }
 
-    /// Writes `first` and every frame queued behind it, in one write when
-    /// the kernel takes them all.
-    async fn send_queued(
-        &mut self,
-        first: Frame,
-        outbox: &mut mpsc::Receiver<Outgoing>,
-    ) -> Option<End> {
-        let mut batch = vec![first];
+    /// Writes what the lane counts as queued (`first`, taken from the
+    /// outbox already, and what is behind it), then `own`: the task's own
+    /// frames never overtake a frame queued or half written before them.
+    async fn flush(&mut self, first: Option<Outgoing>, own: Vec<Frame>) -> Option<End> {
+        let mut batch = Vec::new();
         let mut then_close = None;
-        while batch.len() < MAX_BATCH {
-            match outbox.try_recv() {
-                Ok(Outgoing::Frame(frame)) => batch.push(frame),
-                Ok(Outgoing::Close(code)) => {
-                    then_close = Some(End::Close(code));
-                    break;
+        // Messages the lane counts that this write takes to their end.
+        let mut taken = 0;
+        let written = {
+            let mut lane = self.lane.lock();
+            let mut next = first;
+            // Every message the lane counts is in the outbox: the hub
+            // queues under the lock, and this task holds none of them now.
+            while let Some(item) = next.take().or_else(|| {
+                (taken < lane.queued())
+                    .then(|| self.outbox.try_recv().ok())
+                    .flatten()
+            }) {
+                taken += 1;
+                match item {
+                    Outgoing::Frame(frame) => batch.push(frame),
+                    Outgoing::Close(code) => {
+                        then_close = Some(End::Close(code));
+                        break;
+                    }
                 }
-                Err(_) => break,
             }
+            let written = if taken > 0 {
+                lane.take_head_written()
+            } else {
+                0
+            };
+            // Own frames wait for the close, or for a head this task could
+            // not take (never seen: the hub's sends are done under the lock).
+            if then_close.is_none() && !own.is_empty() && (taken > 0 || lane.queued() == 0) {
+                batch.extend(own);
+                lane.begin_own();
+                taken += 1;
+            }
+            written
+        };
+        if let Some(end) = self.write(&batch, written).await {
+            return Some(end);
         }
-        self.write(&batch).await.or(then_close)
+        self.lane.lock().written(taken);
+        then_close
     }
 
-    /// Writes whole frames without ever waiting on a client that stopped
-    /// reading: an overflowing outbox or a shutdown interrupts the wait.
-    async fn write(&mut self, frames: &[Frame]) -> Option<End> {
+    /// Writes `frames` from byte `written` of the first, under the lane's
+    /// lock, without ever waiting on a client that stopped reading: an
+    /// overflowing outbox or a shutdown interrupts the wait. A frame cut
+    /// off that way is kept for [`finish`].
+    async fn write(&mut self, frames: &[Frame], mut written: usize) -> Option<End> {
         let total: usize = frames.iter().map(|f| f.as_bytes().len()).sum();
-        let mut written = 0;
         while written < total {
-            match write_from(&self.io, frames, written) {
-                Ok(0) => return Some(End::Gone),
-                Ok(n) => written += n,
+            let step = {
+                let _lane = self.lane.lock();
+                write_from(&self.io.0, frames, written)
+            };
+            let end = match step {
+                Ok(0) => Some(End::Gone),
+                Ok(n) => {
+                    written += n;
+                    None
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tokio::select! {
                         biased;
-                        _ = &mut self.stops.too_slow => return Some(End::Close(1013)),
-                        _ = &mut self.stops.shutdown => return Some(End::Close(1012)),
-                        ready = self.io.writable() => if ready.is_err() {
-                            return Some(End::Gone);
-                        },
+                        _ = &mut self.stops.too_slow => Some(End::Close(1013)),
+                        _ = &mut self.stops.shutdown => Some(End::Close(1012)),
+                        ready = self.io.0.writable() => ready.err().map(|_| End::Gone),
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Some(End::Gone),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                Err(_) => Some(End::Gone),
+            };
+            if let Some(end) = end {
+                self.unfinished = cut_off(frames, written);
+                return Some(end);
             }
         }
         None
     }
 
+    /// The task ends the socket: nobody writes to it but [`finish`]. A
+    /// frame the hub began is finished before the close frame.
+    fn close_lane(&mut self) {
+        let head = self.lane.lock().close();
+        if head > 0 && self.unfinished.is_none() {
+            if let Ok(Outgoing::Frame(frame)) = self.outbox.try_recv() {
+                self.unfinished = Some((frame, head));
+            }
+        }
+    }
+
     /// Takes in what the client sent.
     fn read(&mut self) -> Option<End> {
-        match read_some(&self.io, &mut self.inbox) {
+        match read_some(&self.io.0, &mut self.inbox) {
             Ok(0) => Some(End::Gone),
             Ok(_) => {
                 self.pending = true;
@@ -358,7 +436,8 @@ impl Connection {
             // Past its budget a client's frames are ignored, as anything
             // outside the protocol is: not an error.
             OpCode::Ping if self.budget.take(Instant::now()) => {
-                self.write(&[Frame::new(Opcode::Pong, &payload)]).await
+                self.flush(None, vec![Frame::new(Opcode::Pong, &payload)])
+                    .await
             }
             OpCode::Ping | OpCode::Pong => None,
             OpCode::Close => match Parser::try_parse_close_payload(&payload) {
@@ -395,7 +474,7 @@ impl Connection {
             .iter()
             .map(|reply| Frame::text(&reply.to_json()))
             .collect();
-        self.write(&replies).await
+        self.flush(None, replies).await
     }
 }
 
@@ -428,37 +507,90 @@ fn write_from(io: &TcpStream, frames: &[Frame], mut skip: usize) -> io::Result<u
     io.try_write_vectored(slices.get(..used).unwrap_or_default())
 }
 
-/// Ends the connection: the close frame, if any, then our side of the TCP
-/// connection, then a bounded wait for the client's, discarding what it
-/// still sends, so that the close frame is not lost to a reset.
-async fn finish(mut io: TcpStream, end: End) {
+/// The frame that byte `written` of `frames` falls inside, and how much
+/// of it was written; `None` at a frame boundary.
+fn cut_off(frames: &[Frame], mut written: usize) -> Option<(Frame, usize)> {
+    for frame in frames {
+        let len = frame.as_bytes().len();
+        if written < len {
+            return (written > 0).then(|| (frame.clone(), written));
+        }
+        written -= len;
+    }
+    None
+}
+
+/// Ends the connection: the rest of a frame cut off, if any, and the close
+/// frame, then our side of the TCP connection, then a bounded wait for the
+/// client's, discarding what it still sends, so that the close frame is not
+/// lost to a reset. The lane is closed: its lock is taken for each write
+/// all the same.
+async fn finish(io: &TcpStream, lane: Option<&Lane>, unfinished: Option<(Frame, usize)>, end: End) {
     let End::Close(code) = end else {
         return;
     };
-    let frame = Frame::close(code);
-    let sent = tokio::time::timeout(CLOSING_WAIT, io.write_all(frame.as_bytes())).await;
+    let (mut frames, written) = match unfinished {
+        Some((frame, written)) => (vec![frame], written),
+        None => (Vec::new(), 0),
+    };
+    frames.push(Frame::close(code));
+    let sent = tokio::time::timeout(CLOSING_WAIT, write_all(io, lane, &frames, written)).await;
     if !matches!(sent, Ok(Ok(()))) {
         return;
     }
-    let _ = io.shutdown().await;
+    let _ = socket2::SockRef::from(io).shutdown(std::net::Shutdown::Write);
     let wait = if hangs_up(code) {
         HANG_UP_WAIT
     } else {
         CLOSING_WAIT
     };
-    let _ = tokio::time::timeout(wait, drain(&mut io)).await;
+    let _ = tokio::time::timeout(wait, drain(io)).await;
+}
+
+/// Writes `frames` from byte `written` of the first, waiting as long as
+/// it takes (the caller bounds it).
+async fn write_all(
+    io: &TcpStream,
+    lane: Option<&Lane>,
+    frames: &[Frame],
+    mut written: usize,
+) -> io::Result<()> {
+    let total: usize = frames.iter().map(|f| f.as_bytes().len()).sum();
+    while written < total {
+        let step = {
+            let _lane = lane.map(Lane::lock);
+            write_from(io, frames, written)
+        };
+        match step {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.writable().await?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Reads and drops what arrives until the end of the stream or the limit.
-async fn drain(io: &mut TcpStream) {
+async fn drain(io: &TcpStream) {
     // On the heap: a buffer in the future would be part of every socket's
     // size, not only of closing ones.
     let mut chunk = vec![0u8; 512];
     let mut seen = 0;
     while seen < CLOSING_READ_LIMIT {
-        match io.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+        if io.readable().await.is_err() {
+            return;
+        }
+        match io.try_read(&mut chunk) {
+            Ok(0) => return,
             Ok(n) => seen += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return,
         }
     }
 }

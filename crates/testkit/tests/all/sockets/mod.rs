@@ -1,3 +1,4 @@
+mod direct;
 mod dispatch;
 mod frames;
 mod grace;
