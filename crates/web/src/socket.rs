@@ -231,16 +231,19 @@ impl Connection {
         let period = heartbeat.interval.max(Duration::from_millis(1));
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Writing and handling a message are boxed: inline, their states
+        // would be part of every idle socket's task; boxed, they cost an
+        // allocation only while they run (broadcasts mostly bypass them).
         loop {
             let step = tokio::select! {
                 biased;
                 _ = &mut self.stops.shutdown => Some(End::Close(1012)),
                 _ = &mut self.stops.too_slow => Some(End::Close(1013)),
                 out = self.outbox.recv() => match out {
-                    Some(first) => self.flush(Some(first), Vec::new()).await,
+                    Some(first) => Box::pin(self.flush(Some(first), Vec::new())).await,
                     None => Some(End::Gone),
                 },
-                () = std::future::ready(()), if self.pending => self.next_frame().await,
+                () = std::future::ready(()), if self.pending => Box::pin(self.next_frame()).await,
                 ready = self.io.0.readable(), if !self.pending => match ready {
                     Ok(()) => self.read(),
                     Err(_) => Some(End::Gone),
@@ -249,7 +252,7 @@ impl Connection {
                     if self.last_heard.elapsed() > heartbeat.timeout {
                         Some(End::Close(1001))
                     } else {
-                        self.flush(None, vec![Frame::new(Opcode::Ping, b"")]).await
+                        Box::pin(self.flush(None, vec![Frame::new(Opcode::Ping, b"")])).await
                     }
                 }
             };
