@@ -9,6 +9,8 @@
 #   scripts/bench.sh chat-postgres        ... and on PostgreSQL
 #   scripts/bench.sh slow-consumers    5. slow consumers (SQLite)
 #   scripts/bench.sh cluster           6. two instances + PostgreSQL + Redis
+#   scripts/bench.sh evening           7. a typical evening of many rooms (SQLite)
+#   scripts/bench.sh evening-cluster      ... on two instances + PostgreSQL + Redis
 #   scripts/bench.sh soak              an hour of sockets coming and going
 #                                      (docs/reliability.md; SQLite)
 #   scripts/bench.sh floor             the floor alone: one thread writing to
@@ -25,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scenario=${1:-}
-[ -n "$scenario" ] || { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ -n "$scenario" ] || { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 shift
 
 if [ "$scenario" = floor ]; then
@@ -116,6 +118,14 @@ cluster)
     start_server "$postgres_url" "$redis_url"
     loadgen cluster --redis-pid "$redis_pid" cluster "$@"
     ;;
+evening) start_server "$sqlite"; loadgen evening evening --label SQLite "$@" ;;
+evening-cluster)
+    start_postgres
+    start_redis
+    start_server "$postgres_url" "$redis_url"
+    start_server "$postgres_url" "$redis_url"
+    loadgen evening-cluster --redis-pid "$redis_pid" evening --label "2 × PostgreSQL + Redis" "$@"
+    ;;
 smoke)
     # Seconds-long runs that must lose nothing: the generator still works.
     start_postgres
@@ -129,6 +139,8 @@ smoke)
         --floor-secs 0
     loadgen smoke-slow --strict slow-consumers --viewers 40 --baseline-secs 1 --secs 2
     loadgen smoke-soak --strict soak --connections 40 --rooms 4 --secs 3 --sample-secs 1
+    loadgen smoke-evening --strict evening --rooms 3 --viewers 4 --secs 2 --chat-per-minute 30 \
+        --seek-every 1
     servers=()
     start_server "$postgres_url" "$redis_url"
     start_server "$postgres_url" "$redis_url"

@@ -68,6 +68,10 @@ enum Scenario {
     SlowConsumers(scenarios::slow::Options),
     /// 6. Two instances: viewers split, host on the first.
     Cluster(scenarios::cluster::Options),
+    /// Scenario 7, a typical evening: many rooms playing, every viewer
+    /// reporting its position every 2 s and pinging every 10 s, some chat,
+    /// rare seeks (docs/capacity.md); each kind of traffic can be turned off.
+    Evening(scenarios::evening::Options),
     /// Soak (docs/reliability.md): sockets held for an hour while users come
     /// and go; memory, open files and threads must stay flat.
     Soak(scenarios::soak::Options),
@@ -108,6 +112,7 @@ fn main() -> Result<()> {
             Scenario::Chat(o) => scenarios::chat::run(&run, o).await?,
             Scenario::SlowConsumers(o) => scenarios::slow::run(&run, o).await?,
             Scenario::Cluster(o) => scenarios::cluster::run(&run, o).await?,
+            Scenario::Evening(o) => scenarios::evening::run(&run, o).await?,
             Scenario::Soak(o) => scenarios::soak::run(&run, o).await?,
             Scenario::Floor(o) => scenarios::floor(o).await?,
         };

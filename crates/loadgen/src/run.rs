@@ -86,6 +86,13 @@ impl Run {
         hosts.pop().context("registering the host gave no account")
     }
 
+    /// Host accounts for `rooms` rooms, each keeping [`ROOMS_PER_HOST`] of
+    /// them: room `r` is `hosts[r / ROOMS_PER_HOST]`'s (see [`host_of`]).
+    pub async fn hosts(&self, tag: &str, rooms: usize) -> Result<Vec<Account>> {
+        let count = rooms.max(1).div_ceil(ROOMS_PER_HOST);
+        self.accounts(&format!("{tag}-host"), count, 1).await
+    }
+
     /// A public room hosted by `host`, joined over HTTP by `members`.
     pub async fn room(&self, host: &Account, name: &str, members: &[Account]) -> Result<String> {
         let code = self.http.create_room(self.server(0), host, name).await?;
@@ -159,6 +166,17 @@ impl Run {
             .collect::<Result<Vec<_>>>()
             .with_context(|| format!("opening {count} sockets into {code}"))
     }
+}
+
+/// Rooms one host account keeps, with a socket in each: under the server's
+/// cap of 20 sockets per user.
+pub const ROOMS_PER_HOST: usize = 10;
+
+/// The host of room `r` among [`Run::hosts`].
+pub fn host_of(hosts: &[Account], r: usize) -> Result<&Account> {
+    hosts
+        .get(r / ROOMS_PER_HOST)
+        .context("a host for every room")
 }
 
 /// A room's sockets on the first server: the host's, and its viewers'.

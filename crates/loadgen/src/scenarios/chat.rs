@@ -4,7 +4,7 @@
 use super::{drive, shared};
 use crate::clients::{open_loop, Client, Timed};
 use crate::report::{Report, Row, Table};
-use crate::run::Run;
+use crate::run::{host_of, Run};
 use anyhow::Result;
 use clap::Args;
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,7 +44,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(10);
     let events = (o.rate * o.secs).ceil() as u64;
     let shared = shared(events as usize + 1, Timed::Chat);
-    let host = run.host("chat").await?;
+    let host_accounts = run.hosts("chat", rooms).await?;
     let accounts = run.accounts("chat", rooms * viewers, tabs).await?;
     let n = accounts.len().max(1);
     // Room `r`'s viewer `v` is account `(r * viewers + v) % n`: distinct
@@ -55,9 +55,12 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     eprintln!("opening {rooms} rooms of {viewers} viewers");
     for r in 0..rooms {
         let members: Vec<_> = (0..viewers).filter_map(|v| member(r, v)).collect();
-        let code = run.room(&host, &format!("chat {r}"), &members).await?;
+        let code = run
+            .room(host_of(&host_accounts, r)?, &format!("chat {r}"), &members)
+            .await?;
         hosts.push(Arc::new(
-            run.open(0, &code, &host, r, &shared, false).await?,
+            run.open(0, &code, host_of(&host_accounts, r)?, r, &shared, false)
+                .await?,
         ));
         by_room.push(
             run.open_many(&code, &members, viewers, |_| 0, &shared)

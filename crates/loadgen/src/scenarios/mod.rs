@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod cluster;
+pub mod evening;
 pub mod fanout;
 pub mod idle;
 pub mod slow;

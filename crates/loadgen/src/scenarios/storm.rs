@@ -41,10 +41,6 @@ struct Tally {
     clients: Mutex<Vec<Client>>,
 }
 
-/// Rooms one host account keeps, with a socket in each: under the server's
-/// cap of 20 sockets per user.
-const ROOMS_PER_HOST: usize = 10;
-
 /// Runs the storms.
 pub async fn run(run: &Run, o: Options) -> Result<Report> {
     let tabs = run.tabs(1);
@@ -52,9 +48,7 @@ pub async fn run(run: &Run, o: Options) -> Result<Report> {
     // The server lets one user hold 20 sockets per instance: each host
     // account keeps 10 rooms and watches each with one socket.
     let most_rooms = o.rooms.iter().copied().max().unwrap_or(1).max(1);
-    let hosts = run
-        .accounts("storm-host", most_rooms.div_ceil(ROOMS_PER_HOST), 1)
-        .await?;
+    let hosts = run.hosts("storm", most_rooms).await?;
     let mut report = Report::new("Join storm");
     let mut table = Table::new("joins (latency in ms: p50 / p90 / p99 / p99.9 / max)");
     for &rooms in &o.rooms {
@@ -89,11 +83,7 @@ async fn storm(
     rooms: usize,
     rate: f64,
 ) -> Result<(Row, u64)> {
-    let host_of = |r: usize| {
-        hosts
-            .get(r / ROOMS_PER_HOST)
-            .context("a host for every room")
-    };
+    let host_of = |r: usize| crate::run::host_of(hosts, r);
     let mut codes = Vec::with_capacity(rooms);
     for r in 0..rooms {
         codes.push(run.room(host_of(r)?, &format!("storm {r}"), &[]).await?);
