@@ -229,7 +229,8 @@ pub async fn connect(
     Ok(ws)
 }
 
-fn unix_millis() -> u128 {
+/// Milliseconds of the system clock, which servers on this machine share.
+pub(crate) fn unix_millis() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())

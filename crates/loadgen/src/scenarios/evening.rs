@@ -12,7 +12,7 @@ use anyhow::Result;
 use clap::Args;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Options of the evening.
@@ -305,9 +305,7 @@ impl Totals {
     }
 }
 
-/// Milliseconds of the system clock, which the server on this machine shares.
+/// Milliseconds of the system clock, as the reports and seeks carry them.
 fn now_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    crate::net::unix_millis() as f64
 }
